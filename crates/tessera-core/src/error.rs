@@ -1,0 +1,57 @@
+//! Domain errors. The protocol adapter maps each variant to an S3 error code and HTTP status.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in a domain operation.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("The specified bucket does not exist")]
+    NoSuchBucket,
+    #[error("The specified bucket is not valid: {0}")]
+    InvalidBucketName(String),
+    #[error("Your previous request to create the named bucket succeeded and you already own it")]
+    BucketAlreadyOwnedByYou,
+    #[error("The bucket you tried to delete is not empty")]
+    BucketNotEmpty,
+    #[error("The specified key does not exist")]
+    NoSuchKey,
+    #[error("The specified multipart upload does not exist")]
+    NoSuchUpload,
+    #[error("At least one of the pre-conditions you specified did not hold")]
+    PreconditionFailed,
+    #[error("Not modified")]
+    NotModified,
+    #[error("{0}")]
+    InvalidPart(String),
+    #[error("The list of parts was not in ascending order")]
+    InvalidPartOrder,
+    #[error("Your proposed upload is smaller than the minimum allowed object size")]
+    EntityTooSmall,
+    #[error("Your proposed upload exceeds the maximum allowed object size")]
+    EntityTooLarge,
+    #[error("{0}")]
+    BadDigest(String),
+    #[error("{0}")]
+    InvalidDigest(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("The requested range is not satisfiable")]
+    InvalidRange,
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("The XML you provided was not well-formed or did not validate against our published schema")]
+    MalformedXml,
+    #[error("The key is too long")]
+    KeyTooLong,
+    #[error("A conflicting operation is in progress; retry")]
+    Conflict,
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("metadata backend error: {0}")]
+    Backend(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result alias for domain operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,14 @@
+//! Tessera's domain: buckets, objects, multipart uploads, the ETag and checksum rules,
+//! and the two ports the domain needs, [`MetaStore`] and [`BlobStore`].
+//! No HTTP, no SQL, no files: those live in the adapter and backend crates.
+
+pub mod blob;
+pub mod checksum;
+pub mod error;
+pub mod meta;
+pub mod records;
+
+pub use blob::{BlobStore, BlobWriter, ByteStream};
+pub use error::{Error, Result};
+pub use meta::MetaStore;
+pub use records::*;

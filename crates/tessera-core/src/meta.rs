@@ -1,0 +1,116 @@
+//! The `MetaStore` port: durable, transactional metadata for buckets, objects, uploads and parts.
+//!
+//! Each method is one atomic transaction. A method returns only once its effect is durable.
+//! Methods that drop references to blobs return the ids of blobs no longer referenced by
+//! anything, so that the caller can delete them from the [`crate::BlobStore`].
+//! Keys compare as raw UTF-8 bytes, which is the order S3 lists them in.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::records::{
+    BlobId, BucketRecord, CompleteRequest, CompletedUpload, ListAfter, ObjectRecord, PartRecord, Segment,
+    UploadRecord, WriteCondition,
+};
+
+/// Durable metadata storage. Implemented by `tessera-meta` (SQLite, later PostgreSQL);
+/// every implementation must pass `tessera_meta::conformance`.
+#[async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    /// Creates a bucket. Exists already -> `BucketAlreadyOwnedByYou`.
+    async fn create_bucket(&self, bucket: BucketRecord) -> Result<()>;
+
+    /// The bucket, if it exists.
+    async fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>>;
+
+    /// Buckets ordered by name, names strictly greater than `after`, at most `limit`.
+    async fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketRecord>>;
+
+    /// Deletes an empty bucket: `NoSuchBucket` if missing, `BucketNotEmpty` if it holds any object.
+    /// In-progress multipart uploads in it are aborted with it; the blobs of their parts are returned.
+    async fn delete_bucket(&self, name: &str) -> Result<Vec<BlobId>>;
+
+    /// Stores `object` under its bucket/key with `segments`, replacing any object there.
+    /// `NoSuchBucket` if the bucket is missing; `PreconditionFailed` if `condition` does not hold
+    /// against the current object (checked inside the same transaction).
+    /// Returns the blobs of the replaced object.
+    async fn put_object(
+        &self,
+        object: ObjectRecord,
+        segments: Vec<Segment>,
+        condition: WriteCondition,
+    ) -> Result<Vec<BlobId>>;
+
+    /// The current object at bucket/key, if any.
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
+
+    /// Segments of the object `object_id`, ordered by offset, whose byte range intersects
+    /// `[from, to)`. Unknown object id (replaced or deleted meanwhile) -> an empty list.
+    async fn get_segments(&self, object_id: &str, from: u64, to: u64) -> Result<Vec<Segment>>;
+
+    /// The segment with this part number, if any.
+    async fn get_segment(&self, object_id: &str, part_number: u32) -> Result<Option<Segment>>;
+
+    /// Segments with part number strictly greater than `after`, at most `limit`, ordered.
+    async fn list_segments(&self, object_id: &str, after: u32, limit: usize) -> Result<Vec<Segment>>;
+
+    /// Deletes the object at bucket/key. `condition.if_match` is checked atomically
+    /// (`PreconditionFailed`). Returns `None` if nothing was there, else the freed blobs.
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: WriteCondition,
+    ) -> Result<Option<Vec<BlobId>>>;
+
+    /// Objects in `bucket` whose key starts with `prefix` and is greater than `after`,
+    /// in key byte order, at most `limit`. `NoSuchBucket` if the bucket is missing.
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: ListAfter,
+        limit: usize,
+    ) -> Result<Vec<ObjectRecord>>;
+
+    /// Records a new multipart upload. `NoSuchBucket` if the bucket is missing.
+    async fn create_upload(&self, upload: UploadRecord) -> Result<()>;
+
+    /// The in-progress upload, if it exists.
+    async fn get_upload(&self, upload_id: &str) -> Result<Option<UploadRecord>>;
+
+    /// In-progress uploads of `bucket` whose key starts with `prefix`, ordered by key then
+    /// initiation time then upload id, strictly after the `(key, upload_id)` marker
+    /// (an empty upload id means: after every upload of that key), at most `limit`.
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after_key: ListAfter,
+        after_upload_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<UploadRecord>>;
+
+    /// Stores a part, replacing any part with the same number. `NoSuchUpload` if the upload is
+    /// gone (aborted or completed): the caller then deletes the part's blob.
+    /// Returns the blob of the replaced part, if any.
+    async fn put_part(&self, upload_id: &str, part: PartRecord) -> Result<Option<BlobId>>;
+
+    /// Parts with number strictly greater than `after`, ascending, at most `limit`.
+    async fn list_parts(&self, upload_id: &str, after: u32, limit: usize) -> Result<Vec<PartRecord>>;
+
+    /// Completes an upload atomically: checks the condition and that every segment's part still
+    /// holds the same blob (`Conflict` otherwise), stores the object and its segments, removes the
+    /// upload and all its parts, and records a [`CompletedUpload`].
+    /// `NoSuchUpload` if the upload is gone. Returns freed blobs (unused parts, replaced object).
+    async fn complete_upload(&self, request: CompleteRequest) -> Result<Vec<BlobId>>;
+
+    /// A completed upload, if this upload id was completed (kept for retries).
+    async fn get_completed_upload(&self, upload_id: &str) -> Result<Option<CompletedUpload>>;
+
+    /// Removes the upload and its parts. `NoSuchUpload` if it is gone. Returns the parts' blobs.
+    async fn abort_upload(&self, upload_id: &str) -> Result<Vec<BlobId>>;
+
+    /// Of `candidates`, those referenced by an object segment or an upload part.
+    async fn referenced_blobs(&self, candidates: &[BlobId]) -> Result<Vec<BlobId>>;
+}

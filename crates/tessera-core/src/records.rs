@@ -1,0 +1,166 @@
+//! The records the metadata store keeps: buckets, objects and their segments, uploads and parts.
+
+use std::collections::BTreeMap;
+
+use crate::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
+
+/// Identifies one immutable blob of bytes in the [`crate::BlobStore`]. Random, 32 lowercase hex chars.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobId(pub String);
+
+impl BlobId {
+    /// A fresh random id (128 bits).
+    pub fn random() -> Self {
+        Self(hex::encode(rand::random::<[u8; 16]>()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BlobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// Now, in [`Millis`].
+pub fn now_millis() -> Millis {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketRecord {
+    pub name: String,
+    pub created: Millis,
+    pub region: String,
+}
+
+/// Standard content headers stored with an object and returned on GET/HEAD.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContentHeaders {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    /// The `Expires` header as the client sent it (HTTP date).
+    pub expires: Option<String>,
+}
+
+/// The whole-object checksum as S3 reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectChecksum {
+    pub algorithm: ChecksumAlgorithm,
+    pub checksum_type: ChecksumType,
+    /// Base64 of the checksum; for COMPOSITE multipart objects it ends in `-N`.
+    pub value: String,
+}
+
+/// Metadata of one stored object (the current version of a key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRecord {
+    pub bucket: String,
+    pub key: String,
+    /// Unique per stored object; segments hang off it. Random, 32 hex chars.
+    pub object_id: String,
+    pub size: u64,
+    /// ETag without quotes: hex MD5, or `hex-N` for multipart objects.
+    pub etag: String,
+    pub last_modified: Millis,
+    pub headers: ContentHeaders,
+    /// `x-amz-meta-*` metadata, names lower-cased without the prefix.
+    pub user_metadata: BTreeMap<String, String>,
+    pub checksum: Option<ObjectChecksum>,
+    /// `Some(N)` for objects made by CompleteMultipartUpload.
+    pub parts_count: Option<u32>,
+}
+
+/// One contiguous piece of an object's bytes: a whole blob placed at `offset` in the object.
+/// A single-PUT object has one segment with `part_number` 1; a multipart object one per part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub part_number: u32,
+    /// Offset of this segment's first byte in the object.
+    pub offset: u64,
+    pub size: u64,
+    pub blob: BlobId,
+    /// Hex MD5 of the segment's bytes (the part ETag, unquoted).
+    pub etag: String,
+    /// Checksums of the segment's bytes (the part checksums).
+    pub checksums: Vec<ChecksumValue>,
+}
+
+/// An in-progress multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated: Millis,
+    pub headers: ContentHeaders,
+    pub user_metadata: BTreeMap<String, String>,
+    /// Algorithm named at Create (`x-amz-checksum-algorithm`), if any.
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// Type named or implied at Create, if any algorithm was named.
+    pub checksum_type: Option<ChecksumType>,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartRecord {
+    pub part_number: u32,
+    pub size: u64,
+    /// Hex MD5 of the part (unquoted).
+    pub etag: String,
+    pub last_modified: Millis,
+    pub blob: BlobId,
+    /// Checksums computed over the part (always CRC64NVME, plus any the client sent).
+    pub checksums: Vec<ChecksumValue>,
+}
+
+/// Preconditions on a write, checked atomically with the write itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteCondition {
+    /// `If-None-Match: *`: fail if the key exists.
+    pub if_none_match_any: bool,
+    /// `If-Match: etag` (unquoted): fail unless the key exists with this ETag (`*`: exists at all).
+    pub if_match: Option<String>,
+}
+
+/// Where a listing starts: keys strictly greater than these bytes.
+/// To skip every key under a prefix `p`, pass `p` followed by the byte 0xFF (never found in UTF-8).
+pub type ListAfter = Option<Vec<u8>>;
+
+/// The result of a successful CompleteMultipartUpload, kept so a retried Complete gets the same answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletedUpload {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+    pub checksum: Option<ObjectChecksum>,
+    pub completed: Millis,
+}
+
+/// Everything the metadata store needs to complete an upload atomically.
+#[derive(Clone, Debug)]
+pub struct CompleteRequest {
+    pub upload_id: String,
+    /// The new object. Its bucket/key must be the upload's.
+    pub object: ObjectRecord,
+    /// The chosen parts, in order, with offsets. The store checks that each part still exists
+    /// with exactly this blob (a part re-uploaded meanwhile makes the Complete fail with
+    /// [`crate::Error::Conflict`]); parts not named are dropped and their blobs freed.
+    pub segments: Vec<Segment>,
+    pub condition: WriteCondition,
+}

@@ -1,0 +1,1 @@
+//! MetaStore backends.
