@@ -12,3 +12,5 @@ pub use blob::{BlobStore, BlobWriter, ByteStream};
 pub use error::{Error, Result};
 pub use meta::MetaStore;
 pub use records::*;
+pub mod tessera;
+pub use tessera::{Options, Tessera};
