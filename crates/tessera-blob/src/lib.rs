@@ -1,1 +1,5 @@
 //! BlobStore backends.
+
+pub mod local;
+
+pub use local::{LocalBlobStore, LocalBlobWriter};

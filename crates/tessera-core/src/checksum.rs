@@ -38,7 +38,9 @@ impl ChecksumAlgorithm {
         Self::ALL
             .into_iter()
             .find(|a| a.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| Error::InvalidRequest(format!("Checksum algorithm {s} is not supported")))
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!("Checksum algorithm {s} is not supported"))
+            })
     }
 
     /// Length of the raw digest in bytes.
@@ -82,7 +84,9 @@ impl ChecksumType {
         } else if s.eq_ignore_ascii_case("FULL_OBJECT") {
             Ok(Self::FullObject)
         } else {
-            Err(Error::InvalidRequest(format!("Value for x-amz-checksum-type header is invalid: {s}")))
+            Err(Error::InvalidRequest(format!(
+                "Value for x-amz-checksum-type header is invalid: {s}"
+            )))
         }
     }
 }
@@ -120,4 +124,388 @@ fn invalid_value(algorithm: ChecksumAlgorithm) -> Error {
         "Value for x-amz-checksum-{} header is invalid.",
         algorithm.as_str().to_ascii_lowercase()
     ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Computing checksums.
+// ---------------------------------------------------------------------------------------------
+
+use md5::Digest as _;
+
+/// Bytes fed to every hasher in turn, so the slice stays in cache while each one reads it.
+const HASH_STRIDE: usize = 64 * 1024;
+
+fn crc_algorithm(algorithm: ChecksumAlgorithm) -> Option<crc_fast::CrcAlgorithm> {
+    match algorithm {
+        ChecksumAlgorithm::Crc32 => Some(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+        ChecksumAlgorithm::Crc32c => Some(crc_fast::CrcAlgorithm::Crc32Iscsi),
+        ChecksumAlgorithm::Crc64Nvme => Some(crc_fast::CrcAlgorithm::Crc64Nvme),
+        ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => None,
+    }
+}
+
+/// A finished CRC as S3 encodes it: big-endian, 4 or 8 bytes.
+fn crc_bytes(algorithm: ChecksumAlgorithm, crc: u64) -> Vec<u8> {
+    if algorithm == ChecksumAlgorithm::Crc64Nvme {
+        crc.to_be_bytes().to_vec()
+    } else {
+        // CRC32 variants: the value fits in the low 32 bits.
+        (crc as u32).to_be_bytes().to_vec()
+    }
+}
+
+/// Reads a big-endian CRC digest back into a number; wrong length -> `None`.
+fn crc_from_bytes(algorithm: ChecksumAlgorithm, digest: &[u8]) -> Option<u64> {
+    if algorithm == ChecksumAlgorithm::Crc64Nvme {
+        Some(u64::from_be_bytes(digest.try_into().ok()?))
+    } else {
+        Some(u64::from(u32::from_be_bytes(digest.try_into().ok()?)))
+    }
+}
+
+/// One incremental hasher for one algorithm.
+#[derive(Clone)]
+enum Hasher {
+    Crc(ChecksumAlgorithm, crc_fast::Digest),
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+}
+
+impl Hasher {
+    fn new(algorithm: ChecksumAlgorithm) -> Self {
+        match crc_algorithm(algorithm) {
+            Some(crc) => Self::Crc(algorithm, crc_fast::Digest::new(crc)),
+            None if algorithm == ChecksumAlgorithm::Sha1 => Self::Sha1(sha1::Sha1::new()),
+            None => Self::Sha256(sha2::Sha256::new()),
+        }
+    }
+
+    #[inline]
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Crc(_, d) => d.update(data),
+            Self::Sha1(h) => h.update(data),
+            Self::Sha256(h) => h.update(data),
+        }
+    }
+
+    fn finish(self) -> ChecksumValue {
+        match self {
+            Self::Crc(algorithm, d) => ChecksumValue {
+                algorithm,
+                digest: crc_bytes(algorithm, d.finalize()),
+            },
+            Self::Sha1(h) => ChecksumValue {
+                algorithm: ChecksumAlgorithm::Sha1,
+                digest: h.finalize().to_vec(),
+            },
+            Self::Sha256(h) => ChecksumValue {
+                algorithm: ChecksumAlgorithm::Sha256,
+                digest: h.finalize().to_vec(),
+            },
+        }
+    }
+}
+
+/// What [`PayloadHasher`] found: the MD5 (the ETag of a single PUT or a part), the size, and
+/// the S3 checksums.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayloadDigest {
+    pub md5: [u8; 16],
+    pub size: u64,
+    /// CRC64NVME plus the extra algorithms asked for, one each, in [`ChecksumAlgorithm`] order.
+    pub checksums: Vec<ChecksumValue>,
+}
+
+impl PayloadDigest {
+    /// The checksum computed with `algorithm`, if it was.
+    pub fn checksum(&self, algorithm: ChecksumAlgorithm) -> Option<&ChecksumValue> {
+        self.checksums.iter().find(|c| c.algorithm == algorithm)
+    }
+
+    /// The ETag, unquoted: lowercase hex of the MD5.
+    pub fn etag(&self) -> String {
+        hex::encode(self.md5)
+    }
+}
+
+/// Computes, in one pass over a payload, its MD5, its CRC64NVME and any extra checksums.
+#[derive(Clone)]
+pub struct PayloadHasher {
+    md5: md5::Md5,
+    /// CRC64NVME first, then the extras (sorted, deduplicated).
+    hashers: Vec<Hasher>,
+    size: u64,
+}
+
+impl PayloadHasher {
+    /// A hasher for MD5, CRC64NVME and the `extra` algorithms (duplicates ignored).
+    pub fn new(extra: &[ChecksumAlgorithm]) -> Self {
+        let mut algorithms: Vec<ChecksumAlgorithm> = extra.to_vec();
+        algorithms.push(ChecksumAlgorithm::Crc64Nvme);
+        algorithms.sort_unstable();
+        algorithms.dedup();
+        Self {
+            md5: md5::Md5::new(),
+            hashers: algorithms.into_iter().map(Hasher::new).collect(),
+            size: 0,
+        }
+    }
+
+    /// Feeds the next bytes of the payload.
+    pub fn update(&mut self, data: &[u8]) {
+        self.size += data.len() as u64;
+        // Hash large inputs stride by stride so each stride is still in cache for every hasher.
+        for stride in data.chunks(HASH_STRIDE) {
+            self.md5.update(stride);
+            for h in &mut self.hashers {
+                h.update(stride);
+            }
+        }
+    }
+
+    /// Bytes fed so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The digests of everything fed.
+    pub fn finish(self) -> PayloadDigest {
+        PayloadDigest {
+            md5: self.md5.finalize().into(),
+            size: self.size,
+            checksums: self.hashers.into_iter().map(Hasher::finish).collect(),
+        }
+    }
+}
+
+/// The `algorithm` checksum of `data`, in one call.
+pub fn compute_checksum(algorithm: ChecksumAlgorithm, data: &[u8]) -> ChecksumValue {
+    let mut h = Hasher::new(algorithm);
+    h.update(data);
+    h.finish()
+}
+
+/// The COMPOSITE checksum of a multipart object: the `algorithm` checksum of the concatenated
+/// raw part digests (each already computed with `algorithm`). Format it with [`composite_string`].
+pub fn composite_checksum(algorithm: ChecksumAlgorithm, part_digests: &[&[u8]]) -> ChecksumValue {
+    let mut h = Hasher::new(algorithm);
+    for d in part_digests {
+        h.update(d);
+    }
+    h.finish()
+}
+
+/// S3's text for a COMPOSITE checksum over `parts` parts: `"<base64>-<parts>"`.
+pub fn composite_string(value: &ChecksumValue, parts: usize) -> String {
+    format!("{}-{}", value.to_base64(), parts)
+}
+
+/// The FULL_OBJECT checksum of a multipart object, combined from the parts' CRCs and lengths
+/// (in part order) without rereading the data. SHA algorithms cannot be combined -> InvalidRequest;
+/// a part digest of the wrong length -> Internal.
+pub fn combine_full_object(
+    algorithm: ChecksumAlgorithm,
+    parts: &[(&[u8], u64)],
+) -> Result<ChecksumValue> {
+    let Some(crc) = crc_algorithm(algorithm) else {
+        return Err(Error::InvalidRequest(format!(
+            "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
+            algorithm.as_str().to_ascii_lowercase()
+        )));
+    };
+    let mut combined = crc_fast::checksum(crc, &[]);
+    for (i, (digest, len)) in parts.iter().enumerate() {
+        let part = crc_from_bytes(algorithm, digest).ok_or_else(|| {
+            Error::Internal(format!(
+                "part {} has a {}-byte {} digest, expected {}",
+                i + 1,
+                digest.len(),
+                algorithm.as_str(),
+                algorithm.digest_len()
+            ))
+        })?;
+        if *len > 0 {
+            combined = crc_fast::checksum_combine(crc, combined, part, *len);
+        }
+    }
+    Ok(ChecksumValue {
+        algorithm,
+        digest: crc_bytes(algorithm, combined),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELLO: &[u8] = b"hello world";
+
+    fn b64(algorithm: ChecksumAlgorithm, data: &[u8]) -> String {
+        compute_checksum(algorithm, data).to_base64()
+    }
+
+    #[test]
+    fn known_vectors() {
+        assert_eq!(b64(ChecksumAlgorithm::Crc32, HELLO), "DUoRhQ==");
+        assert_eq!(b64(ChecksumAlgorithm::Crc32c, HELLO), "yZRlqg==");
+        assert_eq!(b64(ChecksumAlgorithm::Crc64Nvme, HELLO), "jSnVw/bqjr4=");
+        assert_eq!(
+            b64(ChecksumAlgorithm::Sha1, HELLO),
+            "Kq5sNclPz7QV2+lfQIuc6R7oRu0="
+        );
+        assert_eq!(
+            b64(ChecksumAlgorithm::Sha256, HELLO),
+            "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="
+        );
+        assert_eq!(
+            compute_checksum(ChecksumAlgorithm::Crc32, HELLO).digest,
+            0x0d4a1185u32.to_be_bytes()
+        );
+        assert_eq!(
+            compute_checksum(ChecksumAlgorithm::Crc32c, HELLO).digest,
+            0xc99465aau32.to_be_bytes()
+        );
+    }
+
+    #[test]
+    fn hasher_is_send() {
+        fn send<T: Send + Sync + 'static>() {}
+        send::<PayloadHasher>();
+        send::<PayloadDigest>();
+    }
+
+    #[test]
+    fn empty_payload() {
+        let d = PayloadHasher::new(&[]).finish();
+        assert_eq!(d.etag(), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(d.size, 0);
+        assert_eq!(d.checksums.len(), 1);
+        assert_eq!(d.checksums[0].digest, vec![0u8; 8]);
+    }
+
+    #[test]
+    fn payload_hasher_one_pass() {
+        let mut h = PayloadHasher::new(&[
+            ChecksumAlgorithm::Sha256,
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc64Nvme,
+            ChecksumAlgorithm::Crc32,
+        ]);
+        h.update(b"hello");
+        h.update(b"");
+        h.update(b" world");
+        assert_eq!(h.size(), 11);
+        let d = h.finish();
+        assert_eq!(d.etag(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        assert_eq!(d.size, 11);
+        let algs: Vec<_> = d.checksums.iter().map(|c| c.algorithm).collect();
+        assert_eq!(
+            algs,
+            [
+                ChecksumAlgorithm::Crc32,
+                ChecksumAlgorithm::Crc64Nvme,
+                ChecksumAlgorithm::Sha256
+            ]
+        );
+        assert_eq!(
+            d.checksum(ChecksumAlgorithm::Crc32)
+                .map(|c| c.to_base64())
+                .as_deref(),
+            Some("DUoRhQ==")
+        );
+        assert_eq!(
+            d.checksum(ChecksumAlgorithm::Crc64Nvme)
+                .map(|c| c.to_base64())
+                .as_deref(),
+            Some("jSnVw/bqjr4=")
+        );
+        assert!(d.checksum(ChecksumAlgorithm::Sha1).is_none());
+    }
+
+    #[test]
+    fn payload_hasher_large_input_matches_oneshot() {
+        let data: Vec<u8> = (0..1_000_003u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let mut h = PayloadHasher::new(&ChecksumAlgorithm::ALL);
+        for piece in data.chunks(77_777) {
+            h.update(piece);
+        }
+        let d = h.finish();
+        assert_eq!(d.size, data.len() as u64);
+        let md5: [u8; 16] = md5::Md5::digest(&data).into();
+        assert_eq!(d.md5, md5);
+        for c in &d.checksums {
+            assert_eq!(
+                *c,
+                compute_checksum(c.algorithm, &data),
+                "{}",
+                c.algorithm.as_str()
+            );
+        }
+        assert_eq!(d.checksums.len(), 5);
+    }
+
+    #[test]
+    fn composite_vectors() {
+        let p1 = compute_checksum(ChecksumAlgorithm::Crc32, b"hello ");
+        let p2 = compute_checksum(ChecksumAlgorithm::Crc32, b"world");
+        let c = composite_checksum(ChecksumAlgorithm::Crc32, &[&p1.digest, &p2.digest]);
+        assert_eq!(composite_string(&c, 2), "1Fu2mQ==-2");
+
+        let p1 = compute_checksum(ChecksumAlgorithm::Sha256, b"hello ");
+        let p2 = compute_checksum(ChecksumAlgorithm::Sha256, b"world");
+        let c = composite_checksum(ChecksumAlgorithm::Sha256, &[&p1.digest, &p2.digest]);
+        assert_eq!(
+            composite_string(&c, 2),
+            "Zhie15keHg/OBlOZxcoF/BXCgYZaeimRvdZnwUZqkaQ=-2"
+        );
+    }
+
+    #[test]
+    fn full_object_combine_matches_whole() {
+        let data: Vec<u8> = (0..300_001u32).map(|_| rand::random::<u8>()).collect();
+        let (a, rest) = data.split_at(123_457);
+        let (b, c) = rest.split_at(7);
+        for algorithm in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
+            let parts: Vec<(ChecksumValue, u64)> = [a, b, &[][..], c]
+                .iter()
+                .map(|p| (compute_checksum(algorithm, p), p.len() as u64))
+                .collect();
+            let refs: Vec<(&[u8], u64)> = parts
+                .iter()
+                .map(|(v, l)| (v.digest.as_slice(), *l))
+                .collect();
+            let combined = combine_full_object(algorithm, &refs).ok();
+            assert_eq!(
+                combined,
+                Some(compute_checksum(algorithm, &data)),
+                "{}",
+                algorithm.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn full_object_combine_edge_cases() {
+        let empty = combine_full_object(ChecksumAlgorithm::Crc32, &[]).ok();
+        assert_eq!(empty, Some(compute_checksum(ChecksumAlgorithm::Crc32, b"")));
+        let one = compute_checksum(ChecksumAlgorithm::Crc64Nvme, HELLO);
+        let c = combine_full_object(ChecksumAlgorithm::Crc64Nvme, &[(&one.digest, 11)]).ok();
+        assert_eq!(c, Some(one));
+        let sha = compute_checksum(ChecksumAlgorithm::Sha256, HELLO);
+        assert!(matches!(
+            combine_full_object(ChecksumAlgorithm::Sha256, &[(&sha.digest, 11)]),
+            Err(Error::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            combine_full_object(ChecksumAlgorithm::Crc32, &[(&[1, 2, 3], 3)]),
+            Err(Error::Internal(_))
+        ));
+    }
 }

@@ -23,6 +23,8 @@ pub enum Error {
     NotModified,
     #[error("{0}")]
     InvalidPart(String),
+    #[error("The requested partnumber is not satisfiable")]
+    InvalidPartNumber,
     #[error("The list of parts was not in ascending order")]
     InvalidPartOrder,
     #[error("Your proposed upload is smaller than the minimum allowed object size")]
@@ -41,6 +43,10 @@ pub enum Error {
     InvalidRequest(String),
     #[error("The XML you provided was not well-formed or did not validate against our published schema")]
     MalformedXml,
+    #[error("You did not provide the number of bytes specified by the Content-Length HTTP header")]
+    IncompleteBody,
+    #[error("The request body could not be read: {0}")]
+    Body(Box<dyn std::error::Error + Send + Sync>),
     #[error("The key is too long")]
     KeyTooLong,
     #[error("A conflicting operation is in progress; retry")]

@@ -4,13 +4,19 @@
 
 pub mod blob;
 pub mod checksum;
+pub mod conditions;
 pub mod error;
+pub mod etag;
 pub mod meta;
+pub mod multipart;
+pub mod names;
+pub mod objects;
+pub mod payload;
 pub mod records;
+pub mod tessera;
 
 pub use blob::{BlobStore, BlobWriter, ByteStream};
 pub use error::{Error, Result};
 pub use meta::MetaStore;
 pub use records::*;
-pub mod tessera;
 pub use tessera::{Options, Tessera};

@@ -79,9 +79,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// The in-progress upload, if it exists.
     async fn get_upload(&self, upload_id: &str) -> Result<Option<UploadRecord>>;
 
-    /// In-progress uploads of `bucket` whose key starts with `prefix`, ordered by key then
-    /// initiation time then upload id, strictly after the `(key, upload_id)` marker
-    /// (an empty upload id means: after every upload of that key), at most `limit`.
+    /// In-progress uploads of `bucket` whose key starts with `prefix`, ordered by key bytes then
+    /// initiation time then upload id, at most `limit`. With `after_upload_id` None: keys strictly
+    /// greater than `after_key`. With `Some(id)`: the uploads of key `after_key` that sort after
+    /// upload `id` (by initiation time, then id), then every greater key.
     async fn list_uploads(
         &self,
         bucket: &str,

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use crate::blob::BlobStore;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::meta::MetaStore;
+use crate::names::validate_bucket_name;
+use crate::records::{now_millis, BlobId, BucketRecord};
 
 /// Domain settings.
 #[derive(Clone, Debug)]
@@ -28,11 +30,85 @@ pub struct Tessera {
     pub(crate) options: Options,
 }
 
+/// How many blob ids the start-up sweep checks per metadata query.
+const SWEEP_BATCH: usize = 1000;
+
 impl Tessera {
     /// Opens the domain over its stores and sweeps blobs that nothing references
     /// (left behind by a crash between writing a blob and committing its metadata).
     pub async fn open(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, options: Options) -> Result<Self> {
         let this = Self { meta, blobs, options };
+        this.sweep().await?;
         Ok(this)
+    }
+
+    /// The settings in force.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Removes temporary files and committed blobs that no metadata references.
+    /// Only safe while no request is in flight (at start-up).
+    pub async fn sweep(&self) -> Result<usize> {
+        self.blobs.clean_temporary().await?;
+        let all = self.blobs.list().await?;
+        let mut removed = 0;
+        for batch in all.chunks(SWEEP_BATCH) {
+            let referenced: std::collections::HashSet<BlobId> =
+                self.meta.referenced_blobs(batch).await?.into_iter().collect();
+            for id in batch.iter().filter(|id| !referenced.contains(*id)) {
+                self.blobs.delete(id).await?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "swept blobs that no metadata references");
+        }
+        Ok(removed)
+    }
+
+    /// Deletes blobs that metadata no longer references, in the background.
+    pub(crate) fn free_blobs(&self, ids: Vec<BlobId>) {
+        if ids.is_empty() {
+            return;
+        }
+        let blobs = self.blobs.clone();
+        tokio::spawn(async move {
+            for id in ids {
+                if let Err(e) = blobs.delete(&id).await {
+                    tracing::warn!(blob = %id, error = %e, "could not delete a freed blob; the start-up sweep will");
+                }
+            }
+        });
+    }
+
+    /// `NoSuchBucket` unless the bucket exists.
+    pub(crate) async fn require_bucket(&self, name: &str) -> Result<BucketRecord> {
+        self.meta.get_bucket(name).await?.ok_or(Error::NoSuchBucket)
+    }
+
+    /// CreateBucket.
+    pub async fn create_bucket(&self, name: &str) -> Result<BucketRecord> {
+        validate_bucket_name(name)?;
+        let record = BucketRecord { name: name.to_string(), created: now_millis(), region: self.options.region.clone() };
+        self.meta.create_bucket(record.clone()).await?;
+        Ok(record)
+    }
+
+    /// HeadBucket / GetBucketLocation.
+    pub async fn bucket(&self, name: &str) -> Result<BucketRecord> {
+        self.require_bucket(name).await
+    }
+
+    /// ListBuckets: names after `after`, at most `limit`.
+    pub async fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketRecord>> {
+        self.meta.list_buckets(after, limit).await
+    }
+
+    /// DeleteBucket: only when it holds no object; in-progress uploads go with it.
+    pub async fn delete_bucket(&self, name: &str) -> Result<()> {
+        let freed = self.meta.delete_bucket(name).await?;
+        self.free_blobs(freed);
+        Ok(())
     }
 }

@@ -1,1 +1,203 @@
-fn main() {}
+//! Tessera: an S3-compatible object storage server.
+
+mod config;
+mod credentials;
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tessera_core::{Options, Tessera};
+use tessera_s3::{EndpointConfig, HttpService};
+
+use crate::config::{ConfigError, Layer, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: an S3-compatible object storage server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the S3 server.
+    Serve(ServeArgs),
+}
+
+/// Settings of `tessera serve`. Each can also come from the environment variable shown or the
+/// `--config` TOML file (same name, lowercase, without TESSERA_); the command line wins over
+/// the environment, which wins over the file.
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [env: TESSERA_LISTEN] [default: 127.0.0.1:9000]
+    #[arg(long, value_name = "IP:PORT", value_parser = config::parse_listen)]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory (created if missing) [env: TESSERA_DATA_DIR] [default: ./tessera-data]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Region [env: TESSERA_REGION] [default: us-east-1]
+    #[arg(long)]
+    region: Option<String>,
+    /// Base domain for virtual-host style requests (bucket.DOMAIN) [env: TESSERA_DOMAIN]
+    #[arg(long)]
+    domain: Option<String>,
+    /// TLS certificate chain, PEM (requires --tls-key) [env: TESSERA_TLS_CERT]
+    #[arg(long, value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM (requires --tls-cert) [env: TESSERA_TLS_KEY]
+    #[arg(long, value_name = "PEM")]
+    tls_key: Option<PathBuf>,
+    /// Reject AWS Signature Version 2 requests [env: TESSERA_NO_SIGV2=true]
+    #[arg(long)]
+    no_sigv2: bool,
+    /// Minimum multipart part size but for the last part, in bytes or with a unit (5MiB)
+    /// [env: TESSERA_MIN_PART_SIZE] [default: 5MiB]
+    #[arg(long, value_name = "SIZE", value_parser = config::parse_size)]
+    min_part_size: Option<u64>,
+    /// Seconds to let in-flight requests finish on SIGTERM/SIGINT [env: TESSERA_SHUTDOWN_TIMEOUT] [default: 30]
+    #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
+    shutdown_timeout: Option<u64>,
+    /// TOML settings file [env: TESSERA_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    fn into_layer(self) -> (Layer, Option<PathBuf>) {
+        let layer = Layer {
+            listen: self.listen,
+            data_dir: self.data_dir,
+            region: self.region,
+            domain: self.domain,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            no_sigv2: self.no_sigv2.then_some(true),
+            min_part_size: self.min_part_size,
+            shutdown_timeout: self.shutdown_timeout,
+        };
+        (layer, self.config)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera: error: {e:#}");
+            if e.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (cli, config_file) = args.into_layer();
+    let settings = Settings::resolve(cli, config_file, std::env::vars_os())?;
+    init_logging()?;
+    let tls = match &settings.tls {
+        Some(paths) => Some(server::load_tls(&paths.cert, &paths.key)?),
+        None => None,
+    };
+    let env_creds = credentials::from_env(
+        config::known_env_var(config::ENV_ROOT_ACCESS_KEY)?,
+        config::known_env_var(config::ENV_ROOT_SECRET_KEY)?,
+    )?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start runtime")?;
+    runtime.block_on(async move {
+        let signals = server::Signals::install().context("cannot install signal handlers")?;
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+        let (creds, source) = credentials::resolve(env_creds, &settings.data_dir)?;
+        match &source {
+            credentials::Source::Env => tracing::info!("root credentials from environment"),
+            credentials::Source::File(path) => tracing::info!(path = %path.display(), "root credentials loaded"),
+            credentials::Source::Generated(path) => tracing::info!(path = %path.display(), "root credentials generated"),
+        }
+        let service = open_service(&settings, creds.clone()).await?;
+
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let local = listener.local_addr().context("cannot read the bound address")?;
+        let url = server::listen_url(local, tls.is_some());
+        if let credentials::Source::Generated(path) = &source {
+            print!("{}", credentials::banner(&creds, path, &server::client_url(local, tls.is_some())));
+        }
+        tracing::info!(url = %url, data_dir = %settings.data_dir.display(), region = %settings.region, "listening");
+        println!("tessera listening on {url}");
+
+        server::serve(listener, tls, service, signals.nth(1), signals.nth(2), settings.shutdown_timeout).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Opens the stores and the domain under the data dir and builds the S3 service.
+async fn open_service(
+    settings: &Settings,
+    creds: credentials::Credentials,
+) -> anyhow::Result<HttpService> {
+    let data_dir: &Path = &settings.data_dir;
+    let meta_path = data_dir.join("meta.sqlite3");
+    let meta = tessera_meta::SqliteMetaStore::open(&meta_path)
+        .await
+        .with_context(|| format!("cannot open metadata store {}", meta_path.display()))?;
+    let blob_dir = data_dir.join("blobs");
+    let blobs = tessera_blob::LocalBlobStore::open(&blob_dir)
+        .with_context(|| format!("cannot open blob store {}", blob_dir.display()))?;
+    let options = Options {
+        min_part_size: settings.min_part_size,
+        region: settings.region.clone(),
+    };
+    let tessera = Tessera::open(Arc::new(meta), Arc::new(blobs), options)
+        .await
+        .context("cannot open Tessera")?;
+    tessera_s3::build_service(
+        Arc::new(tessera),
+        EndpointConfig {
+            region: settings.region.clone(),
+            domain: settings.domain.clone(),
+            allow_sigv2: settings.allow_sigv2,
+            access_key: creds.access_key,
+            secret_key: creds.secret_key,
+        },
+    )
+    .context("cannot build the S3 service")
+}
+
+/// Logs to stderr; filter from `TESSERA_LOG`, else `RUST_LOG`, else `info`.
+fn init_logging() -> Result<(), ConfigError> {
+    let (var, filter) = match config::known_env_var(config::ENV_LOG)? {
+        Some(f) => (config::ENV_LOG, f),
+        None => match config::known_env_var("RUST_LOG")? {
+            Some(f) => ("RUST_LOG", f),
+            None => ("default", "info".to_owned()),
+        },
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .map_err(|e| config::config_err!("invalid log filter in {var} ({filter:?}): {e}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}

@@ -1,0 +1,509 @@
+//! [`LocalBlobStore`]: blobs as files under one directory, fsync'd before a commit returns.
+//!
+//! Layout: `tmp/` holds blobs being written (random names); `blobs/ab/abcdef…` holds committed
+//! blobs, fanned out by the first two hex characters of the id.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use tessera_core::{BlobId, BlobStore, BlobWriter, ByteStream, Error, Result};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+/// Bytes gathered before they are handed to a blocking write.
+const FLUSH_AT: usize = 1 << 20;
+/// Chunks smaller than this are copied into a coalescing buffer; larger ones are written as-is.
+const COALESCE_BELOW: usize = 64 << 10;
+/// Size of each read issued for a [`ByteStream`].
+const READ_CHUNK: u64 = 512 << 10;
+
+/// The store's two directories.
+#[derive(Debug)]
+struct Dirs {
+    tmp: PathBuf,
+    blobs: PathBuf,
+}
+
+impl Dirs {
+    /// `blobs/ab/abcdef…` for a well-formed id (lowercase hex, at least 2 chars), else `None`.
+    fn blob_path(&self, id: &BlobId) -> Option<PathBuf> {
+        let s = id.as_str();
+        if !valid_id(s) {
+            return None;
+        }
+        Some(self.blobs.join(&s[..2]).join(s))
+    }
+}
+
+fn valid_id(s: &str) -> bool {
+    s.len() >= 2 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn join_error(e: tokio::task::JoinError) -> Error {
+    Error::Internal(format!("blob I/O task failed: {e}"))
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T, F>(f: F) -> Result<T>
+where
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(join_error)?
+        .map_err(Error::Io)
+}
+
+/// fsyncs a directory so entries created or renamed in it survive a crash.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Blobs stored as files under a local directory.
+#[derive(Clone, Debug)]
+pub struct LocalBlobStore {
+    dirs: Arc<Dirs>,
+}
+
+impl LocalBlobStore {
+    /// Opens (creating if needed) a store rooted at `dir`, with `dir/tmp` and `dir/blobs`.
+    pub fn open(dir: &Path) -> Result<LocalBlobStore> {
+        let dirs = Dirs {
+            tmp: dir.join("tmp"),
+            blobs: dir.join("blobs"),
+        };
+        fs::create_dir_all(&dirs.tmp)?;
+        fs::create_dir_all(&dirs.blobs)?;
+        debug!(dir = %dir.display(), "opened local blob store");
+        Ok(LocalBlobStore {
+            dirs: Arc::new(dirs),
+        })
+    }
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn create(&self) -> Result<Box<dyn BlobWriter>> {
+        let tmp_path = self.dirs.tmp.join(format!("{}.tmp", BlobId::random()));
+        let path = tmp_path.clone();
+        let file =
+            blocking(move || OpenOptions::new().write(true).create_new(true).open(&path)).await?;
+        Ok(Box::new(LocalBlobWriter {
+            dirs: self.dirs.clone(),
+            tmp_path: Some(tmp_path),
+            file: Some(file),
+            inflight: None,
+            pending: Vec::new(),
+            pending_len: 0,
+            small: BytesMut::new(),
+            size: 0,
+        }))
+    }
+
+    async fn read(&self, id: &BlobId, offset: u64, len: u64) -> Result<ByteStream> {
+        let Some(path) = self.dirs.blob_path(id) else {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("invalid blob id {id:?}"),
+            )));
+        };
+        let (file, file_len) = blocking(move || {
+            let file = File::open(&path)?;
+            let file_len = file.metadata()?.len();
+            Ok((file, file_len))
+        })
+        .await?;
+        let end = offset.checked_add(len);
+        if end.is_none_or(|end| end > file_len) {
+            warn!(blob = %id, offset, len, file_len, "blob is shorter than the requested range");
+            let err = io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("blob {id} has {file_len} bytes, range {offset}+{len} requested"),
+            );
+            return Ok(Box::pin(futures::stream::once(async move { Err(err) })));
+        }
+        Ok(Box::pin(
+            RangeReader::new(Arc::new(file), offset, len).into_stream(),
+        ))
+    }
+
+    async fn delete(&self, id: &BlobId) -> Result<()> {
+        let Some(path) = self.dirs.blob_path(id) else {
+            warn!(blob = %id, "delete of an invalid blob id ignored");
+            return Ok(());
+        };
+        blocking(move || match fs::remove_file(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<BlobId>> {
+        let dirs = self.dirs.clone();
+        blocking(move || {
+            let mut out = Vec::new();
+            for fan in fs::read_dir(&dirs.blobs)? {
+                let fan = fan?;
+                let fan_name = fan.file_name();
+                let Some(prefix) = fan_name.to_str() else {
+                    continue;
+                };
+                if !fan.file_type()?.is_dir() {
+                    continue;
+                }
+                for entry in fs::read_dir(fan.path())? {
+                    let entry = entry?;
+                    let name = entry.file_name();
+                    match name.to_str() {
+                        Some(n) if valid_id(n) && n.starts_with(prefix) && prefix.len() == 2 => {
+                            out.push(BlobId(n.to_owned()));
+                        }
+                        _ => debug!(path = %entry.path().display(), "ignoring stray file in blob store"),
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn clean_temporary(&self) -> Result<()> {
+        let tmp = self.dirs.tmp.clone();
+        let removed = blocking(move || {
+            let mut removed = 0usize;
+            for entry in fs::read_dir(&tmp)? {
+                let entry = entry?;
+                let path = entry.path();
+                let r = if entry.file_type()?.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+                match r {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(removed)
+        })
+        .await?;
+        if removed > 0 {
+            info!(removed, "removed leftover temporary blob files");
+        }
+        Ok(())
+    }
+}
+
+/// Writes the last bytes, makes the file durable, and moves it to `dest` durably.
+fn finish_blob(
+    file: io::Result<&mut File>,
+    tmp_path: &Path,
+    dest: &Path,
+    blobs_dir: &Path,
+) -> io::Result<()> {
+    file?.sync_all()?;
+    let fan = dest.parent().unwrap_or(blobs_dir);
+    match fs::create_dir(fan) {
+        // A new fan-out directory must itself be durable in `blobs/`.
+        Ok(()) => sync_dir(blobs_dir)?,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    fs::rename(tmp_path, dest)?;
+    sync_dir(fan)
+}
+
+/// Writes `bufs` to `file` and hands the file back.
+fn file_with<'f>(file: &'f mut File, bufs: &[Bytes]) -> io::Result<&'f mut File> {
+    write_bufs(file, bufs)?;
+    Ok(file)
+}
+
+/// Writes all of `bufs` to `file`.
+fn write_bufs(file: &mut File, bufs: &[Bytes]) -> io::Result<()> {
+    for b in bufs {
+        file.write_all(b)?;
+    }
+    Ok(())
+}
+
+type InflightWrite = JoinHandle<(File, io::Result<()>)>;
+
+/// A blob being written to a temporary file. Writes are gathered into ~1 MiB batches; each batch
+/// is written on a blocking thread while the next one is being gathered.
+pub struct LocalBlobWriter {
+    dirs: Arc<Dirs>,
+    /// `Some` until the blob is committed (or its commit failed and cleaned up).
+    tmp_path: Option<PathBuf>,
+    /// The file, when no write is in flight.
+    file: Option<File>,
+    /// The batch being written; it hands the file back when done.
+    inflight: Option<InflightWrite>,
+    /// Bytes received and not yet handed to a write, in order; `small` comes after them.
+    pending: Vec<Bytes>,
+    pending_len: usize,
+    /// Coalesces small chunks.
+    small: BytesMut,
+    size: u64,
+}
+
+impl LocalBlobWriter {
+    /// Gets the file back, waiting for the write in flight if any.
+    async fn take_file(&mut self) -> Result<File> {
+        if let Some(handle) = self.inflight.take() {
+            let (file, r) = handle.await.map_err(join_error)?;
+            r?;
+            return Ok(file);
+        }
+        self.file.take().ok_or_else(|| {
+            Error::Internal("blob writer unusable after a failed or cancelled write".into())
+        })
+    }
+
+    /// Moves the coalescing buffer to the end of `pending`.
+    fn seal_small(&mut self) {
+        if !self.small.is_empty() {
+            let b = self.small.split().freeze();
+            self.pending_len += b.len();
+            self.pending.push(b);
+        }
+    }
+
+    /// Takes everything gathered so far.
+    fn take_pending(&mut self) -> Vec<Bytes> {
+        self.seal_small();
+        self.pending_len = 0;
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Starts writing the gathered batch on a blocking thread.
+    async fn start_flush(&mut self) -> Result<()> {
+        let mut file = self.take_file().await?;
+        let bufs = self.take_pending();
+        self.inflight = Some(tokio::task::spawn_blocking(move || {
+            let r = write_bufs(&mut file, &bufs);
+            (file, r)
+        }));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BlobWriter for LocalBlobWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.size += data.len() as u64;
+        if data.len() < COALESCE_BELOW {
+            if self.small.is_empty() && self.small.capacity() < data.len() {
+                // One allocation per batch: the batch is flushed once it reaches FLUSH_AT.
+                self.small.reserve(FLUSH_AT + COALESCE_BELOW);
+            }
+            self.small.extend_from_slice(&data);
+        } else {
+            self.seal_small();
+            self.pending_len += data.len();
+            self.pending.push(data);
+        }
+        if self.pending_len + self.small.len() >= FLUSH_AT {
+            self.start_flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<(BlobId, u64)> {
+        let mut file = self.take_file().await?;
+        let bufs = self.take_pending();
+        let tmp_path = self
+            .tmp_path
+            .take()
+            .ok_or_else(|| Error::Internal("blob writer already committed".into()))?;
+        let id = BlobId::random();
+        let dest = self
+            .dirs
+            .blob_path(&id)
+            .ok_or_else(|| Error::Internal(format!("generated an invalid blob id {id}")))?;
+        let blobs_dir = self.dirs.blobs.clone();
+        let size = self.size;
+        // From here on the blocking task owns the temporary file and cleans up on failure,
+        // even if this future is dropped.
+        let r = blocking(move || {
+            let r = finish_blob(file_with(&mut file, &bufs), &tmp_path, &dest, &blobs_dir);
+            if r.is_err() {
+                // Best effort: neither the temporary file nor a half-made blob should stay.
+                let _ = fs::remove_file(&tmp_path);
+                let _ = fs::remove_file(&dest);
+            }
+            r
+        })
+        .await;
+        match r {
+            Ok(()) => {
+                debug!(blob = %id, size, "committed blob");
+                Ok((id, size))
+            }
+            Err(e) => {
+                warn!(error = %e, "blob commit failed");
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for LocalBlobWriter {
+    fn drop(&mut self) {
+        let Some(path) = self.tmp_path.take() else {
+            return;
+        };
+        // A write may still be in flight; unlinking is fine on Unix, the open file keeps the inode.
+        let remove = move || {
+            if let Err(e) = fs::remove_file(&path) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    warn!(path = %path.display(), error = %e, "could not remove temporary blob file");
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn_blocking(remove);
+            }
+            Err(_) => remove(),
+        }
+    }
+}
+
+/// Reads a byte range of a blob in [`READ_CHUNK`] pieces, one piece read ahead.
+struct RangeReader {
+    file: Arc<File>,
+    /// Offset of the next piece to schedule.
+    next: u64,
+    /// Bytes not yet scheduled.
+    left: u64,
+    inflight: Option<JoinHandle<io::Result<Bytes>>>,
+}
+
+impl RangeReader {
+    fn new(file: Arc<File>, offset: u64, len: u64) -> Self {
+        let mut r = RangeReader {
+            file,
+            next: offset,
+            left: len,
+            inflight: None,
+        };
+        r.schedule();
+        r
+    }
+
+    /// Starts reading the next piece, if any is left.
+    fn schedule(&mut self) {
+        if self.left == 0 {
+            return;
+        }
+        let n = self.left.min(READ_CHUNK);
+        let (file, off) = (self.file.clone(), self.next);
+        self.next += n;
+        self.left -= n;
+        // `n` <= READ_CHUNK, so it fits in usize.
+        let n = n as usize;
+        self.inflight = Some(tokio::task::spawn_blocking(move || {
+            read_exact_at(&file, off, n)
+        }));
+    }
+
+    fn into_stream(self) -> impl futures::Stream<Item = io::Result<Bytes>> + Send + 'static {
+        futures::stream::unfold(self, |mut r| async move {
+            let handle = r.inflight.take()?;
+            match handle.await {
+                Ok(Ok(bytes)) => {
+                    r.schedule();
+                    Some((Ok(bytes), r))
+                }
+                // Nothing more is scheduled, so the stream ends after the error.
+                Ok(Err(e)) => Some((Err(e), r)),
+                Err(e) => Some((Err(io::Error::other(e)), r)),
+            }
+        })
+    }
+}
+
+/// Reads exactly `n` bytes at `off`; hitting the end of the file first is an error.
+fn read_exact_at(file: &File, off: u64, n: usize) -> io::Result<Bytes> {
+    let mut buf = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        match pread(file, &mut buf[filled..], off + filled as u64) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "blob ended at byte {}, expected {} more",
+                        off + filled as u64,
+                        n - filled
+                    ),
+                ))
+            }
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Bytes::from(buf))
+}
+
+#[cfg(unix)]
+fn pread(file: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, off)
+}
+
+#[cfg(windows)]
+fn pread(file: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, off)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn small_writes_are_batched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).unwrap();
+        let mut w = LocalBlobWriter {
+            dirs: store.dirs.clone(),
+            tmp_path: None,
+            file: Some(File::create(dir.path().join("tmp").join("t")).unwrap()),
+            inflight: None,
+            pending: Vec::new(),
+            pending_len: 0,
+            small: BytesMut::new(),
+            size: 0,
+        };
+        for _ in 0..1000 {
+            w.write(Bytes::from_static(&[7; 100])).await.unwrap();
+        }
+        // 100 KB of tiny chunks: one buffer, no write started yet.
+        assert!(w.inflight.is_none() && w.pending.is_empty());
+        assert_eq!(w.small.len(), 100_000);
+        // A large chunk is queued as-is, without copying.
+        let big = Bytes::from(vec![1u8; 200_000]);
+        let ptr = big.as_ptr();
+        w.write(big).await.unwrap();
+        assert!(w.inflight.is_none() && w.small.is_empty());
+        assert_eq!(w.pending.len(), 2);
+        assert_eq!(w.pending[1].as_ptr(), ptr);
+        // Past FLUSH_AT the batch goes out on a blocking thread.
+        w.write(Bytes::from(vec![2u8; FLUSH_AT])).await.unwrap();
+        assert!(w.inflight.is_some() && w.pending.is_empty() && w.small.is_empty());
+        let file = w.take_file().await.unwrap();
+        assert_eq!(file.metadata().unwrap().len(), 300_000 + FLUSH_AT as u64);
+        assert_eq!(w.size, 300_000 + FLUSH_AT as u64);
+    }
+}

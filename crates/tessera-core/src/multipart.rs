@@ -1,0 +1,583 @@
+//! The multipart upload state machine: Create, UploadPart, UploadPartCopy, Complete, Abort,
+//! ListParts, ListMultipartUploads, with S3's ETag and checksum rules.
+
+use std::collections::BTreeMap;
+
+use crate::checksum::{self, ChecksumAlgorithm, ChecksumType, ChecksumValue};
+use crate::conditions::ReadConditions;
+use crate::error::{Error, Result};
+use crate::etag;
+use crate::names::validate_key;
+use crate::objects::MAX_PUT_SIZE;
+use crate::payload::{receive, BodyStream, PayloadChecks};
+use crate::records::{
+    now_millis, BlobId, CompleteRequest, ContentHeaders, ObjectChecksum, ObjectRecord, PartRecord, Segment,
+    UploadRecord, WriteCondition,
+};
+use crate::tessera::Tessera;
+
+/// Highest part number S3 allows.
+pub const MAX_PART_NUMBER: u32 = 10_000;
+
+/// How often Complete is retried when a part is replaced while it runs.
+const COMPLETE_RETRIES: usize = 3;
+
+/// CreateMultipartUpload options.
+#[derive(Clone, Debug, Default)]
+pub struct CreateUploadRequest {
+    pub bucket: String,
+    pub key: String,
+    pub headers: ContentHeaders,
+    pub user_metadata: BTreeMap<String, String>,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub checksum_type: Option<ChecksumType>,
+}
+
+/// One part named in a CompleteMultipartUpload request.
+#[derive(Clone, Debug, Default)]
+pub struct CompletePart {
+    pub part_number: u32,
+    pub etag: Option<String>,
+    /// Part checksums the client repeated in the request.
+    pub checksums: Vec<ChecksumValue>,
+}
+
+/// CompleteMultipartUpload options.
+#[derive(Clone, Debug, Default)]
+pub struct CompleteUploadRequest {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub parts: Vec<CompletePart>,
+    /// A whole-object checksum sent with the Complete (`x-amz-checksum-*`), base64, maybe with `-N`.
+    pub object_checksum: Option<(ChecksumAlgorithm, String)>,
+    /// `x-amz-checksum-type` sent with the Complete.
+    pub checksum_type: Option<ChecksumType>,
+    /// `x-amz-mp-object-size`.
+    pub object_size: Option<u64>,
+    pub condition: WriteCondition,
+}
+
+/// The source of an UploadPartCopy.
+#[derive(Clone, Debug, Default)]
+pub struct CopySource {
+    pub bucket: String,
+    pub key: String,
+    pub range: Option<(u64, u64)>,
+    pub conditions: ReadConditions,
+}
+
+/// A page of uploads.
+#[derive(Clone, Debug, Default)]
+pub struct UploadsPage {
+    pub uploads: Vec<UploadRecord>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
+}
+
+/// A page of parts, with the upload they belong to.
+#[derive(Clone, Debug)]
+pub struct PartsPage {
+    pub upload: UploadRecord,
+    pub parts: Vec<PartRecord>,
+    pub is_truncated: bool,
+    pub next_marker: Option<u32>,
+}
+
+/// Checks a part number: 1..=10000.
+pub fn validate_part_number(n: i64) -> Result<u32> {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
+        .ok_or_else(|| Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into()))
+}
+
+/// Resolves the algorithm/type pair of a Create as S3 does.
+fn resolve_checksum_kind(
+    algorithm: Option<ChecksumAlgorithm>,
+    kind: Option<ChecksumType>,
+) -> Result<(Option<ChecksumAlgorithm>, Option<ChecksumType>)> {
+    match (algorithm, kind) {
+        (None, None) => Ok((None, None)),
+        (None, Some(_)) => Err(Error::InvalidRequest(
+            "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.".into(),
+        )),
+        (Some(ChecksumAlgorithm::Crc64Nvme), None) => Ok((algorithm, Some(ChecksumType::FullObject))),
+        (Some(_), None) => Ok((algorithm, Some(ChecksumType::Composite))),
+        (Some(a), Some(ChecksumType::FullObject)) if !a.is_crc() => Err(Error::InvalidRequest(format!(
+            "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
+            a.as_str().to_ascii_lowercase()
+        ))),
+        (Some(ChecksumAlgorithm::Crc64Nvme), Some(ChecksumType::Composite)) => Err(Error::InvalidRequest(
+            "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.".into(),
+        )),
+        (Some(_), Some(_)) => Ok((algorithm, kind)),
+    }
+}
+
+fn part_checksum(part: &PartRecord, algorithm: ChecksumAlgorithm) -> Option<&ChecksumValue> {
+    part.checksums.iter().find(|c| c.algorithm == algorithm)
+}
+
+fn invalid_part(n: u32) -> Error {
+    Error::InvalidPart(format!(
+        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {n})"
+    ))
+}
+
+impl Tessera {
+    /// CreateMultipartUpload: a new upload with an unguessable id.
+    pub async fn create_upload(&self, req: CreateUploadRequest) -> Result<UploadRecord> {
+        validate_key(&req.key)?;
+        let (checksum_algorithm, checksum_type) = resolve_checksum_kind(req.checksum_algorithm, req.checksum_type)?;
+        let upload = UploadRecord {
+            upload_id: new_upload_id(),
+            bucket: req.bucket,
+            key: req.key,
+            initiated: now_millis(),
+            headers: req.headers,
+            user_metadata: req.user_metadata,
+            checksum_algorithm,
+            checksum_type,
+        };
+        self.meta.create_upload(upload.clone()).await?;
+        Ok(upload)
+    }
+
+    /// The upload, checked against the bucket and key of the request: `NoSuchUpload` otherwise.
+    pub async fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<UploadRecord> {
+        match self.meta.get_upload(upload_id).await? {
+            Some(u) if u.bucket == bucket && u.key == key => Ok(u),
+            _ => {
+                self.require_bucket(bucket).await?;
+                Err(Error::NoSuchUpload)
+            }
+        }
+    }
+
+    /// UploadPart: stores (or replaces) part `part_number` with the body's bytes. Returns the
+    /// part and the checksum algorithm to report back (the client's, else the upload's).
+    pub async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: BodyStream,
+        mut checks: PayloadChecks,
+    ) -> Result<(PartRecord, Option<ChecksumAlgorithm>)> {
+        let upload = self.upload(bucket, key, upload_id).await?;
+        if checks.algorithm.is_none() {
+            checks.algorithm = upload.checksum_algorithm;
+        }
+        if let (Some(required), Some(sent)) = (upload.checksum_algorithm, checks.checksum.as_ref()) {
+            if sent.algorithm != required && checks.trailer.is_none() {
+                return Err(Error::InvalidRequest(format!(
+                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                    required.as_str().to_ascii_lowercase(),
+                    sent.algorithm.as_str().to_ascii_lowercase()
+                )));
+            }
+        }
+        let reported = checks.checksum.as_ref().map(|c| c.algorithm).or(checks.algorithm);
+        let received = receive(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await?;
+        let part = PartRecord {
+            part_number,
+            size: received.digest.size,
+            etag: hex::encode(received.digest.md5),
+            last_modified: now_millis(),
+            blob: received.blob,
+            checksums: received.digest.checksums,
+        };
+        Ok((self.store_part(upload_id, part).await?, reported))
+    }
+
+    async fn store_part(&self, upload_id: &str, part: PartRecord) -> Result<PartRecord> {
+        match self.meta.put_part(upload_id, part.clone()).await {
+            Ok(replaced) => {
+                self.free_blobs(replaced.into_iter().collect());
+                Ok(part)
+            }
+            Err(e) => {
+                self.free_blobs(vec![part.blob.clone()]);
+                Err(e)
+            }
+        }
+    }
+
+    /// UploadPartCopy: a part made of (a range of) an existing object's bytes.
+    pub async fn upload_part_copy(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        source: CopySource,
+    ) -> Result<(PartRecord, ObjectRecord)> {
+        let upload = self.upload(bucket, key, upload_id).await?;
+        for _ in 0..5 {
+            let object = self.object_record(&source.bucket, &source.key).await?;
+            source.conditions.check_copy_source(&object)?;
+            let (start, end_excl) = match source.range {
+                Some((first, last)) => {
+                    if first > last || last >= object.size {
+                        return Err(Error::InvalidArgument(format!(
+                            "Range specified is not valid for source object of size: {}",
+                            object.size
+                        )));
+                    }
+                    (first, last + 1)
+                }
+                None => (0, object.size),
+            };
+            if end_excl - start > MAX_PUT_SIZE {
+                return Err(Error::EntityTooLarge);
+            }
+            let Some(stream) = self.open_range(&object, start, end_excl).await? else { continue };
+            let body: BodyStream = Box::pin(futures::StreamExt::map(stream, |r| r.map_err(Error::Io)));
+            let checks = PayloadChecks {
+                algorithm: upload.checksum_algorithm,
+                length: Some(end_excl - start),
+                ..PayloadChecks::default()
+            };
+            let received = match receive(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await {
+                Ok(r) => r,
+                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(Error::IncompleteBody) => continue,
+                Err(e) => return Err(e),
+            };
+            let part = PartRecord {
+                part_number,
+                size: received.digest.size,
+                etag: hex::encode(received.digest.md5),
+                last_modified: now_millis(),
+                blob: received.blob,
+                checksums: received.digest.checksums,
+            };
+            return Ok((self.store_part(upload_id, part).await?, object));
+        }
+        Err(Error::Conflict)
+    }
+
+    /// AbortMultipartUpload: removes the upload and frees its parts.
+    pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+        self.upload(bucket, key, upload_id).await?;
+        let freed = self.meta.abort_upload(upload_id).await?;
+        self.free_blobs(freed);
+        Ok(())
+    }
+
+    /// ListParts: up to `max_parts` (at most 1000) parts after `marker`.
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        marker: u32,
+        max_parts: usize,
+    ) -> Result<PartsPage> {
+        let upload = self.upload(bucket, key, upload_id).await?;
+        let max = max_parts.min(1000);
+        let mut parts = self.meta.list_parts(upload_id, marker, max + 1).await?;
+        let is_truncated = parts.len() > max;
+        parts.truncate(max);
+        let next_marker = parts.last().map(|p| p.part_number);
+        Ok(PartsPage { upload, parts, is_truncated, next_marker })
+    }
+
+    /// ListMultipartUploads: ordered by key then initiation; prefix, delimiter and markers.
+    pub async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        upload_id_marker: Option<&str>,
+        max_uploads: usize,
+    ) -> Result<UploadsPage> {
+        self.require_bucket(bucket).await?;
+        let max = max_uploads.min(1000);
+        let mut page = UploadsPage::default();
+        if max == 0 {
+            return Ok(page);
+        }
+        let delimiter = delimiter.filter(|d| !d.is_empty());
+        // Without an upload-id marker, the key marker excludes every upload of that key.
+        let mut after_key: Option<Vec<u8>> = key_marker.filter(|k| !k.is_empty()).map(|k| k.as_bytes().to_vec());
+        let mut after_id: Option<String> =
+            after_key.as_ref().and(upload_id_marker).filter(|s| !s.is_empty()).map(str::to_string);
+        let mut count = 0usize;
+        'scan: loop {
+            let batch = self
+                .meta
+                .list_uploads(bucket, prefix, after_key.clone(), after_id.as_deref(), max - count + 1)
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut skip_to: Option<Vec<u8>> = None;
+            for upload in batch {
+                if let Some(d) = delimiter {
+                    let rest = &upload.key[prefix.len().min(upload.key.len())..];
+                    if let Some(pos) = rest.find(d) {
+                        let cp = upload.key[..prefix.len() + pos + d.len()].to_string();
+                        let mut past = cp.clone().into_bytes();
+                        past.push(0xFF);
+                        if key_marker.is_some_and(|m| cp.as_str() <= m) {
+                            skip_to = Some(past);
+                            break;
+                        }
+                        if count == max {
+                            page.is_truncated = true;
+                            break 'scan;
+                        }
+                        count += 1;
+                        page.next_key_marker = Some(cp.clone());
+                        page.next_upload_id_marker = None;
+                        page.common_prefixes.push(cp);
+                        skip_to = Some(past);
+                        break;
+                    }
+                }
+                if count == max {
+                    page.is_truncated = true;
+                    break 'scan;
+                }
+                count += 1;
+                after_key = Some(upload.key.clone().into_bytes());
+                after_id = Some(upload.upload_id.clone());
+                page.next_key_marker = Some(upload.key.clone());
+                page.next_upload_id_marker = Some(upload.upload_id.clone());
+                page.uploads.push(upload);
+            }
+            if let Some(s) = skip_to {
+                after_key = Some(s);
+                after_id = None;
+            }
+        }
+        Ok(page)
+    }
+
+    /// CompleteMultipartUpload: validates the named parts and commits the object as a manifest of
+    /// the part blobs (O(parts), no byte copied). A retry of a Complete that already succeeded
+    /// returns the same object.
+    pub async fn complete_upload(&self, req: CompleteUploadRequest) -> Result<ObjectRecord> {
+        validate_key(&req.key)?;
+        if req.parts.is_empty() {
+            return Err(Error::MalformedXml);
+        }
+        for pair in req.parts.windows(2) {
+            if pair[1].part_number <= pair[0].part_number {
+                return Err(Error::InvalidPartOrder);
+            }
+        }
+        for _ in 0..COMPLETE_RETRIES {
+            let upload = match self.meta.get_upload(&req.upload_id).await? {
+                Some(u) if u.bucket == req.bucket && u.key == req.key => u,
+                _ => return self.completed_again(&req).await,
+            };
+            let (object, segments) = self.assemble(&upload, &req).await?;
+            let request = CompleteRequest {
+                upload_id: req.upload_id.clone(),
+                object: object.clone(),
+                segments,
+                condition: req.condition.clone(),
+            };
+            match self.meta.complete_upload(request).await {
+                Ok(freed) => {
+                    self.free_blobs(freed);
+                    return Ok(object);
+                }
+                Err(Error::Conflict) => continue,
+                Err(Error::NoSuchUpload) => return self.completed_again(&req).await,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    /// The answer to a Complete whose upload is gone: the same success if it was completed.
+    async fn completed_again(&self, req: &CompleteUploadRequest) -> Result<ObjectRecord> {
+        let done = self.meta.get_completed_upload(&req.upload_id).await?;
+        match done {
+            Some(done) if done.bucket == req.bucket && done.key == req.key => {
+                match self.meta.get_object(&req.bucket, &req.key).await? {
+                    Some(obj) if obj.etag == done.etag => Ok(obj),
+                    _ => Ok(ObjectRecord {
+                        bucket: done.bucket,
+                        key: done.key,
+                        object_id: String::new(),
+                        size: 0,
+                        etag: done.etag,
+                        last_modified: done.completed,
+                        headers: ContentHeaders::default(),
+                        user_metadata: BTreeMap::new(),
+                        checksum: done.checksum,
+                        parts_count: None,
+                    }),
+                }
+            }
+            _ => {
+                self.require_bucket(&req.bucket).await?;
+                Err(Error::NoSuchUpload)
+            }
+        }
+    }
+
+    /// Checks the parts named by a Complete and builds the object record and its segments.
+    async fn assemble(&self, upload: &UploadRecord, req: &CompleteUploadRequest) -> Result<(ObjectRecord, Vec<Segment>)> {
+        let stored = self.all_parts(&upload.upload_id).await?;
+        let mut segments = Vec::with_capacity(req.parts.len());
+        let mut md5s = Vec::with_capacity(req.parts.len());
+        let mut offset = 0u64;
+        let last = req.parts.len() - 1;
+        for (i, named) in req.parts.iter().enumerate() {
+            let part = stored.get(&named.part_number).ok_or_else(|| invalid_part(named.part_number))?;
+            match &named.etag {
+                Some(e) if etag::etag_matches(e, &part.etag) => {}
+                _ => return Err(invalid_part(named.part_number)),
+            }
+            if i != last && part.size < self.options.min_part_size {
+                return Err(Error::EntityTooSmall);
+            }
+            for sent in &named.checksums {
+                match part_checksum(part, sent.algorithm) {
+                    Some(have) if have.digest == sent.digest => {}
+                    _ => return Err(invalid_part(named.part_number)),
+                }
+            }
+            if let (Some(alg), Some(ChecksumType::Composite)) = (upload.checksum_algorithm, upload.checksum_type) {
+                if !named.checksums.iter().any(|c| c.algorithm == alg) {
+                    return Err(Error::InvalidRequest(format!(
+                        "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
+                        alg.as_str().to_ascii_lowercase(),
+                        named.part_number
+                    )));
+                }
+            }
+            md5s.push(etag::parse_etag(&part.etag).ok_or_else(|| Error::Internal("stored part ETag is not an MD5".into()))?);
+            segments.push(Segment {
+                part_number: part.part_number,
+                offset,
+                size: part.size,
+                blob: part.blob.clone(),
+                etag: part.etag.clone(),
+                checksums: part.checksums.clone(),
+            });
+            offset += part.size;
+        }
+        if let Some(expected) = req.object_size {
+            if expected != offset {
+                return Err(Error::InvalidRequest(format!(
+                    "The provided 'x-amz-mp-object-size' header value {expected} does not match what was computed: {offset}"
+                )));
+            }
+        }
+        let checksum = self.object_checksum(upload, req, &segments)?;
+        let object = ObjectRecord {
+            bucket: upload.bucket.clone(),
+            key: upload.key.clone(),
+            object_id: BlobId::random().0,
+            size: offset,
+            etag: etag::multipart_etag(&md5s),
+            last_modified: now_millis(),
+            headers: upload.headers.clone(),
+            user_metadata: upload.user_metadata.clone(),
+            checksum,
+            parts_count: Some(u32::try_from(segments.len()).unwrap_or(MAX_PART_NUMBER)),
+        };
+        Ok((object, segments))
+    }
+
+    /// Every part of an upload, by number.
+    async fn all_parts(&self, upload_id: &str) -> Result<BTreeMap<u32, PartRecord>> {
+        let mut out = BTreeMap::new();
+        let mut after = 0;
+        loop {
+            let page = self.meta.list_parts(upload_id, after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.part_number;
+            let full = page.len() == 1000;
+            out.extend(page.into_iter().map(|p| (p.part_number, p)));
+            if !full {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The object checksum: COMPOSITE or FULL_OBJECT of the upload's algorithm, or CRC64NVME
+    /// FULL_OBJECT when none was named; checked against one sent with the Complete.
+    fn object_checksum(
+        &self,
+        upload: &UploadRecord,
+        req: &CompleteUploadRequest,
+        segments: &[Segment],
+    ) -> Result<Option<ObjectChecksum>> {
+        let (algorithm, kind) = match (upload.checksum_algorithm, upload.checksum_type) {
+            (Some(a), Some(t)) => (a, t),
+            (Some(a), None) => (a, ChecksumType::Composite),
+            (None, _) => (ChecksumAlgorithm::Crc64Nvme, ChecksumType::FullObject),
+        };
+        if let Some(sent_kind) = req.checksum_type {
+            if upload.checksum_algorithm.is_some() && sent_kind != kind {
+                return Err(Error::InvalidRequest(format!(
+                    "The upload was created using the {} checksum mode. The complete request must use the same checksum mode.",
+                    kind.as_str()
+                )));
+            }
+        }
+        let mut digests: Vec<(&[u8], u64)> = Vec::with_capacity(segments.len());
+        for seg in segments {
+            match seg.checksums.iter().find(|c| c.algorithm == algorithm) {
+                Some(c) => digests.push((c.digest.as_slice(), seg.size)),
+                None if upload.checksum_algorithm.is_none() => return Ok(None),
+                None => return Err(invalid_part(seg.part_number)),
+            }
+        }
+        let value = match kind {
+            ChecksumType::Composite => {
+                let parts: Vec<&[u8]> = digests.iter().map(|(d, _)| *d).collect();
+                let combined = checksum::composite_checksum(algorithm, &parts);
+                format!("{}-{}", combined.to_base64(), segments.len())
+            }
+            ChecksumType::FullObject => checksum::combine_full_object(algorithm, &digests)?.to_base64(),
+        };
+        if let Some((sent_alg, sent)) = &req.object_checksum {
+            let base = value.split('-').next().unwrap_or_default();
+            let sent_base = sent.split('-').next().unwrap_or_default();
+            if *sent_alg != algorithm || sent_base != base {
+                return Err(Error::BadDigest(format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    sent_alg.as_str()
+                )));
+            }
+        }
+        Ok(Some(ObjectChecksum { algorithm, checksum_type: kind, value }))
+    }
+}
+
+/// A fresh, unguessable upload id (192 random bits, URL-safe).
+fn new_upload_id() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>())
+}
+
+/// Parses `x-amz-copy-source-range` (`bytes=first-last`): both bounds required.
+pub fn parse_copy_source_range(s: &str) -> Result<(u64, u64)> {
+    let bad = || {
+        Error::InvalidArgument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy".into(),
+        )
+    };
+    let spec = s.trim().strip_prefix("bytes=").ok_or_else(bad)?;
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let first: u64 = a.trim().parse().map_err(|_| bad())?;
+    let last: u64 = b.trim().parse().map_err(|_| bad())?;
+    if first > last {
+        return Err(bad());
+    }
+    Ok((first, last))
+}

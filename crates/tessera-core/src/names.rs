@@ -1,0 +1,72 @@
+//! Naming rules for buckets and keys.
+
+use crate::error::{Error, Result};
+
+/// Longest key S3 accepts, in UTF-8 bytes.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// Checks S3's general-purpose bucket naming rules.
+pub fn validate_bucket_name(name: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::InvalidBucketName(format!("{name}: {why}")));
+    if !(3..=63).contains(&name.len()) {
+        return bad("must be between 3 and 63 characters long");
+    }
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
+        return bad("only lowercase letters, digits, dots and hyphens are allowed");
+    }
+    let first = name.as_bytes()[0];
+    let last = name.as_bytes()[name.len() - 1];
+    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+        return bad("must begin and end with a letter or digit");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return bad("must not contain two adjacent periods or a period next to a hyphen");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return bad("must not be formatted as an IP address");
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return bad("uses a reserved prefix");
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if name.ends_with(suffix) {
+            return bad("uses a reserved suffix");
+        }
+    }
+    Ok(())
+}
+
+/// Checks an object key: non-empty, at most 1024 bytes.
+pub fn validate_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidArgument("The object key must not be empty".into()));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::KeyTooLong);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "my-bucket.1", "a1b", &"a".repeat(63)] {
+            assert!(validate_bucket_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "ABC", "a_b", "-ab", "ab-", "a..b", "192.168.1.1", "xn--abc", &"a".repeat(64), "a.-b"] {
+            assert!(matches!(validate_bucket_name(bad), Err(Error::InvalidBucketName(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys() {
+        assert!(validate_key(&"k".repeat(1024)).is_ok());
+        assert!(matches!(validate_key(&"k".repeat(1025)), Err(Error::KeyTooLong)));
+        assert!(validate_key("").is_err());
+    }
+}

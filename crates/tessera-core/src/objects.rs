@@ -1,0 +1,418 @@
+//! Object operations: put, get, head, delete, copy, list.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+
+use crate::blob::ByteStream;
+use crate::checksum::{ChecksumAlgorithm, ChecksumType};
+use crate::conditions::ReadConditions;
+use crate::error::{Error, Result};
+use crate::names::validate_key;
+use crate::payload::{receive, BodyStream, PayloadChecks};
+use crate::records::{
+    now_millis, BlobId, ContentHeaders, ObjectChecksum, ObjectRecord, Segment, WriteCondition,
+};
+use crate::tessera::Tessera;
+
+/// Largest single PUT (and largest part), as S3: 5 GiB.
+pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Retries when an object is replaced between reading its record and its segments.
+const READ_RETRIES: usize = 5;
+
+/// What the client sends with a PutObject besides the body.
+#[derive(Default)]
+pub struct PutObjectRequest {
+    pub bucket: String,
+    pub key: String,
+    pub headers: ContentHeaders,
+    pub user_metadata: BTreeMap<String, String>,
+    pub checks: PayloadChecks,
+    pub condition: WriteCondition,
+}
+
+/// A byte range of an object, resolved against its size: `[start, end]` inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// A range as the client asked for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeRequest {
+    /// `bytes=a-b` or `bytes=a-` (`last` None).
+    FromTo { first: u64, last: Option<u64> },
+    /// `bytes=-n`.
+    Suffix(u64),
+}
+
+impl RangeRequest {
+    /// Resolves the range against an object of `size` bytes; unsatisfiable -> `InvalidRange`.
+    pub fn resolve(self, size: u64) -> Result<ByteRange> {
+        match self {
+            RangeRequest::FromTo { first, last } => {
+                if first >= size {
+                    return Err(Error::InvalidRange);
+                }
+                let end = last.map_or(size - 1, |l| l.min(size - 1));
+                if end < first {
+                    return Err(Error::InvalidRange);
+                }
+                Ok(ByteRange { start: first, end })
+            }
+            RangeRequest::Suffix(n) => {
+                if n == 0 || size == 0 {
+                    return Err(Error::InvalidRange);
+                }
+                Ok(ByteRange { start: size.saturating_sub(n), end: size - 1 })
+            }
+        }
+    }
+}
+
+/// Options of a GetObject / HeadObject.
+#[derive(Clone, Debug, Default)]
+pub struct GetObjectRequest {
+    pub bucket: String,
+    pub key: String,
+    pub range: Option<RangeRequest>,
+    pub part_number: Option<u32>,
+    pub conditions: ReadConditions,
+}
+
+/// An object ready to be streamed.
+pub struct ObjectRead {
+    pub object: ObjectRecord,
+    /// Set when the answer is partial (206): the range served.
+    pub range: Option<ByteRange>,
+    /// The bytes (of `range` if set, else the whole object); `None` for HEAD.
+    pub body: Option<ByteStream>,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, Default)]
+pub struct ListPage {
+    pub objects: Vec<ObjectRecord>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    /// The last key or common prefix returned: where the next page starts.
+    pub next_marker: Option<String>,
+}
+
+/// A listing request; `after` is the marker / start-after / decoded continuation token.
+#[derive(Clone, Debug, Default)]
+pub struct ListRequest {
+    pub bucket: String,
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub after: Option<String>,
+    pub max_keys: usize,
+}
+
+/// CopyObject options.
+#[derive(Clone, Debug, Default)]
+pub struct CopyObjectRequest {
+    pub source_bucket: String,
+    pub source_key: String,
+    pub source_conditions: ReadConditions,
+    pub bucket: String,
+    pub key: String,
+    /// `Some` for the REPLACE metadata directive: the new headers and metadata.
+    pub replace_metadata: Option<(ContentHeaders, BTreeMap<String, String>)>,
+    pub condition: WriteCondition,
+}
+
+/// The object ETag and checksum for a single PUT.
+fn single_put_checksum(received: &crate::payload::ReceivedBlob) -> Option<ObjectChecksum> {
+    let chosen = received.client_checksum.clone().or_else(|| {
+        received.digest.checksums.iter().find(|c| c.algorithm == ChecksumAlgorithm::Crc64Nvme).cloned()
+    })?;
+    Some(ObjectChecksum {
+        algorithm: chosen.algorithm,
+        checksum_type: ChecksumType::FullObject,
+        value: chosen.to_base64(),
+    })
+}
+
+impl Tessera {
+    /// PutObject: streams the body into a blob, verifies it, then commits the object.
+    pub async fn put_object(&self, req: PutObjectRequest, body: BodyStream) -> Result<ObjectRecord> {
+        validate_key(&req.key)?;
+        self.require_bucket(&req.bucket).await?;
+        let received = receive(self.blobs.as_ref(), body, req.checks, MAX_PUT_SIZE).await?;
+        let checksum = single_put_checksum(&received);
+        let size = received.digest.size;
+        let object = ObjectRecord {
+            bucket: req.bucket,
+            key: req.key,
+            object_id: BlobId::random().0,
+            size,
+            etag: hex::encode(received.digest.md5),
+            last_modified: now_millis(),
+            headers: req.headers,
+            user_metadata: req.user_metadata,
+            checksum,
+            parts_count: None,
+        };
+        let segments = vec![Segment {
+            part_number: 1,
+            offset: 0,
+            size,
+            blob: received.blob.clone(),
+            etag: object.etag.clone(),
+            checksums: received.digest.checksums.clone(),
+        }];
+        match self.meta.put_object(object.clone(), segments, req.condition).await {
+            Ok(freed) => {
+                self.free_blobs(freed);
+                Ok(object)
+            }
+            Err(e) => {
+                self.free_blobs(vec![received.blob]);
+                Err(e)
+            }
+        }
+    }
+
+    /// The current object at bucket/key: `NoSuchBucket` / `NoSuchKey` when absent.
+    pub async fn object_record(&self, bucket: &str, key: &str) -> Result<ObjectRecord> {
+        match self.meta.get_object(bucket, key).await? {
+            Some(o) => Ok(o),
+            None => {
+                self.require_bucket(bucket).await?;
+                Err(Error::NoSuchKey)
+            }
+        }
+    }
+
+    /// GetObject (`with_body`) or HeadObject: conditions, range or part number, and the bytes.
+    pub async fn get_object(&self, req: &GetObjectRequest, with_body: bool) -> Result<ObjectRead> {
+        for _ in 0..READ_RETRIES {
+            let object = self.object_record(&req.bucket, &req.key).await?;
+            req.conditions.check(&object)?;
+            let range = match (req.part_number, req.range) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::InvalidRequest("Cannot specify both Range header and partNumber query parameter".into()))
+                }
+                (Some(n), None) => Some(self.part_range(&object, n).await?),
+                (None, Some(r)) => Some(r.resolve(object.size)?),
+                (None, None) => None,
+            };
+            if !with_body {
+                return Ok(ObjectRead { object, range, body: None });
+            }
+            let (start, end_excl) = match range {
+                Some(r) => (r.start, r.end + 1),
+                None => (0, object.size),
+            };
+            match self.open_range(&object, start, end_excl).await? {
+                Some(body) => return Ok(ObjectRead { object, range, body: Some(body) }),
+                None => continue, // replaced meanwhile: read the new object
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    /// The byte range of part `n` of `object` (S3's `partNumber`).
+    async fn part_range(&self, object: &ObjectRecord, n: u32) -> Result<ByteRange> {
+        if n == 0 || n > 10_000 {
+            return Err(Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into()));
+        }
+        if object.parts_count.is_none() {
+            if n == 1 {
+                return match object.size {
+                    0 => Err(Error::InvalidPartNumber),
+                    size => Ok(ByteRange { start: 0, end: size - 1 }),
+                };
+            }
+            return Err(Error::InvalidPartNumber);
+        }
+        let seg = self.meta.get_segment(&object.object_id, n).await?.ok_or(Error::InvalidPartNumber)?;
+        if seg.size == 0 {
+            return Err(Error::InvalidPartNumber);
+        }
+        Ok(ByteRange { start: seg.offset, end: seg.offset + seg.size - 1 })
+    }
+
+    /// Streams bytes `[start, end)` of `object` across its segments. `None` if the object's
+    /// segments are gone (it was replaced or deleted after its record was read).
+    pub(crate) async fn open_range(&self, object: &ObjectRecord, start: u64, end: u64) -> Result<Option<ByteStream>> {
+        if start >= end {
+            return Ok(Some(Box::pin(futures::stream::empty())));
+        }
+        let segments = self.meta.get_segments(&object.object_id, start, end).await?;
+        let covered: u64 = segments
+            .iter()
+            .map(|s| (s.offset + s.size).min(end).saturating_sub(s.offset.max(start)))
+            .sum();
+        if covered != end - start {
+            return Ok(None);
+        }
+        let blobs = self.blobs.clone();
+        let stream = futures::stream::iter(segments)
+            .then(move |seg| {
+                let blobs = blobs.clone();
+                async move {
+                    let from = start.max(seg.offset);
+                    let to = end.min(seg.offset + seg.size);
+                    blobs
+                        .read(&seg.blob, from - seg.offset, to - from)
+                        .await
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                }
+            })
+            .map(|opened| match opened {
+                Ok(s) => s,
+                Err(e) => Box::pin(futures::stream::once(async move { Err(e) })) as ByteStream,
+            })
+            .flatten();
+        Ok(Some(Box::pin(stream)))
+    }
+
+    /// DeleteObject: idempotent; `If-Match` checked atomically. Returns whether something was deleted.
+    pub async fn delete_object(&self, bucket: &str, key: &str, condition: WriteCondition) -> Result<bool> {
+        self.require_bucket(bucket).await?;
+        match self.meta.delete_object(bucket, key, condition).await? {
+            Some(freed) => {
+                self.free_blobs(freed);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// CopyObject: a new object with the source's bytes (copied into a fresh blob per segment).
+    pub async fn copy_object(&self, req: CopyObjectRequest) -> Result<ObjectRecord> {
+        validate_key(&req.key)?;
+        self.require_bucket(&req.bucket).await?;
+        let same = req.source_bucket == req.bucket && req.source_key == req.key;
+        if same && req.replace_metadata.is_none() {
+            return Err(Error::InvalidRequest(
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
+            ));
+        }
+        for _ in 0..READ_RETRIES {
+            let source = self.object_record(&req.source_bucket, &req.source_key).await?;
+            req.source_conditions.check_copy_source(&source)?;
+            let Some(new_segments) = self.copy_segments(&source).await? else { continue };
+            let (headers, user_metadata) = match &req.replace_metadata {
+                Some((h, m)) => (h.clone(), m.clone()),
+                None => (source.headers.clone(), source.user_metadata.clone()),
+            };
+            let object = ObjectRecord {
+                bucket: req.bucket.clone(),
+                key: req.key.clone(),
+                object_id: BlobId::random().0,
+                size: source.size,
+                etag: source.etag.clone(),
+                last_modified: now_millis(),
+                headers,
+                user_metadata,
+                checksum: source.checksum.clone(),
+                parts_count: source.parts_count,
+            };
+            let blobs: Vec<BlobId> = new_segments.iter().map(|s| s.blob.clone()).collect();
+            return match self.meta.put_object(object.clone(), new_segments, req.condition.clone()).await {
+                Ok(freed) => {
+                    self.free_blobs(freed);
+                    Ok(object)
+                }
+                Err(e) => {
+                    self.free_blobs(blobs);
+                    Err(e)
+                }
+            };
+        }
+        Err(Error::Conflict)
+    }
+
+    /// Copies every segment of `source` into new blobs. `None` if the source vanished meanwhile.
+    async fn copy_segments(&self, source: &ObjectRecord) -> Result<Option<Vec<Segment>>> {
+        let segments = self.meta.get_segments(&source.object_id, 0, source.size.max(1)).await?;
+        let total: u64 = segments.iter().map(|s| s.size).sum();
+        if total != source.size {
+            return Ok(None);
+        }
+        let mut out: Vec<Segment> = Vec::with_capacity(segments.len());
+        for seg in segments {
+            let copied = async {
+                let mut reader = self.blobs.read(&seg.blob, 0, seg.size).await?;
+                let mut writer = self.blobs.create().await?;
+                while let Some(chunk) = reader.next().await {
+                    writer.write(chunk?).await?;
+                }
+                writer.commit().await
+            }
+            .await;
+            match copied {
+                Ok((blob, _)) => out.push(Segment { blob, ..seg }),
+                Err(e) => {
+                    self.free_blobs(out.into_iter().map(|s| s.blob).collect());
+                    return match e {
+                        Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                        other => Err(other),
+                    };
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// ListObjects / ListObjectsV2: keys and common prefixes in byte order, at most `max_keys`.
+    pub async fn list_objects(&self, req: &ListRequest) -> Result<ListPage> {
+        self.require_bucket(&req.bucket).await?;
+        let mut page = ListPage::default();
+        let max = req.max_keys.min(1000);
+        let marker = req.after.clone();
+        let mut after: Option<Vec<u8>> = marker.as_ref().map(|m| m.clone().into_bytes());
+        let delimiter = req.delimiter.as_deref().filter(|d| !d.is_empty());
+        if max == 0 {
+            return Ok(page);
+        }
+        let mut count = 0usize;
+        'scan: loop {
+            let batch = self.meta.list_objects(&req.bucket, &req.prefix, after.clone(), max - count + 1).await?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut skip_to: Option<Vec<u8>> = None;
+            for object in batch {
+                if let Some(d) = delimiter {
+                    let rest = &object.key[req.prefix.len()..];
+                    if let Some(pos) = rest.find(d) {
+                        let cp = object.key[..req.prefix.len() + pos + d.len()].to_string();
+                        let mut past = cp.clone().into_bytes();
+                        past.push(0xFF);
+                        if marker.as_deref().is_some_and(|m| cp.as_str() <= m) {
+                            skip_to = Some(past);
+                            break;
+                        }
+                        if count == max {
+                            page.is_truncated = true;
+                            break 'scan;
+                        }
+                        count += 1;
+                        page.next_marker = Some(cp.clone());
+                        page.common_prefixes.push(cp);
+                        skip_to = Some(past);
+                        break;
+                    }
+                }
+                if count == max {
+                    page.is_truncated = true;
+                    break 'scan;
+                }
+                count += 1;
+                after = Some(object.key.clone().into_bytes());
+                page.next_marker = Some(object.key.clone());
+                page.objects.push(object);
+            }
+            if let Some(s) = skip_to {
+                after = Some(s);
+            }
+        }
+        Ok(page)
+    }
+}

@@ -1,0 +1,161 @@
+//! Receiving a request body into a blob: hashing while the bytes are still in cache,
+//! verifying Content-MD5 and `x-amz-checksum-*` (header or trailer), committing only if all hold.
+
+use std::pin::Pin;
+
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+
+use crate::blob::{BlobStore, BlobWriter};
+use crate::checksum::{ChecksumAlgorithm, ChecksumValue, PayloadDigest, PayloadHasher};
+use crate::error::{Error, Result};
+use crate::records::BlobId;
+
+/// A request body as the adapter hands it over.
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+
+/// Reads the trailing checksum of an aws-chunked body once the body has been consumed.
+pub type TrailerReader = Box<dyn FnOnce() -> Result<Option<ChecksumValue>> + Send>;
+
+/// What a client asserted about a body.
+#[derive(Default)]
+pub struct PayloadChecks {
+    /// The `Content-MD5` header as sent (base64).
+    pub content_md5: Option<String>,
+    /// A checksum sent as an `x-amz-checksum-*` header.
+    pub checksum: Option<ChecksumValue>,
+    /// An algorithm named by `x-amz-checksum-algorithm` / `x-amz-sdk-checksum-algorithm`, or
+    /// announced in `x-amz-trailer`: computed and kept even when no value is sent up front.
+    pub algorithm: Option<ChecksumAlgorithm>,
+    /// The trailer holding the checksum value, for aws-chunked bodies with trailers.
+    pub trailer: Option<TrailerReader>,
+    /// The decoded length the client announced, if any.
+    pub length: Option<u64>,
+}
+
+impl PayloadChecks {
+    /// Decodes and validates `Content-MD5` up front (before reading the body).
+    fn content_md5(&self) -> Result<Option<[u8; 16]>> {
+        let Some(b64) = &self.content_md5 else { return Ok(None) };
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| Error::InvalidDigest("The Content-MD5 you specified was invalid.".into()))?;
+        let md5: [u8; 16] = raw
+            .try_into()
+            .map_err(|_| Error::InvalidDigest("The Content-MD5 you specified was invalid.".into()))?;
+        Ok(Some(md5))
+    }
+
+    fn algorithms(&self) -> Vec<ChecksumAlgorithm> {
+        let mut algs: Vec<ChecksumAlgorithm> = self.checksum.iter().map(|c| c.algorithm).collect();
+        algs.extend(self.algorithm);
+        algs.sort();
+        algs.dedup();
+        algs
+    }
+}
+
+/// A verified, durable blob and what was computed over it.
+pub struct ReceivedBlob {
+    pub blob: BlobId,
+    pub digest: PayloadDigest,
+    /// The checksum the client asserted (header or trailer), verified.
+    pub client_checksum: Option<ChecksumValue>,
+}
+
+/// How many bytes are hashed and written at a time.
+const CHUNK: usize = 1 << 20;
+
+/// Streams `body` into a new blob, hashing as it goes; verifies the checks; commits the blob
+/// only if every check holds and the size is at most `max_size` (`EntityTooLarge`).
+pub async fn receive(
+    blobs: &dyn BlobStore,
+    mut body: BodyStream,
+    mut checks: PayloadChecks,
+    max_size: u64,
+) -> Result<ReceivedBlob> {
+    let md5 = checks.content_md5()?;
+    if let Some(len) = checks.length {
+        if len > max_size {
+            return Err(Error::EntityTooLarge);
+        }
+    }
+    let mut hasher = PayloadHasher::new(&checks.algorithms());
+    let mut writer: Box<dyn BlobWriter> = blobs.create().await?;
+    let mut pending = BytesMut::new();
+    let mut total: u64 = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        total += chunk.len() as u64;
+        if total > max_size {
+            return Err(Error::EntityTooLarge);
+        }
+        if pending.is_empty() && chunk.len() >= CHUNK {
+            hasher = hash_and_write(hasher, chunk, writer.as_mut()).await?;
+            continue;
+        }
+        pending.extend_from_slice(&chunk);
+        if pending.len() >= CHUNK {
+            let full = pending.split().freeze();
+            hasher = hash_and_write(hasher, full, writer.as_mut()).await?;
+        }
+    }
+    if !pending.is_empty() {
+        hasher = hash_and_write(hasher, pending.freeze(), writer.as_mut()).await?;
+    }
+    if let Some(len) = checks.length {
+        if len != total {
+            return Err(Error::IncompleteBody);
+        }
+    }
+    let digest = hasher.finish();
+    if let Some(expected) = md5 {
+        if expected != digest.md5 {
+            return Err(Error::BadDigest("The Content-MD5 you specified did not match what we received.".into()));
+        }
+    }
+    let mut client_checksum = checks.checksum.take();
+    if let Some(trailer) = checks.trailer.take() {
+        if let Some(value) = trailer()? {
+            client_checksum = Some(value);
+        }
+    }
+    if let Some(expected) = &client_checksum {
+        let computed = digest.checksums.iter().find(|c| c.algorithm == expected.algorithm);
+        match computed {
+            Some(c) if c.digest == expected.digest => {}
+            Some(_) => {
+                return Err(Error::BadDigest(format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    expected.algorithm.as_str()
+                )))
+            }
+            None => {
+                return Err(Error::InvalidRequest(format!(
+                    "The x-amz-checksum-{} trailer was not announced in x-amz-trailer",
+                    expected.algorithm.as_str().to_ascii_lowercase()
+                )))
+            }
+        }
+    }
+    let (blob, _size) = writer.commit().await?;
+    Ok(ReceivedBlob { blob, digest, client_checksum })
+}
+
+/// Hashes `data` on a blocking thread (it is CPU work) and hands it to the writer.
+async fn hash_and_write(
+    mut hasher: PayloadHasher,
+    data: Bytes,
+    writer: &mut dyn BlobWriter,
+) -> Result<PayloadHasher> {
+    let for_hash = data.clone();
+    let hashing = tokio::task::spawn_blocking(move || {
+        hasher.update(&for_hash);
+        hasher
+    });
+    let write = writer.write(data);
+    let (hashed, written) = futures::join!(hashing, write);
+    written?;
+    hashed.map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
+}

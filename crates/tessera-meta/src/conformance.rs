@@ -1,0 +1,1772 @@
+//! The conformance suite every [`MetaStore`] backend must pass, written once.
+//!
+//! A backend implements [`Harness`] (open its store; opening again must show the same data)
+//! and expands [`meta_store_conformance!`](crate::meta_store_conformance) in a test file,
+//! which gives one `#[tokio::test]` per case, each with a fresh harness:
+//!
+//! ```ignore
+//! struct MyHarness { /* a temp dir, a scratch database... */ }
+//!
+//! #[async_trait::async_trait]
+//! impl tessera_meta::conformance::Harness for MyHarness {
+//!     async fn open(&self) -> std::sync::Arc<dyn tessera_core::MetaStore> { /* ... */ }
+//! }
+//!
+//! async fn harness() -> MyHarness { /* a fresh, empty location */ }
+//!
+//! tessera_meta::meta_store_conformance!(harness);
+//! ```
+//!
+//! The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as a dependency.
+//! Cases panic on failure, like any test.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
+use tessera_core::{
+    BlobId, BucketRecord, CompleteRequest, ContentHeaders, Error, MetaStore, ObjectChecksum,
+    ObjectRecord, PartRecord, Segment, UploadRecord, WriteCondition,
+};
+use tokio::task::JoinSet;
+
+/// Opens the store under test. Each case gets a fresh harness whose store starts empty;
+/// opening again after the previous store was dropped must show the same, durable data.
+#[async_trait]
+pub trait Harness: Send + Sync {
+    /// Opens the store (panics if it cannot).
+    async fn open(&self) -> Arc<dyn MetaStore>;
+}
+
+/// Expands to one `#[tokio::test]` per conformance case. The argument is a function (or
+/// closure) taking no arguments and returning a future of a fresh [`Harness`].
+#[macro_export]
+macro_rules! meta_store_conformance {
+    (@cases $harness:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let harness = ($harness)().await;
+                $crate::conformance::$case(&harness).await;
+            }
+        )*
+    };
+    ($harness:expr) => {
+        $crate::meta_store_conformance!(@cases $harness;
+            buckets_crud,
+            list_buckets_paging,
+            delete_bucket_not_empty,
+            delete_bucket_with_uploads,
+            put_get_object,
+            put_object_missing_bucket,
+            overwrite_frees_blobs,
+            put_conditions,
+            if_none_match_race,
+            delete_object_semantics,
+            list_objects_byte_order,
+            list_objects_paging,
+            segments_ranges,
+            uploads_create_get_list,
+            parts_put_replace_list,
+            complete_upload_basic,
+            complete_upload_replaces_object,
+            complete_upload_conflict,
+            complete_upload_condition,
+            abort_upload,
+            referenced_blobs,
+            group_commit_isolation,
+            concurrent_overwrites_free_every_blob,
+            durability,
+        );
+    };
+}
+
+/// Runs every case in turn, each with a fresh harness from `make` (for backends that prefer
+/// one test over [`meta_store_conformance!`](crate::meta_store_conformance)).
+pub async fn run_all<H, Fut>(make: impl Fn() -> Fut)
+where
+    H: Harness,
+    Fut: Future<Output = H>,
+{
+    buckets_crud(&make().await).await;
+    list_buckets_paging(&make().await).await;
+    delete_bucket_not_empty(&make().await).await;
+    delete_bucket_with_uploads(&make().await).await;
+    put_get_object(&make().await).await;
+    put_object_missing_bucket(&make().await).await;
+    overwrite_frees_blobs(&make().await).await;
+    put_conditions(&make().await).await;
+    if_none_match_race(&make().await).await;
+    delete_object_semantics(&make().await).await;
+    list_objects_byte_order(&make().await).await;
+    list_objects_paging(&make().await).await;
+    segments_ranges(&make().await).await;
+    uploads_create_get_list(&make().await).await;
+    parts_put_replace_list(&make().await).await;
+    complete_upload_basic(&make().await).await;
+    complete_upload_replaces_object(&make().await).await;
+    complete_upload_conflict(&make().await).await;
+    complete_upload_condition(&make().await).await;
+    abort_upload(&make().await).await;
+    referenced_blobs(&make().await).await;
+    group_commit_isolation(&make().await).await;
+    concurrent_overwrites_free_every_blob(&make().await).await;
+    durability(&make().await).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn bucket(name: &str) -> BucketRecord {
+    BucketRecord {
+        name: name.into(),
+        created: 1_700_000_000_000,
+        region: "us-east-1".into(),
+    }
+}
+
+fn random_id() -> String {
+    BlobId::random().0
+}
+
+/// An object with one segment per entry of `sizes`; returns it and its segments.
+fn object(bucket: &str, key: &str, etag: &str, sizes: &[u64]) -> (ObjectRecord, Vec<Segment>) {
+    let segments = segments_of(sizes);
+    let size = sizes.iter().sum();
+    let record = ObjectRecord {
+        bucket: bucket.into(),
+        key: key.into(),
+        object_id: random_id(),
+        size,
+        etag: etag.into(),
+        last_modified: 1_700_000_000_123,
+        headers: ContentHeaders::default(),
+        user_metadata: BTreeMap::new(),
+        checksum: None,
+        parts_count: None,
+    };
+    (record, segments)
+}
+
+fn segments_of(sizes: &[u64]) -> Vec<Segment> {
+    let mut offset = 0;
+    sizes
+        .iter()
+        .zip(1u32..)
+        .map(|(&size, part_number)| {
+            let s = Segment {
+                part_number,
+                offset,
+                size,
+                blob: BlobId::random(),
+                etag: format!("{:032x}", part_number),
+                checksums: vec![ChecksumValue {
+                    algorithm: ChecksumAlgorithm::Crc64Nvme,
+                    digest: u64::from(part_number).to_be_bytes().to_vec(),
+                }],
+            };
+            offset += size;
+            s
+        })
+        .collect()
+}
+
+fn blobs(segments: &[Segment]) -> Vec<BlobId> {
+    segments.iter().map(|s| s.blob.clone()).collect()
+}
+
+fn sorted(mut v: Vec<BlobId>) -> Vec<BlobId> {
+    v.sort();
+    v
+}
+
+fn upload(bucket: &str, key: &str, upload_id: &str, initiated: i64) -> UploadRecord {
+    UploadRecord {
+        upload_id: upload_id.into(),
+        bucket: bucket.into(),
+        key: key.into(),
+        initiated,
+        headers: ContentHeaders::default(),
+        user_metadata: BTreeMap::new(),
+        checksum_algorithm: None,
+        checksum_type: None,
+    }
+}
+
+fn part(part_number: u32, size: u64) -> PartRecord {
+    PartRecord {
+        part_number,
+        size,
+        etag: format!("{:032x}", u64::from(part_number) * 7),
+        last_modified: 1_700_000_000_000 + i64::from(part_number),
+        blob: BlobId::random(),
+        checksums: vec![
+            ChecksumValue {
+                algorithm: ChecksumAlgorithm::Crc64Nvme,
+                digest: vec![part_number as u8; 8],
+            },
+            ChecksumValue {
+                algorithm: ChecksumAlgorithm::Sha1,
+                digest: vec![3; 20],
+            },
+        ],
+    }
+}
+
+/// The segments of a Complete made of `parts`, in order, with offsets.
+fn segments_from_parts(parts: &[&PartRecord]) -> Vec<Segment> {
+    let mut offset = 0;
+    parts
+        .iter()
+        .map(|p| {
+            let s = Segment {
+                part_number: p.part_number,
+                offset,
+                size: p.size,
+                blob: p.blob.clone(),
+                etag: p.etag.clone(),
+                checksums: p.checksums.clone(),
+            };
+            offset += p.size;
+            s
+        })
+        .collect()
+}
+
+fn none() -> WriteCondition {
+    WriteCondition::default()
+}
+
+fn if_none_match() -> WriteCondition {
+    WriteCondition {
+        if_none_match_any: true,
+        if_match: None,
+    }
+}
+
+fn if_match(etag: &str) -> WriteCondition {
+    WriteCondition {
+        if_none_match_any: false,
+        if_match: Some(etag.into()),
+    }
+}
+
+#[track_caller]
+fn assert_err<T: std::fmt::Debug>(result: tessera_core::Result<T>, expected: &str) {
+    match result {
+        Err(e) => {
+            let name = format!("{e:?}");
+            assert!(
+                name.starts_with(expected),
+                "expected {expected}, got {name}"
+            );
+        }
+        Ok(v) => panic!("expected {expected}, got Ok({v:?})"),
+    }
+}
+
+async fn put(
+    store: &dyn MetaStore,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+) -> (ObjectRecord, Vec<Segment>) {
+    let (o, s) = object(bucket, key, etag, &[10]);
+    let freed = store
+        .put_object(o.clone(), s.clone(), none())
+        .await
+        .expect("put_object");
+    assert!(freed.is_empty(), "a new key frees nothing");
+    (o, s)
+}
+
+async fn keys(
+    store: &dyn MetaStore,
+    bucket: &str,
+    prefix: &str,
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Vec<String> {
+    store
+        .list_objects(bucket, prefix, after.map(<[u8]>::to_vec), limit)
+        .await
+        .expect("list_objects")
+        .into_iter()
+        .map(|o| o.key)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buckets
+// ---------------------------------------------------------------------------------------------
+
+/// Create, get, duplicate, delete, delete again.
+pub async fn buckets_crud(h: &dyn Harness) {
+    let store = h.open().await;
+    assert_eq!(store.get_bucket("photos").await.unwrap(), None);
+    let b = BucketRecord {
+        name: "photos".into(),
+        created: 1_700_000_000_777,
+        region: "eu-west-3".into(),
+    };
+    store.create_bucket(b.clone()).await.unwrap();
+    assert_eq!(store.get_bucket("photos").await.unwrap(), Some(b.clone()));
+    assert_err(
+        store.create_bucket(bucket("photos")).await,
+        "BucketAlreadyOwnedByYou",
+    );
+    assert_eq!(
+        store.get_bucket("photos").await.unwrap(),
+        Some(b),
+        "a failed create changes nothing"
+    );
+    assert_eq!(store.get_bucket("photo").await.unwrap(), None);
+    assert_err(store.delete_bucket("nope").await, "NoSuchBucket");
+    assert_eq!(
+        store.delete_bucket("photos").await.unwrap(),
+        Vec::<BlobId>::new()
+    );
+    assert_eq!(store.get_bucket("photos").await.unwrap(), None);
+    assert_err(store.delete_bucket("photos").await, "NoSuchBucket");
+    store.create_bucket(bucket("photos")).await.unwrap();
+    assert!(store.get_bucket("photos").await.unwrap().is_some());
+}
+
+/// Buckets list in name order, strictly after `after`, `limit` at a time.
+pub async fn list_buckets_paging(h: &dyn Harness) {
+    let store = h.open().await;
+    assert!(store.list_buckets(None, 10).await.unwrap().is_empty());
+    let mut names: Vec<String> = (0..25)
+        .map(|i| format!("bucket-{:02}", (i * 7) % 25))
+        .collect();
+    names.push("a-first".into());
+    names.push("z-last".into());
+    for n in &names {
+        store.create_bucket(bucket(n)).await.unwrap();
+    }
+    names.sort();
+    let all: Vec<String> = store
+        .list_buckets(None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(all, names);
+
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_buckets(after.as_deref(), 10).await.unwrap();
+        assert!(page.len() <= 10);
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|b| b.name.clone());
+        paged.extend(page.into_iter().map(|b| b.name));
+    }
+    assert_eq!(paged, names);
+
+    let after_missing: Vec<String> = store
+        .list_buckets(Some("bucket-10x"), 3)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(after_missing, ["bucket-11", "bucket-12", "bucket-13"]);
+    assert!(store
+        .list_buckets(Some("z-last"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.list_buckets(None, 0).await.unwrap().is_empty());
+}
+
+/// A bucket holding an object cannot be deleted.
+pub async fn delete_bucket_not_empty(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    put(&*store, "b", "k", "e1").await;
+    assert_err(store.delete_bucket("b").await, "BucketNotEmpty");
+    assert!(store.get_bucket("b").await.unwrap().is_some());
+    assert!(store.get_object("b", "k").await.unwrap().is_some());
+    store
+        .delete_object("b", "k", none())
+        .await
+        .unwrap()
+        .unwrap();
+    store.delete_bucket("b").await.unwrap();
+    assert_eq!(store.get_bucket("b").await.unwrap(), None);
+}
+
+/// Deleting a bucket aborts its uploads and returns the blobs of their parts.
+pub async fn delete_bucket_with_uploads(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    store.create_bucket(bucket("other")).await.unwrap();
+    store
+        .create_upload(upload("b", "k1", "u1", 1))
+        .await
+        .unwrap();
+    store
+        .create_upload(upload("b", "k2", "u2", 2))
+        .await
+        .unwrap();
+    store
+        .create_upload(upload("b", "k3", "u3", 3))
+        .await
+        .unwrap();
+    store
+        .create_upload(upload("other", "k1", "u4", 4))
+        .await
+        .unwrap();
+    let mut expected = Vec::new();
+    for (id, n) in [("u1", 1), ("u1", 2), ("u2", 1)] {
+        let p = part(n, 5);
+        expected.push(p.blob.clone());
+        store.put_part(id, p).await.unwrap();
+    }
+    let kept = part(1, 5);
+    store.put_part("u4", kept.clone()).await.unwrap();
+
+    assert_eq!(
+        sorted(store.delete_bucket("b").await.unwrap()),
+        sorted(expected.clone())
+    );
+    assert_eq!(store.get_bucket("b").await.unwrap(), None);
+    for id in ["u1", "u2", "u3"] {
+        assert_eq!(store.get_upload(id).await.unwrap(), None);
+        assert!(store.list_parts(id, 0, 100).await.unwrap().is_empty());
+        assert_err(store.put_part(id, part(9, 1)).await, "NoSuchUpload");
+    }
+    assert!(store.referenced_blobs(&expected).await.unwrap().is_empty());
+    assert!(
+        store.get_upload("u4").await.unwrap().is_some(),
+        "other buckets' uploads stay"
+    );
+    assert_eq!(
+        store
+            .referenced_blobs(std::slice::from_ref(&kept.blob))
+            .await
+            .unwrap(),
+        vec![kept.blob]
+    );
+
+    // A recreated bucket starts without uploads.
+    store.create_bucket(bucket("b")).await.unwrap();
+    assert!(store
+        .list_uploads("b", "", None, None, 100)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Objects
+// ---------------------------------------------------------------------------------------------
+
+/// Every field of an object and its segments round-trips.
+pub async fn put_get_object(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    assert_eq!(store.get_object("b", "k").await.unwrap(), None);
+
+    let (mut o, segments) = object(
+        "b",
+        "dir/ключ 🗝.txt",
+        "0123456789abcdef0123456789abcdef-3",
+        &[5, 7, 3],
+    );
+    o.headers = ContentHeaders {
+        content_type: Some("text/plain; charset=utf-8".into()),
+        content_encoding: Some("gzip".into()),
+        content_disposition: Some("attachment; filename=\"ключ.txt\"".into()),
+        content_language: Some("ru".into()),
+        cache_control: Some("max-age=60".into()),
+        expires: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()),
+    };
+    o.user_metadata = BTreeMap::from([
+        ("color".to_string(), "blue".to_string()),
+        ("note".to_string(), "héllo, \"world\" = 1; 2".to_string()),
+        ("empty".to_string(), String::new()),
+    ]);
+    o.checksum = Some(ObjectChecksum {
+        algorithm: ChecksumAlgorithm::Crc32c,
+        checksum_type: ChecksumType::Composite,
+        value: "yZRlqg==-3".into(),
+    });
+    o.parts_count = Some(3);
+    o.size = 15;
+    let freed = store
+        .put_object(o.clone(), segments.clone(), none())
+        .await
+        .unwrap();
+    assert!(freed.is_empty());
+
+    assert_eq!(
+        store.get_object("b", &o.key).await.unwrap(),
+        Some(o.clone())
+    );
+    assert_eq!(store.get_object("b", "dir/ключ 🗝.tx").await.unwrap(), None);
+    assert_eq!(store.get_object("other", &o.key).await.unwrap(), None);
+    assert_eq!(
+        store.list_segments(&o.object_id, 0, 100).await.unwrap(),
+        segments
+    );
+    assert_eq!(
+        store.get_segment(&o.object_id, 2).await.unwrap(),
+        Some(segments[1].clone())
+    );
+    assert_eq!(store.get_segment(&o.object_id, 4).await.unwrap(), None);
+    assert_eq!(store.get_segment("unknown", 1).await.unwrap(), None);
+
+    // Plain object: no metadata, no checksum, no parts count.
+    let (plain, plain_segments) = object("b", "plain", "d41d8cd98f00b204e9800998ecf8427e", &[0]);
+    store
+        .put_object(plain.clone(), plain_segments.clone(), none())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_object("b", "plain").await.unwrap(),
+        Some(plain.clone())
+    );
+    assert_eq!(
+        store.list_segments(&plain.object_id, 0, 10).await.unwrap(),
+        plain_segments
+    );
+}
+
+/// Objects and uploads need their bucket.
+pub async fn put_object_missing_bucket(h: &dyn Harness) {
+    let store = h.open().await;
+    let (o, s) = object("nope", "k", "e", &[1]);
+    assert_err(store.put_object(o.clone(), s, none()).await, "NoSuchBucket");
+    assert_err(
+        store.list_objects("nope", "", None, 10).await,
+        "NoSuchBucket",
+    );
+    assert_err(
+        store.create_upload(upload("nope", "k", "u", 1)).await,
+        "NoSuchBucket",
+    );
+    assert_eq!(store.get_segment(&o.object_id, 1).await.unwrap(), None);
+    assert_eq!(store.get_upload("u").await.unwrap(), None);
+}
+
+/// Overwriting returns the old object's blobs; its segments disappear.
+pub async fn overwrite_frees_blobs(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let (o1, s1) = object("b", "k", "e1", &[4, 4]);
+    store
+        .put_object(o1.clone(), s1.clone(), none())
+        .await
+        .unwrap();
+    let (o2, s2) = object("b", "k", "e2", &[9]);
+    let freed = store
+        .put_object(o2.clone(), s2.clone(), none())
+        .await
+        .unwrap();
+    assert_eq!(sorted(freed), sorted(blobs(&s1)));
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o2.clone()));
+    assert!(store
+        .list_segments(&o1.object_id, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .get_segments(&o1.object_id, 0, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.list_segments(&o2.object_id, 0, 10).await.unwrap(), s2);
+    assert!(store
+        .referenced_blobs(&blobs(&s1))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.referenced_blobs(&blobs(&s2)).await.unwrap(),
+        blobs(&s2)
+    );
+
+    // Same key in another bucket is another object.
+    store.create_bucket(bucket("c")).await.unwrap();
+    let (o3, s3) = object("c", "k", "e3", &[1]);
+    assert!(store.put_object(o3, s3, none()).await.unwrap().is_empty());
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o2));
+}
+
+/// If-None-Match and If-Match on PUT, checked against the current object.
+pub async fn put_conditions(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+
+    // If-Match on a missing key fails, If-None-Match succeeds.
+    let (o, s) = object("b", "k", "etag1", &[3]);
+    assert_err(
+        store
+            .put_object(o.clone(), s.clone(), if_match("etag1"))
+            .await,
+        "PreconditionFailed",
+    );
+    assert_err(
+        store.put_object(o.clone(), s.clone(), if_match("*")).await,
+        "PreconditionFailed",
+    );
+    assert_eq!(store.get_object("b", "k").await.unwrap(), None);
+    store
+        .put_object(o.clone(), s.clone(), if_none_match())
+        .await
+        .unwrap();
+
+    // If-None-Match on an existing key fails and changes nothing.
+    let (o2, s2) = object("b", "k", "etag2", &[3]);
+    assert_err(
+        store
+            .put_object(o2.clone(), s2.clone(), if_none_match())
+            .await,
+        "PreconditionFailed",
+    );
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o.clone()));
+    assert!(store
+        .list_segments(&o2.object_id, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // If-Match with another ETag fails.
+    assert_err(
+        store
+            .put_object(o2.clone(), s2.clone(), if_match("etag9"))
+            .await,
+        "PreconditionFailed",
+    );
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o.clone()));
+
+    // If-Match with the ETag, quoted or not, succeeds.
+    let freed = store
+        .put_object(o2.clone(), s2.clone(), if_match("\"etag1\""))
+        .await
+        .unwrap();
+    assert_eq!(freed, blobs(&s));
+    let (o3, s3) = object("b", "k", "etag3", &[3]);
+    assert_eq!(
+        store
+            .put_object(o3.clone(), s3.clone(), if_match("etag2"))
+            .await
+            .unwrap(),
+        blobs(&s2)
+    );
+    let (o4, s4) = object("b", "k", "etag4", &[3]);
+    assert_eq!(
+        store
+            .put_object(o4.clone(), s4, if_match("*"))
+            .await
+            .unwrap(),
+        blobs(&s3)
+    );
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o4));
+}
+
+/// Eight concurrent `If-None-Match: *` puts of one key: exactly one wins.
+pub async fn if_none_match_race(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    for round in 0..5 {
+        let key = format!("race-{round}");
+        let mut tasks = JoinSet::new();
+        for i in 0..8 {
+            let store = Arc::clone(&store);
+            let (o, s) = object("b", &key, &format!("etag-{i}"), &[1]);
+            tasks.spawn(async move { (o.clone(), store.put_object(o, s, if_none_match()).await) });
+        }
+        let mut winners = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (o, result) = joined.unwrap();
+            match result {
+                Ok(freed) => {
+                    assert!(freed.is_empty());
+                    winners.push(o);
+                }
+                Err(Error::PreconditionFailed) => {}
+                Err(e) => panic!("unexpected error {e:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one conditional put wins");
+        assert_eq!(
+            store.get_object("b", &key).await.unwrap().as_ref(),
+            winners.first()
+        );
+    }
+}
+
+/// Delete: missing keys, If-Match, freed blobs.
+pub async fn delete_object_semantics(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    assert_eq!(
+        store.delete_object("b", "missing", none()).await.unwrap(),
+        None
+    );
+    assert_err(
+        store.delete_object("b", "missing", if_match("e")).await,
+        "NoSuchKey",
+    );
+
+    let (o, s) = object("b", "k", "etag1", &[2, 2, 2]);
+    store
+        .put_object(o.clone(), s.clone(), none())
+        .await
+        .unwrap();
+    assert_err(
+        store.delete_object("b", "k", if_match("other")).await,
+        "PreconditionFailed",
+    );
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o.clone()));
+    let freed = store
+        .delete_object("b", "k", if_match("\"etag1\""))
+        .await
+        .unwrap();
+    assert_eq!(freed.map(sorted), Some(sorted(blobs(&s))));
+    assert_eq!(store.get_object("b", "k").await.unwrap(), None);
+    assert!(store
+        .list_segments(&o.object_id, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.referenced_blobs(&blobs(&s)).await.unwrap().is_empty());
+    assert_eq!(store.delete_object("b", "k", none()).await.unwrap(), None);
+
+    let (o2, s2) = object("b", "k2", "etag2", &[1]);
+    store.put_object(o2, s2.clone(), none()).await.unwrap();
+    assert_eq!(
+        store.delete_object("b", "k2", if_match("*")).await.unwrap(),
+        Some(blobs(&s2))
+    );
+    let (o3, s3) = object("b", "k3", "etag3", &[1]);
+    store.put_object(o3, s3.clone(), none()).await.unwrap();
+    assert_eq!(
+        store.delete_object("b", "k3", none()).await.unwrap(),
+        Some(blobs(&s3))
+    );
+    assert!(store
+        .list_objects("b", "", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Listing is in key byte order, with prefix, raw-byte `after` and limit.
+pub async fn list_objects_byte_order(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    store.create_bucket(bucket("other")).await.unwrap();
+    let all_keys = [
+        "a",
+        "a b",
+        "a/b",
+        "a/c",
+        "a/c/d",
+        "ab",
+        "A",
+        "b",
+        "z",
+        "~",
+        "\u{7f}",
+        "\u{7f}x",
+        "é",
+        "éa",
+        "ê",
+        "中",
+        "中文",
+        "😀",
+        "\u{10FFFF}",
+        "0",
+        "a\u{7f}",
+        "aé",
+    ];
+    for k in all_keys {
+        put(&*store, "b", k, "e").await;
+    }
+    put(&*store, "other", "a/zzz", "e").await;
+    let mut expected: Vec<&str> = all_keys.to_vec();
+    expected.sort(); // str order is byte order
+    assert_eq!(keys(&*store, "b", "", None, 1000).await, expected);
+    assert!(store
+        .list_objects("b", "", None, 0)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let prefixes = [
+        "",
+        "a",
+        "a/",
+        "a/c",
+        "é",
+        "中",
+        "\u{7f}",
+        "zz",
+        "\u{10FFFF}",
+        "0",
+        "a\u{7f}",
+    ];
+    let mut afters: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"a/\xff".to_vec(),
+        b"\xff".to_vec(),
+        b"a/c\xff".to_vec(),
+    ];
+    afters.extend(all_keys.iter().map(|k| k.as_bytes().to_vec()));
+    for prefix in prefixes {
+        for after in std::iter::once(None).chain(afters.iter().map(|a| Some(a.as_slice()))) {
+            for limit in [1, 2, 1000] {
+                let want: Vec<&str> = expected
+                    .iter()
+                    .copied()
+                    .filter(|k| k.starts_with(prefix))
+                    .filter(|k| after.is_none_or(|a| k.as_bytes() > a))
+                    .take(limit)
+                    .collect();
+                let got = keys(&*store, "b", prefix, after, limit).await;
+                assert_eq!(got, want, "prefix {prefix:?} after {after:?} limit {limit}");
+            }
+        }
+    }
+    // A returned record is the full object.
+    let listed = store.list_objects("b", "中文", None, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        Some(listed[0].clone()),
+        store.get_object("b", "中文").await.unwrap()
+    );
+}
+
+/// 2,500 keys written concurrently, listed in pages of 1000.
+pub async fn list_objects_paging(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let mut tasks = JoinSet::new();
+    for i in 0..2500u32 {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let (o, s) = object("b", &format!("k/{i:05}"), "e", &[1]);
+            store.put_object(o, s, none()).await
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        assert!(joined.unwrap().unwrap().is_empty());
+    }
+    let expected: Vec<String> = (0..2500).map(|i| format!("k/{i:05}")).collect();
+
+    let mut listed = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    let mut sizes = Vec::new();
+    loop {
+        let page = store
+            .list_objects("b", "", after.clone(), 1000)
+            .await
+            .unwrap();
+        sizes.push(page.len());
+        let Some(last) = page.last() else { break };
+        after = Some(last.key.clone().into_bytes());
+        listed.extend(page.into_iter().map(|o| o.key));
+    }
+    assert_eq!(sizes, [1000, 1000, 500, 0]);
+    assert_eq!(listed, expected);
+
+    // With a prefix, smaller pages.
+    let mut listed = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = keys(&*store, "b", "k/01", after.as_deref(), 300).await;
+        let Some(last) = page.last() else { break };
+        after = Some(last.clone().into_bytes());
+        listed.extend(page);
+    }
+    assert_eq!(listed, expected[1000..2000]);
+    // Skipping a "directory" with a 0xFF marker.
+    assert!(keys(&*store, "b", "", Some(b"k/0\xff"), 2).await.is_empty());
+    assert_eq!(
+        keys(&*store, "b", "", Some(b"k/00\xff"), 1).await,
+        ["k/01000"]
+    );
+    assert!(keys(&*store, "b", "k/", Some(b"k/024\xff"), 2)
+        .await
+        .is_empty());
+    assert_eq!(
+        keys(&*store, "b", "k/", Some(b"k/023\xff"), 2).await,
+        ["k/02400", "k/02401"]
+    );
+}
+
+/// Segment lookups by byte range, by number, and in pages. A range returns the segments it
+/// intersects; an empty segment counts as the point at its offset.
+pub async fn segments_ranges(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let sizes = vec![10u64; 1000];
+    let (mut o, segments) = object("b", "big", "e-1000", &sizes);
+    o.parts_count = Some(1000);
+    store
+        .put_object(o.clone(), segments.clone(), none())
+        .await
+        .unwrap();
+    let id = &o.object_id;
+    let parts_of = |v: Vec<Segment>| v.into_iter().map(|s| s.part_number).collect::<Vec<_>>();
+
+    assert_eq!(parts_of(store.get_segments(id, 0, 1).await.unwrap()), [1]);
+    assert_eq!(parts_of(store.get_segments(id, 0, 10).await.unwrap()), [1]);
+    assert_eq!(
+        parts_of(store.get_segments(id, 0, 11).await.unwrap()),
+        [1, 2]
+    );
+    assert_eq!(
+        parts_of(store.get_segments(id, 9, 11).await.unwrap()),
+        [1, 2]
+    );
+    assert_eq!(parts_of(store.get_segments(id, 10, 20).await.unwrap()), [2]);
+    assert_eq!(
+        parts_of(store.get_segments(id, 5000, 5015).await.unwrap()),
+        [501, 502]
+    );
+    assert_eq!(
+        parts_of(store.get_segments(id, 4999, 5001).await.unwrap()),
+        [500, 501]
+    );
+    assert_eq!(
+        parts_of(store.get_segments(id, 9999, 10_000).await.unwrap()),
+        [1000]
+    );
+    assert_eq!(
+        parts_of(store.get_segments(id, 9995, u64::MAX).await.unwrap()),
+        [1000]
+    );
+    assert!(store
+        .get_segments(id, 10_000, 20_000)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.get_segments(id, 50, 50).await.unwrap().is_empty());
+    assert!(store.get_segments(id, 60, 50).await.unwrap().is_empty());
+    assert!(store
+        .get_segments("unknown", 0, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.get_segments(id, 0, u64::MAX).await.unwrap(), segments);
+    assert_eq!(
+        store.get_segments(id, 1234, 1256).await.unwrap(),
+        segments[123..126]
+    );
+
+    // Empty segments: an empty object, and an empty part between two others.
+    let (empty, empty_segments) = object("b", "empty", "d41d8cd98f00b204e9800998ecf8427e", &[0]);
+    store
+        .put_object(empty.clone(), empty_segments.clone(), none())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_segments(&empty.object_id, 0, 1).await.unwrap(),
+        empty_segments
+    );
+    assert!(store
+        .get_segments(&empty.object_id, 1, 2)
+        .await
+        .unwrap()
+        .is_empty());
+    let (gap, gap_segments) = object("b", "gap", "e-3", &[5, 0, 5]);
+    store
+        .put_object(gap.clone(), gap_segments.clone(), none())
+        .await
+        .unwrap();
+    let gid = &gap.object_id;
+    assert_eq!(store.get_segments(gid, 0, 10).await.unwrap(), gap_segments);
+    assert_eq!(
+        store.get_segments(gid, 0, 5).await.unwrap(),
+        gap_segments[..1]
+    );
+    assert_eq!(
+        store.get_segments(gid, 5, 6).await.unwrap(),
+        gap_segments[1..]
+    );
+    assert_eq!(store.get_segments(gid, 4, 6).await.unwrap(), gap_segments);
+    assert_eq!(
+        store.get_segments(gid, 6, 10).await.unwrap(),
+        gap_segments[2..]
+    );
+
+    // Segments of unequal sizes.
+    let (o2, s2) = object("b", "uneven", "e-3", &[7, 1, 100]);
+    store
+        .put_object(o2.clone(), s2.clone(), none())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_segments(&o2.object_id, 7, 8).await.unwrap(),
+        s2[1..2]
+    );
+    assert_eq!(store.get_segments(&o2.object_id, 6, 9).await.unwrap(), s2);
+    assert_eq!(
+        store.get_segments(&o2.object_id, 8, 108).await.unwrap(),
+        s2[2..]
+    );
+
+    assert_eq!(
+        store.get_segment(id, 1).await.unwrap(),
+        Some(segments[0].clone())
+    );
+    assert_eq!(
+        store.get_segment(id, 1000).await.unwrap(),
+        Some(segments[999].clone())
+    );
+    assert_eq!(store.get_segment(id, 1001).await.unwrap(), None);
+    assert_eq!(store.get_segment(id, 0).await.unwrap(), None);
+    assert_eq!(store.list_segments(id, 0, 1000).await.unwrap(), segments);
+    assert_eq!(
+        store.list_segments(id, 10, 5).await.unwrap(),
+        segments[10..15]
+    );
+    assert_eq!(
+        store.list_segments(id, 998, 5).await.unwrap(),
+        segments[998..]
+    );
+    assert!(store.list_segments(id, 1000, 5).await.unwrap().is_empty());
+    assert!(store.list_segments(id, 0, 0).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multipart uploads
+// ---------------------------------------------------------------------------------------------
+
+/// Uploads round-trip and list by key bytes, then initiation, then id, after a marker.
+pub async fn uploads_create_get_list(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    store.create_bucket(bucket("other")).await.unwrap();
+
+    let mut full = upload("b", "a", "id-a300", 300);
+    full.headers.content_type = Some("image/png".into());
+    full.headers.cache_control = Some("no-cache".into());
+    full.user_metadata = BTreeMap::from([("k".to_string(), "v".to_string())]);
+    full.checksum_algorithm = Some(ChecksumAlgorithm::Sha256);
+    full.checksum_type = Some(ChecksumType::Composite);
+    let created = [
+        full.clone(),
+        upload("b", "a", "id-a100", 100),
+        upload("b", "a", "id-a200", 200),
+        upload("b", "b", "x2", 100),
+        upload("b", "b", "x1", 100),
+        upload("b", "c/1", "c1", 5),
+        upload("b", "c/2", "c2", 1),
+        upload("b", "é", "e1", 1),
+        upload("b", "z", "z1", 1),
+        upload("other", "a", "o1", 1),
+    ];
+    for u in &created {
+        store.create_upload(u.clone()).await.unwrap();
+    }
+    assert_eq!(
+        store.get_upload("id-a300").await.unwrap(),
+        Some(full.clone())
+    );
+    assert_eq!(
+        store.get_upload("o1").await.unwrap(),
+        Some(created[9].clone())
+    );
+    assert_eq!(store.get_upload("missing").await.unwrap(), None);
+
+    let ids = |v: Vec<UploadRecord>| v.into_iter().map(|u| u.upload_id).collect::<Vec<_>>();
+    let order = [
+        "id-a100", "id-a200", "id-a300", "x1", "x2", "c1", "c2", "z1", "e1",
+    ];
+    assert_eq!(
+        ids(store.list_uploads("b", "", None, None, 100).await.unwrap()),
+        order
+    );
+    assert_eq!(
+        store.list_uploads("b", "", None, None, 100).await.unwrap()[2],
+        full
+    );
+
+    // Paging with the (key, upload id) of the last upload listed.
+    for limit in [1, 2, 4] {
+        let mut paged = Vec::new();
+        let mut marker: Option<(Vec<u8>, String)> = None;
+        loop {
+            let page = store
+                .list_uploads(
+                    "b",
+                    "",
+                    marker.as_ref().map(|m| m.0.clone()),
+                    marker.as_ref().map(|m| m.1.as_str()),
+                    limit,
+                )
+                .await
+                .unwrap();
+            assert!(page.len() <= limit);
+            let Some(last) = page.last() else { break };
+            marker = Some((last.key.clone().into_bytes(), last.upload_id.clone()));
+            paged.extend(ids(page));
+        }
+        assert_eq!(paged, order, "limit {limit}");
+    }
+
+    let list =
+        |prefix: &'static str, key: Option<&'static str>, id: Option<&'static str>, limit| {
+            let store = Arc::clone(&store);
+            async move {
+                ids(store
+                    .list_uploads("b", prefix, key.map(|k| k.as_bytes().to_vec()), id, limit)
+                    .await
+                    .unwrap())
+            }
+        };
+    // A key marker alone: after every upload of that key.
+    assert_eq!(list("", Some("a"), None, 100).await, order[3..]);
+    assert_eq!(list("", Some("a"), Some("id-a200"), 100).await, order[2..]);
+    assert_eq!(
+        list("", Some("a"), Some("id-a100"), 2).await,
+        ["id-a200", "id-a300"]
+    );
+    assert_eq!(list("", Some("b"), Some("x1"), 100).await, order[4..]);
+    assert_eq!(list("", Some("0"), None, 100).await, order);
+    assert_eq!(list("", Some("z"), None, 100).await, ["e1"]);
+    assert!(list("", Some("é"), None, 100).await.is_empty());
+    assert_eq!(list("c/", None, None, 100).await, ["c1", "c2"]);
+    assert_eq!(list("c/", Some("c/1"), None, 100).await, ["c2"]);
+    assert_eq!(list("c/", Some("c/1"), Some("c1"), 100).await, ["c2"]);
+    assert_eq!(
+        list("c/", Some("a"), Some("id-a100"), 100).await,
+        ["c1", "c2"]
+    );
+    assert!(list("c/", Some("c/2"), None, 100).await.is_empty());
+    assert_eq!(list("a", None, None, 100).await, order[..3]);
+    assert_eq!(list("é", None, None, 100).await, ["e1"]);
+    assert!(list("", None, None, 0).await.is_empty());
+    assert!(list("nothing", None, None, 10).await.is_empty());
+    assert!(store
+        .list_uploads("b", "", Some(b"\xff".to_vec()), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ids(store
+            .list_uploads("other", "", None, None, 10)
+            .await
+            .unwrap()),
+        ["o1"]
+    );
+}
+
+/// Parts: missing upload, replace, same blob again, list pages.
+pub async fn parts_put_replace_list(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    assert_err(store.put_part("nope", part(1, 1)).await, "NoSuchUpload");
+    store.create_upload(upload("b", "k", "u", 1)).await.unwrap();
+    store.create_upload(upload("b", "k", "v", 2)).await.unwrap();
+
+    let p1 = part(1, 100);
+    assert_eq!(store.put_part("u", p1.clone()).await.unwrap(), None);
+    assert_eq!(
+        store.list_parts("u", 0, 10).await.unwrap(),
+        vec![p1.clone()]
+    );
+    let p1b = part(1, 200);
+    assert_eq!(
+        store.put_part("u", p1b.clone()).await.unwrap(),
+        Some(p1.blob.clone())
+    );
+    assert_eq!(
+        store.list_parts("u", 0, 10).await.unwrap(),
+        vec![p1b.clone()]
+    );
+    assert!(store
+        .referenced_blobs(std::slice::from_ref(&p1.blob))
+        .await
+        .unwrap()
+        .is_empty());
+    // Storing the very same blob again frees nothing.
+    assert_eq!(store.put_part("u", p1b.clone()).await.unwrap(), None);
+    assert!(
+        store.list_parts("v", 0, 10).await.unwrap().is_empty(),
+        "parts belong to their upload"
+    );
+    assert!(store.list_parts("nope", 0, 10).await.unwrap().is_empty());
+
+    // 1,500 parts written concurrently, listed in pages.
+    let mut tasks = JoinSet::new();
+    let mut expected = vec![p1b];
+    for n in 2..=1500u32 {
+        let p = part(n, u64::from(n));
+        expected.push(p.clone());
+        let store = Arc::clone(&store);
+        tasks.spawn(async move { store.put_part("u", p).await });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        assert_eq!(joined.unwrap().unwrap(), None);
+    }
+    let page1 = store.list_parts("u", 0, 1000).await.unwrap();
+    assert_eq!(page1, expected[..1000]);
+    let page2 = store.list_parts("u", 1000, 1000).await.unwrap();
+    assert_eq!(page2, expected[1000..]);
+    assert!(store.list_parts("u", 1500, 1000).await.unwrap().is_empty());
+    assert_eq!(
+        store.list_parts("u", 10, 5).await.unwrap(),
+        expected[10..15]
+    );
+    assert!(store.list_parts("u", 0, 0).await.unwrap().is_empty());
+    let high = part(10_000, 1);
+    store.put_part("u", high.clone()).await.unwrap();
+    assert_eq!(store.list_parts("u", 1500, 10).await.unwrap(), vec![high]);
+}
+
+/// Complete with some parts: unused parts freed, object stored, upload gone, record kept.
+pub async fn complete_upload_basic(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    store
+        .create_upload(upload("b", "big", "u", 1))
+        .await
+        .unwrap();
+    let parts: Vec<PartRecord> = (1..=5).map(|n| part(n, 10 + u64::from(n))).collect();
+    for p in &parts {
+        store.put_part("u", p.clone()).await.unwrap();
+    }
+    let chosen = [&parts[0], &parts[2], &parts[3]];
+    let segments = segments_from_parts(&chosen);
+    let (mut o, _) = object("b", "big", "aabbccddeeff00112233445566778899-3", &[]);
+    o.size = segments.iter().map(|s| s.size).sum();
+    o.parts_count = Some(3);
+    o.checksum = Some(ObjectChecksum {
+        algorithm: ChecksumAlgorithm::Crc64Nvme,
+        checksum_type: ChecksumType::FullObject,
+        value: "AAAAAAAAAAA=".into(),
+    });
+    let request = CompleteRequest {
+        upload_id: "u".into(),
+        object: o.clone(),
+        segments: segments.clone(),
+        condition: none(),
+    };
+    let freed = store.complete_upload(request.clone()).await.unwrap();
+    assert_eq!(
+        sorted(freed),
+        sorted(vec![parts[1].blob.clone(), parts[4].blob.clone()])
+    );
+
+    assert_eq!(store.get_object("b", "big").await.unwrap(), Some(o.clone()));
+    assert_eq!(
+        store.list_segments(&o.object_id, 0, 100).await.unwrap(),
+        segments
+    );
+    assert_eq!(
+        store.get_segment(&o.object_id, 3).await.unwrap(),
+        Some(segments[1].clone())
+    );
+    assert_eq!(
+        store.get_segments(&o.object_id, 10, 11).await.unwrap(),
+        segments[..1]
+    );
+    assert_eq!(
+        store.get_segments(&o.object_id, 11, 12).await.unwrap(),
+        segments[1..2]
+    );
+    assert_eq!(
+        store.get_segments(&o.object_id, 23, 25).await.unwrap(),
+        segments[1..]
+    );
+    assert_eq!(store.get_upload("u").await.unwrap(), None);
+    assert!(store.list_parts("u", 0, 100).await.unwrap().is_empty());
+    assert!(store
+        .list_uploads("b", "", None, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let done = store
+        .get_completed_upload("u")
+        .await
+        .unwrap()
+        .expect("completed record");
+    assert_eq!(done.upload_id, "u");
+    assert_eq!(done.bucket, "b");
+    assert_eq!(done.key, "big");
+    assert_eq!(done.etag, o.etag);
+    assert_eq!(done.checksum, o.checksum);
+    assert!(done.completed > 0);
+    assert_eq!(store.get_completed_upload("other").await.unwrap(), None);
+
+    // The upload is gone for every later call.
+    assert_err(store.complete_upload(request).await, "NoSuchUpload");
+    assert_err(store.put_part("u", part(1, 1)).await, "NoSuchUpload");
+    assert_err(store.abort_upload("u").await, "NoSuchUpload");
+    assert_eq!(store.get_object("b", "big").await.unwrap(), Some(o.clone()));
+
+    let used: Vec<BlobId> = blobs(&segments);
+    assert_eq!(
+        sorted(store.referenced_blobs(&used).await.unwrap()),
+        sorted(used)
+    );
+    assert!(store
+        .referenced_blobs(&[parts[1].blob.clone(), parts[4].blob.clone()])
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The object is an ordinary object now.
+    assert_err(store.delete_bucket("b").await, "BucketNotEmpty");
+    let freed = store
+        .delete_object("b", "big", none())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sorted(freed), sorted(blobs(&segments)));
+}
+
+/// Completing over an existing object frees the replaced object's blobs.
+pub async fn complete_upload_replaces_object(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let (old, old_segments) = object("b", "k", "old", &[3, 3]);
+    store
+        .put_object(old.clone(), old_segments.clone(), none())
+        .await
+        .unwrap();
+    store.create_upload(upload("b", "k", "u", 1)).await.unwrap();
+    let p = part(1, 4);
+    store.put_part("u", p.clone()).await.unwrap();
+    let segments = segments_from_parts(&[&p]);
+    let (mut o, _) = object("b", "k", "new-1", &[]);
+    o.size = 4;
+    o.parts_count = Some(1);
+    let freed = store
+        .complete_upload(CompleteRequest {
+            upload_id: "u".into(),
+            object: o.clone(),
+            segments: segments.clone(),
+            condition: if_match("old"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(sorted(freed), sorted(blobs(&old_segments)));
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o.clone()));
+    assert!(store
+        .list_segments(&old.object_id, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.list_segments(&o.object_id, 0, 10).await.unwrap(),
+        segments
+    );
+}
+
+/// A part replaced or missing since the caller read it makes Complete fail with Conflict,
+/// changing nothing.
+pub async fn complete_upload_conflict(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    store.create_upload(upload("b", "k", "u", 1)).await.unwrap();
+    let p1 = part(1, 5);
+    let p2 = part(2, 5);
+    store.put_part("u", p1.clone()).await.unwrap();
+    store.put_part("u", p2.clone()).await.unwrap();
+    let segments = segments_from_parts(&[&p1, &p2]);
+    // Part 2 re-uploaded meanwhile.
+    let p2b = part(2, 5);
+    assert_eq!(
+        store.put_part("u", p2b.clone()).await.unwrap(),
+        Some(p2.blob.clone())
+    );
+    let (mut o, _) = object("b", "k", "e-2", &[]);
+    o.size = 10;
+    let request = CompleteRequest {
+        upload_id: "u".into(),
+        object: o.clone(),
+        segments,
+        condition: none(),
+    };
+    assert_err(store.complete_upload(request).await, "Conflict");
+    assert_eq!(store.get_object("b", "k").await.unwrap(), None);
+    assert!(store.get_upload("u").await.unwrap().is_some());
+    assert_eq!(
+        store.list_parts("u", 0, 10).await.unwrap(),
+        vec![p1.clone(), p2b.clone()]
+    );
+    assert_eq!(store.get_completed_upload("u").await.unwrap(), None);
+    assert!(store
+        .list_segments(&o.object_id, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A part that does not exist.
+    let p3 = part(3, 5);
+    let request = CompleteRequest {
+        upload_id: "u".into(),
+        object: o.clone(),
+        segments: segments_from_parts(&[&p1, &p3]),
+        condition: none(),
+    };
+    assert_err(store.complete_upload(request).await, "Conflict");
+    assert!(store.get_upload("u").await.unwrap().is_some());
+
+    // With the current parts it succeeds.
+    let request = CompleteRequest {
+        upload_id: "u".into(),
+        object: o.clone(),
+        segments: segments_from_parts(&[&p1, &p2b]),
+        condition: none(),
+    };
+    assert!(store.complete_upload(request).await.unwrap().is_empty());
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o));
+}
+
+/// Complete checks its condition against the current object, atomically.
+pub async fn complete_upload_condition(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let (existing, existing_segments) = object("b", "k", "current", &[1]);
+    store
+        .put_object(existing.clone(), existing_segments, none())
+        .await
+        .unwrap();
+    store.create_upload(upload("b", "k", "u", 1)).await.unwrap();
+    let p = part(1, 5);
+    store.put_part("u", p.clone()).await.unwrap();
+    let (mut o, _) = object("b", "k", "e-1", &[]);
+    o.size = 5;
+    let request = |condition| CompleteRequest {
+        upload_id: "u".into(),
+        object: o.clone(),
+        segments: segments_from_parts(&[&p]),
+        condition,
+    };
+    assert_err(
+        store.complete_upload(request(if_none_match())).await,
+        "PreconditionFailed",
+    );
+    assert_err(
+        store.complete_upload(request(if_match("stale"))).await,
+        "PreconditionFailed",
+    );
+    assert_eq!(
+        store.get_object("b", "k").await.unwrap(),
+        Some(existing.clone())
+    );
+    assert!(store.get_upload("u").await.unwrap().is_some());
+    assert_eq!(store.list_parts("u", 0, 10).await.unwrap(), vec![p.clone()]);
+    assert_eq!(store.get_completed_upload("u").await.unwrap(), None);
+
+    // If-Match on a key that has no object fails too.
+    store.delete_object("b", "k", none()).await.unwrap();
+    assert_err(
+        store.complete_upload(request(if_match("current"))).await,
+        "PreconditionFailed",
+    );
+    assert!(store
+        .complete_upload(request(if_none_match()))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o));
+}
+
+/// Abort returns the parts' blobs; a second abort is NoSuchUpload.
+pub async fn abort_upload(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    assert_err(store.abort_upload("nope").await, "NoSuchUpload");
+    store.create_upload(upload("b", "k", "u", 1)).await.unwrap();
+    store.create_upload(upload("b", "k", "v", 1)).await.unwrap();
+    let parts: Vec<PartRecord> = (1..=3).map(|n| part(n, 1)).collect();
+    for p in &parts {
+        store.put_part("u", p.clone()).await.unwrap();
+    }
+    let other = part(1, 1);
+    store.put_part("v", other.clone()).await.unwrap();
+    let freed = store.abort_upload("u").await.unwrap();
+    assert_eq!(
+        sorted(freed),
+        sorted(parts.iter().map(|p| p.blob.clone()).collect())
+    );
+    assert_eq!(store.get_upload("u").await.unwrap(), None);
+    assert!(store.list_parts("u", 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.get_completed_upload("u").await.unwrap(), None);
+    assert_err(store.abort_upload("u").await, "NoSuchUpload");
+    assert_err(store.put_part("u", part(4, 1)).await, "NoSuchUpload");
+    assert_eq!(
+        store.list_parts("v", 0, 10).await.unwrap(),
+        vec![other.clone()]
+    );
+    // An upload with no parts aborts to nothing.
+    store.create_upload(upload("b", "k", "w", 1)).await.unwrap();
+    assert!(store.abort_upload("w").await.unwrap().is_empty());
+    assert_eq!(
+        ids_of(store.list_uploads("b", "", None, None, 10).await.unwrap()),
+        ["v"]
+    );
+}
+
+fn ids_of(v: Vec<UploadRecord>) -> Vec<String> {
+    v.into_iter().map(|u| u.upload_id).collect()
+}
+
+/// Which candidate blobs are referenced by segments or parts.
+pub async fn referenced_blobs(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    assert!(store.referenced_blobs(&[]).await.unwrap().is_empty());
+    let (o, s) = object("b", "k", "e", &[1, 1]);
+    store.put_object(o, s.clone(), none()).await.unwrap();
+    store.create_upload(upload("b", "k", "u", 1)).await.unwrap();
+    let p = part(1, 1);
+    store.put_part("u", p.clone()).await.unwrap();
+    let stray = BlobId::random();
+    let candidates = vec![
+        stray.clone(),
+        s[1].blob.clone(),
+        p.blob.clone(),
+        s[0].blob.clone(),
+    ];
+    let got: HashSet<BlobId> = store
+        .referenced_blobs(&candidates)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let want: HashSet<BlobId> = [s[0].blob.clone(), s[1].blob.clone(), p.blob.clone()]
+        .into_iter()
+        .collect();
+    assert_eq!(got, want);
+
+    // Many candidates, as the start-up sweep passes.
+    let mut many: Vec<BlobId> = (0..3000).map(|_| BlobId::random()).collect();
+    many.push(p.blob.clone());
+    assert_eq!(
+        store.referenced_blobs(&many).await.unwrap(),
+        vec![p.blob.clone()]
+    );
+
+    store.delete_object("b", "k", none()).await.unwrap();
+    store.abort_upload("u").await.unwrap();
+    assert!(store
+        .referenced_blobs(&candidates)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency and durability
+// ---------------------------------------------------------------------------------------------
+
+/// Many concurrent writes, some failing: every failure is isolated, every success durable.
+pub async fn group_commit_isolation(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let (taken, taken_segments) = put(&*store, "b", "taken", "t").await;
+    store
+        .create_upload(upload("b", "up", "u", 1))
+        .await
+        .unwrap();
+
+    #[derive(Debug)]
+    enum Outcome {
+        Put(tessera_core::Result<Vec<BlobId>>),
+        Part(tessera_core::Result<Option<BlobId>>),
+        Bucket(tessera_core::Result<()>),
+    }
+    let mut tasks = JoinSet::new();
+    for i in 0..400u32 {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let outcome = match i % 5 {
+                0 => {
+                    let (o, s) = object("b", &format!("new/{i:04}"), "n", &[1]);
+                    Outcome::Put(store.put_object(o, s, if_none_match()).await)
+                }
+                1 => {
+                    let (o, s) = object("b", "taken", "lost", &[1]);
+                    Outcome::Put(store.put_object(o, s, if_none_match()).await)
+                }
+                2 => Outcome::Part(store.put_part("missing-upload", part(1, 1)).await),
+                3 => Outcome::Part(store.put_part("u", part(i, 1)).await),
+                _ => {
+                    let (o, s) = object("no-bucket", "k", "x", &[1]);
+                    match store.put_object(o, s, none()).await {
+                        Err(Error::NoSuchBucket) => {
+                            Outcome::Bucket(store.create_bucket(bucket(&format!("nb-{i}"))).await)
+                        }
+                        other => Outcome::Put(
+                            other.and(Err(Error::Internal("put into a missing bucket".into()))),
+                        ),
+                    }
+                }
+            };
+            (i, outcome)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (i, outcome) = joined.unwrap();
+        match (i % 5, outcome) {
+            (0, Outcome::Put(Ok(freed))) => assert!(freed.is_empty()),
+            (1, Outcome::Put(Err(Error::PreconditionFailed))) => {}
+            (2, Outcome::Part(Err(Error::NoSuchUpload))) => {}
+            (3, Outcome::Part(Ok(None))) => {}
+            (4, Outcome::Bucket(Ok(()))) => {}
+            (n, other) => panic!("task {i} (kind {n}): unexpected {other:?}"),
+        }
+    }
+
+    let listed = keys(&*store, "b", "new/", None, 1000).await;
+    let expected: Vec<String> = (0..400)
+        .filter(|i| i % 5 == 0)
+        .map(|i| format!("new/{i:04}"))
+        .collect();
+    assert_eq!(listed, expected);
+    assert_eq!(
+        store.get_object("b", "taken").await.unwrap(),
+        Some(taken.clone())
+    );
+    assert_eq!(
+        store.list_segments(&taken.object_id, 0, 10).await.unwrap(),
+        taken_segments
+    );
+    let part_numbers: Vec<u32> = store
+        .list_parts("u", 0, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.part_number)
+        .collect();
+    assert_eq!(
+        part_numbers,
+        (0..400).filter(|i| i % 5 == 3).collect::<Vec<u32>>()
+    );
+    assert_eq!(
+        store.list_buckets(Some("nb-"), 1000).await.unwrap().len(),
+        80
+    );
+    assert_eq!(store.get_bucket("no-bucket").await.unwrap(), None);
+}
+
+/// Concurrent unconditional overwrites of one key: every replaced blob is freed exactly once,
+/// and the survivor's blob never is.
+pub async fn concurrent_overwrites_free_every_blob(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let mut tasks = JoinSet::new();
+    let mut all = Vec::new();
+    for i in 0..50 {
+        let (o, s) = object("b", "hot", &format!("e{i}"), &[1, 1]);
+        all.extend(blobs(&s));
+        let store = Arc::clone(&store);
+        tasks.spawn(async move { store.put_object(o, s, none()).await });
+    }
+    let mut freed = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        freed.extend(joined.unwrap().unwrap());
+    }
+    let survivor = store.get_object("b", "hot").await.unwrap().unwrap();
+    let live = blobs(
+        &store
+            .list_segments(&survivor.object_id, 0, 10)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(live.len(), 2);
+    let unique: HashSet<&BlobId> = freed.iter().collect();
+    assert_eq!(unique.len(), freed.len(), "no blob freed twice");
+    assert_eq!(freed.len(), 98);
+    assert!(live.iter().all(|b| !unique.contains(b)));
+    let mut everything = freed;
+    everything.extend(live.clone());
+    assert_eq!(sorted(everything), sorted(all.clone()));
+    assert_eq!(
+        sorted(store.referenced_blobs(&all).await.unwrap()),
+        sorted(live)
+    );
+}
+
+/// Data survives dropping the store and opening it again.
+pub async fn durability(h: &dyn Harness) {
+    let (o, s, p, completed_object) = {
+        let store = h.open().await;
+        store.create_bucket(bucket("b")).await.unwrap();
+        let (mut o, s) = object("b", "kept", "etag", &[4, 6]);
+        o.user_metadata.insert("a".into(), "b".into());
+        store
+            .put_object(o.clone(), s.clone(), none())
+            .await
+            .unwrap();
+        put(&*store, "b", "deleted", "x").await;
+        store.delete_object("b", "deleted", none()).await.unwrap();
+        store
+            .create_upload(upload("b", "mp", "u", 7))
+            .await
+            .unwrap();
+        let p = part(2, 9);
+        store.put_part("u", p.clone()).await.unwrap();
+        store
+            .create_upload(upload("b", "done", "d", 8))
+            .await
+            .unwrap();
+        let dp = part(1, 3);
+        store.put_part("d", dp.clone()).await.unwrap();
+        let (mut c, _) = object("b", "done", "c-1", &[]);
+        c.size = 3;
+        store
+            .complete_upload(CompleteRequest {
+                upload_id: "d".into(),
+                object: c.clone(),
+                segments: segments_from_parts(&[&dp]),
+                condition: none(),
+            })
+            .await
+            .unwrap();
+        (o, s, p, c)
+    };
+    let store = h.open().await;
+    assert!(store.get_bucket("b").await.unwrap().is_some());
+    assert_eq!(
+        store.get_object("b", "kept").await.unwrap(),
+        Some(o.clone())
+    );
+    assert_eq!(store.get_object("b", "deleted").await.unwrap(), None);
+    assert_eq!(store.list_segments(&o.object_id, 0, 10).await.unwrap(), s);
+    assert_eq!(
+        store.get_upload("u").await.unwrap().map(|u| u.initiated),
+        Some(7)
+    );
+    assert_eq!(store.list_parts("u", 0, 10).await.unwrap(), vec![p]);
+    assert_eq!(
+        store.get_object("b", "done").await.unwrap(),
+        Some(completed_object)
+    );
+    assert_eq!(
+        store
+            .get_completed_upload("d")
+            .await
+            .unwrap()
+            .map(|c| c.etag),
+        Some("c-1".to_string())
+    );
+    assert_eq!(keys(&*store, "b", "", None, 10).await, ["done", "kept"]);
+    // And it keeps working.
+    put(&*store, "b", "after-reopen", "y").await;
+    drop(store);
+    let store = h.open().await;
+    assert!(store
+        .get_object("b", "after-reopen")
+        .await
+        .unwrap()
+        .is_some());
+}

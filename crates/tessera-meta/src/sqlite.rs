@@ -1,0 +1,1623 @@
+//! The SQLite [`MetaStore`]: one database file in WAL mode, one writer thread doing group
+//! commit, and a small pool of reader connections.
+//!
+//! Every write is a job sent to the writer thread. The writer takes the first queued job,
+//! drains whatever else is queued (up to [`MAX_BATCH`]), and runs them all in one
+//! `BEGIN IMMEDIATE ... COMMIT` transaction, each job inside its own savepoint so that a job
+//! that fails (a precondition, a missing upload...) is rolled back alone. Replies are sent
+//! only once the `COMMIT` (with `synchronous=FULL`) has returned, so an `Ok` is durable.
+//! Reads run on pooled connections inside `spawn_blocking`; WAL gives each a consistent
+//! snapshot of committed data.
+//!
+//! Keys are stored as BLOBs so that `ORDER BY key` is byte order, the order S3 lists in.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Deref;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, TransactionBehavior};
+use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
+use tessera_core::{
+    now_millis, BlobId, BucketRecord, CompleteRequest, CompletedUpload, ContentHeaders, Error,
+    ListAfter, MetaStore, ObjectChecksum, ObjectRecord, PartRecord, Result, Segment, UploadRecord,
+    WriteCondition,
+};
+use tokio::sync::oneshot;
+use tracing::{debug, info, trace, warn};
+
+/// Version of the schema below, kept in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+/// Reader connections in the pool.
+const READERS: usize = 4;
+/// Most write jobs committed in one transaction.
+const MAX_BATCH: usize = 256;
+/// How long a connection waits on a lock held by another process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA: &str = "
+CREATE TABLE buckets (
+    name    TEXT PRIMARY KEY,
+    created INTEGER NOT NULL,
+    region  TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE objects (
+    bucket              TEXT NOT NULL,
+    key                 BLOB NOT NULL,
+    object_id           TEXT NOT NULL UNIQUE,
+    size                INTEGER NOT NULL,
+    etag                TEXT NOT NULL,
+    last_modified       INTEGER NOT NULL,
+    content_type        TEXT,
+    content_encoding    TEXT,
+    content_disposition TEXT,
+    content_language    TEXT,
+    cache_control       TEXT,
+    expires             TEXT,
+    user_metadata       TEXT,
+    checksum_algorithm  TEXT,
+    checksum_type       TEXT,
+    checksum_value      TEXT,
+    parts_count         INTEGER,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+
+CREATE TABLE segments (
+    object_id   TEXT NOT NULL,
+    part_number INTEGER NOT NULL,
+    offset      INTEGER NOT NULL,
+    size        INTEGER NOT NULL,
+    blob        TEXT NOT NULL,
+    etag        TEXT NOT NULL,
+    checksums   TEXT NOT NULL,
+    PRIMARY KEY (object_id, part_number)
+) WITHOUT ROWID;
+CREATE INDEX segments_by_offset ON segments (object_id, offset);
+CREATE INDEX segments_by_blob ON segments (blob);
+
+CREATE TABLE uploads (
+    upload_id           TEXT PRIMARY KEY,
+    bucket              TEXT NOT NULL,
+    key                 BLOB NOT NULL,
+    initiated           INTEGER NOT NULL,
+    content_type        TEXT,
+    content_encoding    TEXT,
+    content_disposition TEXT,
+    content_language    TEXT,
+    cache_control       TEXT,
+    expires             TEXT,
+    user_metadata       TEXT,
+    checksum_algorithm  TEXT,
+    checksum_type       TEXT
+);
+CREATE INDEX uploads_by_key ON uploads (bucket, key, initiated, upload_id);
+
+CREATE TABLE parts (
+    upload_id     TEXT NOT NULL,
+    part_number   INTEGER NOT NULL,
+    size          INTEGER NOT NULL,
+    etag          TEXT NOT NULL,
+    last_modified INTEGER NOT NULL,
+    blob          TEXT NOT NULL,
+    checksums     TEXT NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+CREATE INDEX parts_by_blob ON parts (blob);
+
+CREATE TABLE completed_uploads (
+    upload_id          TEXT PRIMARY KEY,
+    bucket             TEXT NOT NULL,
+    key                TEXT NOT NULL,
+    etag               TEXT NOT NULL,
+    checksum_algorithm TEXT,
+    checksum_type      TEXT,
+    checksum_value     TEXT,
+    completed          INTEGER NOT NULL
+);
+CREATE INDEX completed_uploads_by_bucket ON completed_uploads (bucket);
+";
+
+const OBJECT_COLUMNS: &str = "bucket, key, object_id, size, etag, last_modified, content_type, \
+     content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, \
+     checksum_algorithm, checksum_type, checksum_value, parts_count";
+
+const SEGMENT_COLUMNS: &str = "part_number, offset, size, blob, etag, checksums";
+
+const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, initiated, content_type, content_encoding, \
+     content_disposition, content_language, cache_control, expires, user_metadata, checksum_algorithm, \
+     checksum_type";
+
+/// Segments intersecting `[?2, ?3)`; an empty segment counts as the point at its offset (so an
+/// empty object's segment is found by `[0, 1)`). The scan over the `(object_id, offset)` index
+/// starts at the last segment beginning at or before `?2` (the one holding that byte), found by
+/// one seek.
+const GET_SEGMENTS_SQL: &str =
+    "SELECT part_number, offset, size, blob, etag, checksums FROM segments \
+     WHERE object_id = ?1 \
+       AND offset >= coalesce((SELECT offset FROM segments WHERE object_id = ?1 AND offset <= ?2 \
+                               ORDER BY offset DESC LIMIT 1), 0) \
+       AND offset < ?3 AND (offset + size > ?2 OR (size = 0 AND offset >= ?2)) \
+     ORDER BY offset, part_number";
+
+const PART_COLUMNS: &str = "part_number, size, etag, last_modified, blob, checksums";
+
+// ---------------------------------------------------------------------------------------------
+// Error and value conversions
+// ---------------------------------------------------------------------------------------------
+
+/// Maps SQLite errors to [`Error::Backend`].
+trait Db<T> {
+    fn db(self) -> Result<T>;
+}
+
+impl<T> Db<T> for rusqlite::Result<T> {
+    fn db(self) -> Result<T> {
+        self.map_err(|e| Error::Backend(e.to_string()))
+    }
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::Backend(format!("corrupt metadata: {what}"))
+}
+
+fn to_i64(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| Error::InvalidArgument(format!("value {v} is out of range")))
+}
+
+fn clamp_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn limit_i64(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| corrupt("negative size or offset"))
+}
+
+fn to_u32(v: i64) -> Result<u32> {
+    u32::try_from(v).map_err(|_| corrupt("part number out of range"))
+}
+
+fn key_from_blob(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| corrupt("key is not UTF-8"))
+}
+
+/// The smallest byte string greater than every string starting with `prefix`,
+/// or `None` if there is none (empty prefix, or only 0xFF bytes).
+pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(&last) = end.last() {
+        if last == 0xFF {
+            end.pop();
+        } else {
+            if let Some(b) = end.last_mut() {
+                *b = last + 1;
+            }
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Encodes checksums as `ALG:base64,ALG:base64`.
+fn encode_checksums(values: &[ChecksumValue]) -> String {
+    let mut out = String::new();
+    for v in values {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(v.algorithm.as_str());
+        out.push(':');
+        out.push_str(&v.to_base64());
+    }
+    out
+}
+
+fn decode_checksums(text: &str) -> Result<Vec<ChecksumValue>> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let (alg, b64) = item
+                .split_once(':')
+                .ok_or_else(|| corrupt("checksum list"))?;
+            let alg = ChecksumAlgorithm::parse(alg).map_err(|_| corrupt("checksum algorithm"))?;
+            ChecksumValue::from_base64(alg, b64).map_err(|_| corrupt("checksum value"))
+        })
+        .collect()
+}
+
+fn encode_metadata(meta: &BTreeMap<String, String>) -> Result<Option<String>> {
+    if meta.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(meta)
+        .map(Some)
+        .map_err(|e| Error::Internal(format!("encoding user metadata: {e}")))
+}
+
+fn decode_metadata(text: Option<String>) -> Result<BTreeMap<String, String>> {
+    match text {
+        None => Ok(BTreeMap::new()),
+        Some(t) => serde_json::from_str(&t).map_err(|_| corrupt("user metadata")),
+    }
+}
+
+fn decode_object_checksum(
+    algorithm: Option<String>,
+    checksum_type: Option<String>,
+    value: Option<String>,
+) -> Result<Option<ObjectChecksum>> {
+    match (algorithm, checksum_type, value) {
+        (Some(a), Some(t), Some(v)) => Ok(Some(ObjectChecksum {
+            algorithm: ChecksumAlgorithm::parse(&a).map_err(|_| corrupt("checksum algorithm"))?,
+            checksum_type: ChecksumType::parse(&t).map_err(|_| corrupt("checksum type"))?,
+            value: v,
+        })),
+        (None, None, None) => Ok(None),
+        _ => Err(corrupt("partial object checksum")),
+    }
+}
+
+/// Reads the six content header columns starting at `first`.
+fn headers_from_row(row: &Row<'_>, first: usize) -> Result<ContentHeaders> {
+    Ok(ContentHeaders {
+        content_type: row.get(first).db()?,
+        content_encoding: row.get(first + 1).db()?,
+        content_disposition: row.get(first + 2).db()?,
+        content_language: row.get(first + 3).db()?,
+        cache_control: row.get(first + 4).db()?,
+        expires: row.get(first + 5).db()?,
+    })
+}
+
+fn object_from_row(row: &Row<'_>) -> Result<ObjectRecord> {
+    Ok(ObjectRecord {
+        bucket: row.get(0).db()?,
+        key: key_from_blob(row.get(1).db()?)?,
+        object_id: row.get(2).db()?,
+        size: to_u64(row.get(3).db()?)?,
+        etag: row.get(4).db()?,
+        last_modified: row.get(5).db()?,
+        headers: headers_from_row(row, 6)?,
+        user_metadata: decode_metadata(row.get(12).db()?)?,
+        checksum: decode_object_checksum(row.get(13).db()?, row.get(14).db()?, row.get(15).db()?)?,
+        parts_count: row
+            .get::<_, Option<i64>>(16)
+            .db()?
+            .map(to_u32)
+            .transpose()?,
+    })
+}
+
+fn segment_from_row(row: &Row<'_>) -> Result<Segment> {
+    Ok(Segment {
+        part_number: to_u32(row.get(0).db()?)?,
+        offset: to_u64(row.get(1).db()?)?,
+        size: to_u64(row.get(2).db()?)?,
+        blob: BlobId(row.get(3).db()?),
+        etag: row.get(4).db()?,
+        checksums: decode_checksums(&row.get::<_, String>(5).db()?)?,
+    })
+}
+
+fn upload_from_row(row: &Row<'_>) -> Result<UploadRecord> {
+    let algorithm: Option<String> = row.get(11).db()?;
+    let checksum_type: Option<String> = row.get(12).db()?;
+    Ok(UploadRecord {
+        upload_id: row.get(0).db()?,
+        bucket: row.get(1).db()?,
+        key: key_from_blob(row.get(2).db()?)?,
+        initiated: row.get(3).db()?,
+        headers: headers_from_row(row, 4)?,
+        user_metadata: decode_metadata(row.get(10).db()?)?,
+        checksum_algorithm: algorithm
+            .map(|a| ChecksumAlgorithm::parse(&a).map_err(|_| corrupt("checksum algorithm")))
+            .transpose()?,
+        checksum_type: checksum_type
+            .map(|t| ChecksumType::parse(&t).map_err(|_| corrupt("checksum type")))
+            .transpose()?,
+    })
+}
+
+fn part_from_row(row: &Row<'_>) -> Result<PartRecord> {
+    Ok(PartRecord {
+        part_number: to_u32(row.get(0).db()?)?,
+        size: to_u64(row.get(1).db()?)?,
+        etag: row.get(2).db()?,
+        last_modified: row.get(3).db()?,
+        blob: BlobId(row.get(4).db()?),
+        checksums: decode_checksums(&row.get::<_, String>(5).db()?)?,
+    })
+}
+
+/// Runs a prepared query and maps every row with `f`.
+fn collect<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn ToSql],
+    f: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).db()?;
+    let mut rows = stmt.query(params).db()?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        out.push(f(row)?);
+    }
+    Ok(out)
+}
+
+/// Runs a prepared statement returning one text column per row (e.g. `DELETE ... RETURNING blob`).
+fn collect_blobs(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<BlobId>> {
+    collect(conn, sql, params, |row| Ok(BlobId(row.get(0).db()?)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preconditions
+// ---------------------------------------------------------------------------------------------
+
+fn unquote(s: &str) -> &str {
+    let s = s.trim();
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s)
+}
+
+/// Whether `etag` is named by an `If-Match` value (`*`, one ETag, or a comma-separated list).
+fn etag_matches(if_match: &str, etag: &str) -> bool {
+    let etag = unquote(etag);
+    if_match
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || unquote(candidate) == etag)
+}
+
+/// Checks `condition` against the current object's ETag (`None`: no object).
+fn check_condition(current_etag: Option<&str>, condition: &WriteCondition) -> Result<()> {
+    if condition.if_none_match_any && current_etag.is_some() {
+        return Err(Error::PreconditionFailed);
+    }
+    if let Some(expected) = &condition.if_match {
+        match current_etag {
+            Some(etag) if etag_matches(expected, etag) => {}
+            _ => return Err(Error::PreconditionFailed),
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statements shared by the write jobs
+// ---------------------------------------------------------------------------------------------
+
+fn bucket_exists(conn: &Connection, name: &str) -> Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM buckets WHERE name = ?1")
+        .db()?
+        .query_row([name], |_| Ok(()))
+        .optional()
+        .db()
+        .map(|r| r.is_some())
+}
+
+/// `(object_id, etag)` of the object at bucket/key.
+fn current_object(conn: &Connection, bucket: &str, key: &str) -> Result<Option<(String, String)>> {
+    conn.prepare_cached("SELECT object_id, etag FROM objects WHERE bucket = ?1 AND key = ?2")
+        .db()?
+        .query_row(params![bucket, key.as_bytes()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .db()
+}
+
+/// Deletes the object row and its segments; returns the segments' blobs.
+fn remove_object(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    object_id: &str,
+) -> Result<Vec<BlobId>> {
+    conn.prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2")
+        .db()?
+        .execute(params![bucket, key.as_bytes()])
+        .db()?;
+    collect_blobs(
+        conn,
+        "DELETE FROM segments WHERE object_id = ?1 RETURNING blob",
+        &[&object_id],
+    )
+}
+
+fn insert_object(conn: &Connection, o: &ObjectRecord, segments: &[Segment]) -> Result<()> {
+    let (alg, ctype, cvalue) = match &o.checksum {
+        Some(c) => (
+            Some(c.algorithm.as_str()),
+            Some(c.checksum_type.as_str()),
+            Some(c.value.as_str()),
+        ),
+        None => (None, None, None),
+    };
+    let h = &o.headers;
+    conn.prepare_cached(
+        "INSERT INTO objects (bucket, key, object_id, size, etag, last_modified, content_type, \
+         content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, \
+         checksum_algorithm, checksum_type, checksum_value, parts_count) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )
+    .db()?
+    .execute(params![
+        o.bucket,
+        o.key.as_bytes(),
+        o.object_id,
+        to_i64(o.size)?,
+        o.etag,
+        o.last_modified,
+        h.content_type,
+        h.content_encoding,
+        h.content_disposition,
+        h.content_language,
+        h.cache_control,
+        h.expires,
+        encode_metadata(&o.user_metadata)?,
+        alg,
+        ctype,
+        cvalue,
+        o.parts_count,
+    ])
+    .db()?;
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO segments (object_id, part_number, offset, size, blob, etag, checksums) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .db()?;
+    for s in segments {
+        stmt.execute(params![
+            o.object_id,
+            s.part_number,
+            to_i64(s.offset)?,
+            to_i64(s.size)?,
+            s.blob.as_str(),
+            s.etag,
+            encode_checksums(&s.checksums),
+        ])
+        .db()?;
+    }
+    Ok(())
+}
+
+/// Stores `object` in place of whatever is at its key; returns the replaced object's blobs
+/// (minus any the new segments reuse, which stay referenced).
+fn replace_object(
+    conn: &Connection,
+    current: Option<(String, String)>,
+    object: &ObjectRecord,
+    segments: &[Segment],
+) -> Result<Vec<BlobId>> {
+    let mut freed = match current {
+        Some((object_id, _)) => remove_object(conn, &object.bucket, &object.key, &object_id)?,
+        None => Vec::new(),
+    };
+    insert_object(conn, object, segments)?;
+    if !freed.is_empty() {
+        let kept: HashSet<&BlobId> = segments.iter().map(|s| &s.blob).collect();
+        freed.retain(|b| !kept.contains(b));
+    }
+    Ok(freed)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer thread
+// ---------------------------------------------------------------------------------------------
+
+/// A write job queued for the writer thread.
+trait WriteJob: Send {
+    /// Runs the job inside the open transaction; true if it succeeded.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Replies to the caller: with the job's own result if the batch committed, else the error.
+    fn finish(self: Box<Self>, commit_error: Option<&str>);
+}
+
+struct Job<T, F> {
+    work: Option<F>,
+    result: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> WriteJob for Job<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let result = match self.work.take() {
+            Some(work) => std::panic::catch_unwind(AssertUnwindSafe(|| work(conn)))
+                .unwrap_or_else(|_| Err(Error::Internal("metadata write job panicked".into()))),
+            None => Err(Error::Internal("metadata write job ran twice".into())),
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit_error: Option<&str>) {
+        let result = match commit_error {
+            Some(msg) => Err(Error::Backend(msg.to_owned())),
+            None => self
+                .result
+                .unwrap_or_else(|| Err(Error::Internal("metadata write job never ran".into()))),
+        };
+        // The caller may have gone away (cancelled request); nothing to do then.
+        let _ = self.reply.send(result);
+    }
+}
+
+type BoxedJob = Box<dyn WriteJob>;
+
+fn writer_loop(conn: Connection, jobs: mpsc::Receiver<BoxedJob>, commits: Arc<AtomicU64>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = Vec::with_capacity(16);
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if run_batch(&conn, batch) {
+            commits.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    debug!("metadata writer stopped");
+}
+
+fn exec(conn: &Connection, sql: &str) -> std::result::Result<(), String> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Runs and replies to one batch; true if it committed.
+fn run_batch(conn: &Connection, mut batch: Vec<BoxedJob>) -> bool {
+    let n = batch.len();
+    match run_jobs(conn, &mut batch) {
+        Ok(()) => {
+            trace!(jobs = n, "metadata batch committed");
+            for job in batch {
+                job.finish(None);
+            }
+            true
+        }
+        Err(msg) => {
+            warn!(jobs = n, error = %msg, "metadata batch failed; rolled back");
+            if !conn.is_autocommit() {
+                if let Err(e) = conn.execute_batch("ROLLBACK") {
+                    warn!(error = %e, "metadata rollback failed");
+                }
+            }
+            for job in batch {
+                job.finish(Some(&msg));
+            }
+            false
+        }
+    }
+}
+
+/// One transaction over the batch; each job in its own savepoint. `Err` if the transaction
+/// as a whole failed (nothing committed).
+fn run_jobs(conn: &Connection, batch: &mut [BoxedJob]) -> std::result::Result<(), String> {
+    exec(conn, "BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        exec(conn, "SAVEPOINT job")?;
+        if job.run(conn) {
+            exec(conn, "RELEASE job")?;
+        } else {
+            exec(conn, "ROLLBACK TO job")?;
+            exec(conn, "RELEASE job")?;
+        }
+    }
+    exec(conn, "COMMIT")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reader pool
+// ---------------------------------------------------------------------------------------------
+
+struct ReadPool {
+    conns: Mutex<Vec<Connection>>,
+    available: Condvar,
+}
+
+fn poisoned<T>(_: T) -> Error {
+    Error::Internal("metadata reader pool lock poisoned".into())
+}
+
+impl ReadPool {
+    fn take(&self) -> Result<PooledConn<'_>> {
+        let mut conns = self.conns.lock().map_err(poisoned)?;
+        loop {
+            if let Some(conn) = conns.pop() {
+                return Ok(PooledConn {
+                    pool: self,
+                    conn: Some(conn),
+                });
+            }
+            conns = self.available.wait(conns).map_err(poisoned)?;
+        }
+    }
+}
+
+/// A reader connection, returned to the pool on drop.
+struct PooledConn<'a> {
+    pool: &'a ReadPool,
+    conn: Option<Connection>,
+}
+
+impl Deref for PooledConn<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        // `conn` is only taken in `drop`.
+        match &self.conn {
+            Some(c) => c,
+            None => unreachable!("pooled connection used after release"),
+        }
+    }
+}
+
+impl Drop for PooledConn<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if let Ok(mut conns) = self.pool.conns.lock() {
+                conns.push(conn);
+                self.pool.available.notify_one();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening
+// ---------------------------------------------------------------------------------------------
+
+fn open_writer(path: &Path) -> Result<Connection> {
+    let mut conn = Connection::open(path).db()?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .db()?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Backend(format!(
+            "could not enable WAL mode (journal_mode is {mode})"
+        )));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = OFF;
+         PRAGMA cache_size = -16000;",
+    )
+    .db()?;
+    conn.set_prepared_statement_cache_capacity(64);
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).db()?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8000;")
+        .db()?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn user_version(conn: &Connection) -> Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).db()
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    match user_version(&tx)? {
+        0 => {
+            info!("creating metadata schema version {SCHEMA_VERSION}");
+            tx.execute_batch(SCHEMA).db()?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION).db()?;
+        }
+        SCHEMA_VERSION => {}
+        v => {
+            return Err(Error::Backend(format!(
+                "metadata schema version {v} is not supported (this build knows version {SCHEMA_VERSION})"
+            )))
+        }
+    }
+    tx.commit().db()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store
+// ---------------------------------------------------------------------------------------------
+
+/// A [`MetaStore`] in one SQLite database file (WAL mode, `synchronous=FULL`).
+pub struct SqliteMetaStore {
+    jobs: Option<mpsc::Sender<BoxedJob>>,
+    writer: Option<JoinHandle<()>>,
+    readers: Arc<ReadPool>,
+    /// Transactions committed by the writer (each one a batch of jobs).
+    commits: Arc<AtomicU64>,
+}
+
+impl SqliteMetaStore {
+    /// Opens (creating if needed) the database at `path`, creates or checks the schema, and
+    /// starts the writer thread.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+            .await
+            .map_err(|e| Error::Internal(format!("opening the metadata store: {e}")))?
+    }
+
+    /// How many write transactions have committed since open (each one a group of jobs).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    fn open_blocking(path: &Path) -> Result<Self> {
+        let writer_conn = open_writer(path)?;
+        let readers = (0..READERS)
+            .map(|_| open_reader(path))
+            .collect::<Result<Vec<_>>>()?;
+        let (tx, rx) = mpsc::channel::<BoxedJob>();
+        let commits = Arc::new(AtomicU64::new(0));
+        let writer_commits = Arc::clone(&commits);
+        let writer = std::thread::Builder::new()
+            .name("tessera-meta-writer".into())
+            .spawn(move || writer_loop(writer_conn, rx, writer_commits))?;
+        info!(path = %path.display(), "metadata store open");
+        Ok(Self {
+            jobs: Some(tx),
+            commits,
+            writer: Some(writer),
+            readers: Arc::new(ReadPool {
+                conns: Mutex::new(readers),
+                available: Condvar::new(),
+            }),
+        })
+    }
+
+    /// Runs `work` on the writer thread in a group-committed transaction; returns once durable.
+    async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: BoxedJob = Box::new(Job {
+            work: Some(work),
+            result: None,
+            reply,
+        });
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| Error::Internal("metadata writer is closed".into()))?
+            .send(job)
+            .map_err(|_| Error::Internal("metadata writer thread has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| Error::Internal("metadata writer dropped a job".into()))?
+    }
+
+    /// Runs `work` on a pooled reader connection in a blocking task, inside one read transaction.
+    async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let tx = conn.unchecked_transaction().db()?;
+            let out = work(&tx);
+            // Read-only: ending the transaction either way is fine.
+            tx.rollback().db()?;
+            out
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("metadata read task failed: {e}")))?
+    }
+}
+
+impl Drop for SqliteMetaStore {
+    fn drop(&mut self) {
+        // Closing the channel stops the writer once its queue is empty; wait so that the
+        // database is closed when the store is gone (and can be reopened at once).
+        drop(self.jobs.take());
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                warn!("metadata writer thread panicked");
+            }
+        }
+    }
+}
+
+/// Lower bound of a key range scan: inclusive or exclusive.
+enum Lower {
+    From(Vec<u8>),
+    After(Vec<u8>),
+}
+
+/// The key range for `prefix` and `after`: `(lower, upper exclusive)`.
+fn key_range(prefix: &str, after: Option<Vec<u8>>) -> (Lower, Option<Vec<u8>>) {
+    let prefix = prefix.as_bytes();
+    let upper = prefix_successor(prefix);
+    let lower = match after {
+        Some(after) if after.as_slice() >= prefix => Lower::After(after),
+        _ => Lower::From(prefix.to_vec()),
+    };
+    (lower, upper)
+}
+
+#[async_trait]
+impl MetaStore for SqliteMetaStore {
+    async fn create_bucket(&self, bucket: BucketRecord) -> Result<()> {
+        self.write(move |conn| {
+            if bucket_exists(conn, &bucket.name)? {
+                return Err(Error::BucketAlreadyOwnedByYou);
+            }
+            conn.prepare_cached("INSERT INTO buckets (name, created, region) VALUES (?1, ?2, ?3)")
+                .db()?
+                .execute(params![bucket.name, bucket.created, bucket.region])
+                .db()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
+        let name = name.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT name, created, region FROM buckets WHERE name = ?1")
+                .db()?
+                .query_row([&name], |r| {
+                    Ok(BucketRecord {
+                        name: r.get(0)?,
+                        created: r.get(1)?,
+                        region: r.get(2)?,
+                    })
+                })
+                .optional()
+                .db()
+        })
+        .await
+    }
+
+    async fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketRecord>> {
+        let after = after.unwrap_or("").to_owned();
+        self.read(move |conn| {
+            collect(
+                conn,
+                "SELECT name, created, region FROM buckets WHERE name > ?1 ORDER BY name LIMIT ?2",
+                &[&after, &limit_i64(limit)],
+                |r| {
+                    Ok(BucketRecord {
+                        name: r.get(0).db()?,
+                        created: r.get(1).db()?,
+                        region: r.get(2).db()?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    async fn delete_bucket(&self, name: &str) -> Result<Vec<BlobId>> {
+        let name = name.to_owned();
+        self.write(move |conn| {
+            if !bucket_exists(conn, &name)? {
+                return Err(Error::NoSuchBucket);
+            }
+            let not_empty = conn
+                .prepare_cached("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1")
+                .db()?
+                .query_row([&name], |_| Ok(()))
+                .optional()
+                .db()?
+                .is_some();
+            if not_empty {
+                return Err(Error::BucketNotEmpty);
+            }
+            let freed = collect_blobs(
+                conn,
+                "DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?1) \
+                 RETURNING blob",
+                &[&name],
+            )?;
+            conn.prepare_cached("DELETE FROM uploads WHERE bucket = ?1").db()?.execute([&name]).db()?;
+            conn.prepare_cached("DELETE FROM completed_uploads WHERE bucket = ?1").db()?.execute([&name]).db()?;
+            conn.prepare_cached("DELETE FROM buckets WHERE name = ?1").db()?.execute([&name]).db()?;
+            debug!(bucket = %name, freed = freed.len(), "bucket deleted");
+            Ok(freed)
+        })
+        .await
+    }
+
+    async fn put_object(
+        &self,
+        object: ObjectRecord,
+        segments: Vec<Segment>,
+        condition: WriteCondition,
+    ) -> Result<Vec<BlobId>> {
+        self.write(move |conn| {
+            if !bucket_exists(conn, &object.bucket)? {
+                return Err(Error::NoSuchBucket);
+            }
+            let current = current_object(conn, &object.bucket, &object.key)?;
+            check_condition(current.as_ref().map(|(_, etag)| etag.as_str()), &condition)?;
+            replace_object(conn, current, &object, &segments)
+        })
+        .await
+    }
+
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.read(move |conn| {
+            let sql =
+                format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2");
+            Ok(
+                collect(conn, &sql, &[&bucket, &key.as_bytes()], object_from_row)?
+                    .into_iter()
+                    .next(),
+            )
+        })
+        .await
+    }
+
+    async fn get_segments(&self, object_id: &str, from: u64, to: u64) -> Result<Vec<Segment>> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let object_id = object_id.to_owned();
+        let (from, to) = (clamp_i64(from), clamp_i64(to));
+        self.read(move |conn| {
+            collect(
+                conn,
+                GET_SEGMENTS_SQL,
+                &[&object_id, &from, &to],
+                segment_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn get_segment(&self, object_id: &str, part_number: u32) -> Result<Option<Segment>> {
+        let object_id = object_id.to_owned();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {SEGMENT_COLUMNS} FROM segments WHERE object_id = ?1 AND part_number = ?2"
+            );
+            Ok(
+                collect(conn, &sql, &[&object_id, &part_number], segment_from_row)?
+                    .into_iter()
+                    .next(),
+            )
+        })
+        .await
+    }
+
+    async fn list_segments(
+        &self,
+        object_id: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<Segment>> {
+        let object_id = object_id.to_owned();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {SEGMENT_COLUMNS} FROM segments WHERE object_id = ?1 AND part_number > ?2 \
+                 ORDER BY part_number LIMIT ?3"
+            );
+            collect(
+                conn,
+                &sql,
+                &[&object_id, &after, &limit_i64(limit)],
+                segment_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: WriteCondition,
+    ) -> Result<Option<Vec<BlobId>>> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.write(move |conn| {
+            let Some((object_id, etag)) = current_object(conn, &bucket, &key)? else {
+                // S3 answers a conditional delete of a missing key with 404.
+                return match condition.if_match {
+                    Some(_) => Err(Error::NoSuchKey),
+                    None => Ok(None),
+                };
+            };
+            if let Some(expected) = &condition.if_match {
+                if !etag_matches(expected, &etag) {
+                    return Err(Error::PreconditionFailed);
+                }
+            }
+            remove_object(conn, &bucket, &key, &object_id).map(Some)
+        })
+        .await
+    }
+
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: ListAfter,
+        limit: usize,
+    ) -> Result<Vec<ObjectRecord>> {
+        let bucket = bucket.to_owned();
+        let (lower, upper) = key_range(prefix, after);
+        self.read(move |conn| {
+            if !bucket_exists(conn, &bucket)? {
+                return Err(Error::NoSuchBucket);
+            }
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            let (op, lo) = match &lower {
+                Lower::From(k) => (">=", k),
+                Lower::After(k) => (">", k),
+            };
+            let limit = limit_i64(limit);
+            let mut params: Vec<&dyn ToSql> = vec![&bucket, lo, &limit];
+            let upper_sql = match &upper {
+                Some(hi) => {
+                    params.push(hi);
+                    " AND key < ?4"
+                }
+                None => "",
+            };
+            let sql = format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key {op} ?2{upper_sql} \
+                 ORDER BY key LIMIT ?3"
+            );
+            collect(conn, &sql, &params, object_from_row)
+        })
+        .await
+    }
+
+    async fn create_upload(&self, upload: UploadRecord) -> Result<()> {
+        self.write(move |conn| {
+            if !bucket_exists(conn, &upload.bucket)? {
+                return Err(Error::NoSuchBucket);
+            }
+            let h = &upload.headers;
+            conn.prepare_cached(
+                "INSERT INTO uploads (upload_id, bucket, key, initiated, content_type, content_encoding, \
+                 content_disposition, content_language, cache_control, expires, user_metadata, \
+                 checksum_algorithm, checksum_type) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .db()?
+            .execute(params![
+                upload.upload_id,
+                upload.bucket,
+                upload.key.as_bytes(),
+                upload.initiated,
+                h.content_type,
+                h.content_encoding,
+                h.content_disposition,
+                h.content_language,
+                h.cache_control,
+                h.expires,
+                encode_metadata(&upload.user_metadata)?,
+                upload.checksum_algorithm.map(ChecksumAlgorithm::as_str),
+                upload.checksum_type.map(ChecksumType::as_str),
+            ])
+            .db()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_upload(&self, upload_id: &str) -> Result<Option<UploadRecord>> {
+        let upload_id = upload_id.to_owned();
+        self.read(move |conn| {
+            let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?1");
+            Ok(collect(conn, &sql, &[&upload_id], upload_from_row)?
+                .into_iter()
+                .next())
+        })
+        .await
+    }
+
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after_key: ListAfter,
+        after_upload_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<UploadRecord>> {
+        let bucket = bucket.to_owned();
+        let prefix = prefix.to_owned();
+        // An empty upload id marker is taken as none: after every upload of `after_key`.
+        let after_upload_id = after_upload_id.filter(|u| !u.is_empty()).map(str::to_owned);
+        self.read(move |conn| {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            let limit = limit_i64(limit);
+            let upper = prefix_successor(prefix.as_bytes());
+            // The marker: every upload of a key below `key`, and of `key` itself up to
+            // `(initiated, upload_id)` of the marker upload, has been listed.
+            let marker = match (after_key, after_upload_id) {
+                (Some(key), Some(upload_id)) if key.as_slice() >= prefix.as_bytes() => {
+                    let initiated: Option<i64> = conn
+                        .prepare_cached("SELECT initiated FROM uploads WHERE upload_id = ?1 AND bucket = ?2 AND key = ?3")
+                        .db()?
+                        .query_row(params![upload_id, bucket, key], |r| r.get(0))
+                        .optional()
+                        .db()?;
+                    Some((key, Some((upload_id, initiated))))
+                }
+                (Some(key), _) if key.as_slice() >= prefix.as_bytes() => Some((key, None)),
+                _ => None,
+            };
+            let prefix_bytes = prefix.into_bytes();
+            let mut sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE bucket = :bucket");
+            let mut params: Vec<(&str, &dyn ToSql)> = vec![(":bucket", &bucket), (":limit", &limit)];
+            match &marker {
+                None => {
+                    sql.push_str(" AND key >= :lo");
+                    params.push((":lo", &prefix_bytes));
+                }
+                Some((key, None)) => {
+                    sql.push_str(" AND key > :lo");
+                    params.push((":lo", key));
+                }
+                Some((key, Some((upload_id, Some(initiated))))) => {
+                    sql.push_str(
+                        " AND key >= :lo AND (key > :lo OR initiated > :initiated \
+                         OR (initiated = :initiated AND upload_id > :upload_id))",
+                    );
+                    params.push((":lo", key));
+                    params.push((":initiated", initiated));
+                    params.push((":upload_id", upload_id));
+                }
+                Some((key, Some((upload_id, None)))) => {
+                    // The marker upload is gone (aborted or completed meanwhile): fall back to
+                    // S3's documented rule, uploads of that key with a greater upload id.
+                    sql.push_str(" AND key >= :lo AND (key > :lo OR upload_id > :upload_id)");
+                    params.push((":lo", key));
+                    params.push((":upload_id", upload_id));
+                }
+            }
+            if let Some(hi) = &upper {
+                sql.push_str(" AND key < :hi");
+                params.push((":hi", hi));
+            }
+            sql.push_str(" ORDER BY key, initiated, upload_id LIMIT :limit");
+            let mut stmt = conn.prepare_cached(&sql).db()?;
+            let mut rows = stmt.query(params.as_slice()).db()?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().db()? {
+                out.push(upload_from_row(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn put_part(&self, upload_id: &str, part: PartRecord) -> Result<Option<BlobId>> {
+        let upload_id = upload_id.to_owned();
+        self.write(move |conn| {
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM uploads WHERE upload_id = ?1")
+                .db()?
+                .query_row([&upload_id], |_| Ok(()))
+                .optional()
+                .db()?
+                .is_some();
+            if !exists {
+                return Err(Error::NoSuchUpload);
+            }
+            let old: Option<String> = conn
+                .prepare_cached("SELECT blob FROM parts WHERE upload_id = ?1 AND part_number = ?2")
+                .db()?
+                .query_row(params![upload_id, part.part_number], |r| r.get(0))
+                .optional()
+                .db()?;
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO parts (upload_id, part_number, size, etag, last_modified, blob, checksums) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .db()?
+            .execute(params![
+                upload_id,
+                part.part_number,
+                to_i64(part.size)?,
+                part.etag,
+                part.last_modified,
+                part.blob.as_str(),
+                encode_checksums(&part.checksums),
+            ])
+            .db()?;
+            // The same blob stored again stays referenced: not freed.
+            Ok(old.filter(|b| b != part.blob.as_str()).map(BlobId))
+        })
+        .await
+    }
+
+    async fn list_parts(
+        &self,
+        upload_id: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<PartRecord>> {
+        let upload_id = upload_id.to_owned();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {PART_COLUMNS} FROM parts WHERE upload_id = ?1 AND part_number > ?2 \
+                 ORDER BY part_number LIMIT ?3"
+            );
+            collect(
+                conn,
+                &sql,
+                &[&upload_id, &after, &limit_i64(limit)],
+                part_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn complete_upload(&self, request: CompleteRequest) -> Result<Vec<BlobId>> {
+        self.write(move |conn| {
+            let CompleteRequest { upload_id, object, segments, condition } = request;
+            let upload: Option<(String, Vec<u8>)> = conn
+                .prepare_cached("SELECT bucket, key FROM uploads WHERE upload_id = ?1")
+                .db()?
+                .query_row([&upload_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .db()?;
+            let Some((bucket, key)) = upload else {
+                return Err(Error::NoSuchUpload);
+            };
+            if bucket != object.bucket || key != object.key.as_bytes() {
+                return Err(Error::Internal(format!(
+                    "complete of upload {upload_id} names another bucket/key than the upload's"
+                )));
+            }
+            let current = current_object(conn, &object.bucket, &object.key)?;
+            check_condition(current.as_ref().map(|(_, etag)| etag.as_str()), &condition)?;
+            {
+                let mut stmt = conn
+                    .prepare_cached("SELECT blob FROM parts WHERE upload_id = ?1 AND part_number = ?2")
+                    .db()?;
+                for s in &segments {
+                    let blob: Option<String> =
+                        stmt.query_row(params![upload_id, s.part_number], |r| r.get(0)).optional().db()?;
+                    if blob.as_deref() != Some(s.blob.as_str()) {
+                        debug!(upload_id = %upload_id, part = s.part_number, "part changed under complete");
+                        return Err(Error::Conflict);
+                    }
+                }
+            }
+            let mut freed = replace_object(conn, current, &object, &segments)?;
+            let used: HashSet<&BlobId> = segments.iter().map(|s| &s.blob).collect();
+            let parts = collect_blobs(conn, "DELETE FROM parts WHERE upload_id = ?1 RETURNING blob", &[&upload_id])?;
+            freed.extend(parts.into_iter().filter(|b| !used.contains(b)));
+            conn.prepare_cached("DELETE FROM uploads WHERE upload_id = ?1").db()?.execute([&upload_id]).db()?;
+            let (alg, ctype, cvalue) = match &object.checksum {
+                Some(c) => (Some(c.algorithm.as_str()), Some(c.checksum_type.as_str()), Some(c.value.as_str())),
+                None => (None, None, None),
+            };
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO completed_uploads (upload_id, bucket, key, etag, checksum_algorithm, \
+                 checksum_type, checksum_value, completed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .db()?
+            .execute(params![upload_id, object.bucket, object.key, object.etag, alg, ctype, cvalue, now_millis()])
+            .db()?;
+            Ok(freed)
+        })
+        .await
+    }
+
+    async fn get_completed_upload(&self, upload_id: &str) -> Result<Option<CompletedUpload>> {
+        let upload_id = upload_id.to_owned();
+        self.read(move |conn| {
+            let rows = collect(
+                conn,
+                "SELECT upload_id, bucket, key, etag, checksum_algorithm, checksum_type, checksum_value, completed \
+                 FROM completed_uploads WHERE upload_id = ?1",
+                &[&upload_id],
+                |r| {
+                    Ok(CompletedUpload {
+                        upload_id: r.get(0).db()?,
+                        bucket: r.get(1).db()?,
+                        key: r.get(2).db()?,
+                        etag: r.get(3).db()?,
+                        checksum: decode_object_checksum(r.get(4).db()?, r.get(5).db()?, r.get(6).db()?)?,
+                        completed: r.get(7).db()?,
+                    })
+                },
+            )?;
+            Ok(rows.into_iter().next())
+        })
+        .await
+    }
+
+    async fn abort_upload(&self, upload_id: &str) -> Result<Vec<BlobId>> {
+        let upload_id = upload_id.to_owned();
+        self.write(move |conn| {
+            let deleted = conn
+                .prepare_cached("DELETE FROM uploads WHERE upload_id = ?1")
+                .db()?
+                .execute([&upload_id])
+                .db()?;
+            if deleted == 0 {
+                return Err(Error::NoSuchUpload);
+            }
+            collect_blobs(
+                conn,
+                "DELETE FROM parts WHERE upload_id = ?1 RETURNING blob",
+                &[&upload_id],
+            )
+        })
+        .await
+    }
+
+    async fn referenced_blobs(&self, candidates: &[BlobId]) -> Result<Vec<BlobId>> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let candidates = candidates.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM segments WHERE blob = ?1) \
+                         OR EXISTS (SELECT 1 FROM parts WHERE blob = ?1)",
+                )
+                .db()?;
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for blob in candidates {
+                if seen.contains(&blob) {
+                    continue;
+                }
+                let referenced: bool = stmt.query_row([blob.as_str()], |r| r.get(0)).db()?;
+                if referenced {
+                    out.push(blob.clone());
+                }
+                seen.insert(blob);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn successor() {
+        assert_eq!(prefix_successor(b""), None);
+        assert_eq!(prefix_successor(b"a"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"a/"), Some(b"a0".to_vec()));
+        assert_eq!(prefix_successor(&[0x61, 0xFF, 0xFF]), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(&[0xFF]), None);
+        assert_eq!(prefix_successor("é".as_bytes()), Some(vec![0xC3, 0xAA]));
+    }
+
+    #[test]
+    fn checksum_encoding_round_trips() {
+        let values = vec![
+            ChecksumValue {
+                algorithm: ChecksumAlgorithm::Crc32,
+                digest: vec![1, 2, 3, 4],
+            },
+            ChecksumValue {
+                algorithm: ChecksumAlgorithm::Crc64Nvme,
+                digest: vec![9; 8],
+            },
+            ChecksumValue {
+                algorithm: ChecksumAlgorithm::Sha256,
+                digest: vec![7; 32],
+            },
+        ];
+        let text = encode_checksums(&values);
+        assert!(text.starts_with("CRC32:AQIDBA==,CRC64NVME:"));
+        assert_eq!(decode_checksums(&text).unwrap(), values);
+        assert_eq!(decode_checksums("").unwrap(), vec![]);
+        assert!(decode_checksums("CRC32:AQ==").is_err());
+    }
+
+    #[test]
+    fn etag_matching() {
+        assert!(etag_matches("abc", "abc"));
+        assert!(etag_matches("\"abc\"", "abc"));
+        assert!(etag_matches("abc", "\"abc\""));
+        assert!(etag_matches("*", "abc"));
+        assert!(etag_matches("\"x\", \"abc\"", "abc"));
+        assert!(!etag_matches("abd", "abc"));
+        assert!(!etag_matches("", "abc"));
+    }
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join(" | ")
+    }
+
+    /// Listing and lookups must be index range scans: no full scan, no sort of all rows.
+    #[test]
+    fn query_plans_use_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(&dir.path().join("m.db")).unwrap();
+        let segments = GET_SEGMENTS_SQL
+            .replace("?1", "'o'")
+            .replace("?2", "5")
+            .replace("?3", "10");
+        let cases = [
+            "SELECT key FROM objects WHERE bucket = 'b' AND key > x'61' AND key < x'62' ORDER BY key LIMIT 1000",
+            segments.as_str(),
+            "SELECT * FROM segments WHERE object_id = 'o' AND part_number > 3 ORDER BY part_number LIMIT 10",
+            "SELECT * FROM parts WHERE upload_id = 'u' AND part_number > 3 ORDER BY part_number LIMIT 10",
+            "SELECT * FROM uploads WHERE bucket = 'b' AND key >= x'61' AND (key > x'61' OR initiated > 5 \
+             OR (initiated = 5 AND upload_id > 'u')) AND key < x'62' ORDER BY key, initiated, upload_id LIMIT 10",
+            "SELECT EXISTS (SELECT 1 FROM segments WHERE blob = 'x') OR EXISTS (SELECT 1 FROM parts WHERE blob = 'x')",
+            "SELECT upload_id FROM uploads WHERE bucket = 'b'",
+            "SELECT 1 FROM objects WHERE bucket = 'b' LIMIT 1",
+        ];
+        for sql in cases {
+            let p = plan(&conn, sql);
+            println!("{sql}\n    {p}");
+            assert!(!p.contains("TEMP B-TREE"), "{sql}: {p}");
+            for part in p.split(" | ") {
+                let full_scan = part.starts_with("SCAN")
+                    && !part.contains("USING")
+                    && part != "SCAN CONSTANT ROW";
+                assert!(!full_scan, "{sql}: {p}");
+            }
+        }
+    }
+
+    /// Concurrent writes share transactions.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_commit_batches_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            SqliteMetaStore::open(&dir.path().join("m.db"))
+                .await
+                .unwrap(),
+        );
+        store
+            .create_bucket(BucketRecord {
+                name: "b".into(),
+                created: 0,
+                region: "r".into(),
+            })
+            .await
+            .unwrap();
+        let before = store.commits();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..1000 {
+            let store = Arc::clone(&store);
+            tasks.spawn(async move {
+                let object = ObjectRecord {
+                    bucket: "b".into(),
+                    key: format!("k{i}"),
+                    object_id: format!("id{i}"),
+                    size: 0,
+                    etag: "e".into(),
+                    last_modified: 0,
+                    headers: ContentHeaders::default(),
+                    user_metadata: BTreeMap::new(),
+                    checksum: None,
+                    parts_count: None,
+                };
+                store
+                    .put_object(object, Vec::new(), WriteCondition::default())
+                    .await
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            joined.unwrap().unwrap();
+        }
+        let commits = store.commits() - before;
+        assert!(
+            commits < 500,
+            "1000 concurrent writes took {commits} commits"
+        );
+        assert_eq!(
+            store.list_objects("b", "", None, 2000).await.unwrap().len(),
+            1000
+        );
+    }
+
+    /// A failing job's own writes are rolled back; the jobs batched with it commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_job_rolls_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            SqliteMetaStore::open(&dir.path().join("m.db"))
+                .await
+                .unwrap(),
+        );
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let store = Arc::clone(&store);
+            tasks.spawn(async move {
+                let result = store
+                    .write(move |conn| {
+                        conn.execute(
+                            "INSERT INTO buckets (name, created, region) VALUES (?1, 0, 'r')",
+                            [format!("b{i:03}")],
+                        )
+                        .db()?;
+                        match i % 3 {
+                            0 => Err(Error::Conflict),
+                            1 if i < 10 => panic!("job {i} panics (expected by this test)"),
+                            1 => Err(Error::NoSuchUpload),
+                            _ => Ok(i),
+                        }
+                    })
+                    .await;
+                (i, result)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (i, result) = joined.unwrap();
+            match i % 3 {
+                0 => assert!(matches!(result, Err(Error::Conflict))),
+                1 if i < 10 => assert!(matches!(result, Err(Error::Internal(_)))),
+                1 => assert!(matches!(result, Err(Error::NoSuchUpload))),
+                _ => assert_eq!(result.unwrap(), i),
+            }
+        }
+        let names: Vec<String> = store
+            .list_buckets(None, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| b.name)
+            .collect();
+        let expected: Vec<String> = (0..200)
+            .filter(|i| i % 3 == 2)
+            .map(|i| format!("b{i:03}"))
+            .collect();
+        assert_eq!(names, expected);
+    }
+
+    #[tokio::test]
+    async fn schema_version_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        drop(SqliteMetaStore::open(&path).await.unwrap());
+        {
+            let conn = Connection::open(&path).unwrap();
+            assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .unwrap();
+        }
+        assert!(matches!(
+            SqliteMetaStore::open(&path).await,
+            Err(Error::Backend(_))
+        ));
+    }
+}

@@ -1,0 +1,30 @@
+//! The MetaStore conformance suite against [`SqliteMetaStore`], one temp dir per case.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tessera_core::MetaStore;
+use tessera_meta::conformance::Harness;
+use tessera_meta::SqliteMetaStore;
+
+struct SqliteHarness {
+    dir: tempfile::TempDir,
+}
+
+#[async_trait]
+impl Harness for SqliteHarness {
+    async fn open(&self) -> Arc<dyn MetaStore> {
+        let store = SqliteMetaStore::open(&self.dir.path().join("meta.db"))
+            .await
+            .expect("open sqlite store");
+        Arc::new(store)
+    }
+}
+
+async fn harness() -> SqliteHarness {
+    SqliteHarness {
+        dir: tempfile::tempdir().expect("temp dir"),
+    }
+}
+
+tessera_meta::meta_store_conformance!(harness);

@@ -1,0 +1,253 @@
+//! Conversions between s3s DTOs and domain values.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use s3s::dto::{self, ETag, ETagCondition, Timestamp, TimestampFormat};
+use s3s::{S3Error, S3ErrorCode, S3Result};
+use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
+use tessera_core::payload::{BodyStream, TrailerReader};
+use tessera_core::{ContentHeaders, Error, Millis, ObjectChecksum};
+
+use crate::errors::to_s3;
+
+/// Millis to an s3s timestamp.
+pub fn ts(ms: Millis) -> Timestamp {
+    Timestamp::from(UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+}
+
+/// An s3s timestamp to millis.
+pub fn millis(t: &Timestamp) -> Millis {
+    let odt: time::OffsetDateTime = t.clone().into();
+    i64::try_from(odt.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Formats a timestamp as an HTTP date (for the stored `Expires`).
+pub fn http_date(t: &Timestamp) -> Option<String> {
+    let mut buf = Vec::new();
+    t.format(TimestampFormat::HttpDate, &mut buf).ok()?;
+    String::from_utf8(buf).ok()
+}
+
+/// Parses a stored HTTP date back.
+pub fn parse_http_date(s: &str) -> Option<Timestamp> {
+    Timestamp::parse(TimestampFormat::HttpDate, s).ok()
+}
+
+/// A quoted strong ETag for responses.
+pub fn etag(value: &str) -> ETag {
+    ETag::Strong(value.to_string())
+}
+
+/// An ETag condition header as the comparable string (`*` or the value).
+pub fn condition(c: Option<ETagCondition>) -> Option<String> {
+    c.map(|c| match c {
+        ETagCondition::Any => "*".to_string(),
+        ETagCondition::ETag(e) => e.value().to_string(),
+    })
+}
+
+/// User metadata from the request.
+pub fn metadata_in(m: Option<dto::Metadata>) -> BTreeMap<String, String> {
+    m.map(|m| m.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()).unwrap_or_default()
+}
+
+/// User metadata for a response (`None` when empty).
+pub fn metadata_out(m: &BTreeMap<String, String>) -> Option<dto::Metadata> {
+    (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// Content headers from the request.
+pub fn headers_in(
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    expires: Option<Timestamp>,
+) -> ContentHeaders {
+    // aws-chunked is a transfer detail of the request, never part of the stored encoding.
+    let content_encoding = content_encoding.and_then(|enc| {
+        let kept: Vec<&str> =
+            enc.split(',').map(str::trim).filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked")).collect();
+        (!kept.is_empty()).then(|| kept.join(","))
+    });
+    ContentHeaders {
+        content_type,
+        content_encoding,
+        content_disposition,
+        content_language,
+        cache_control,
+        expires: expires.as_ref().and_then(http_date),
+    }
+}
+
+/// The domain algorithm for an s3s one.
+pub fn algorithm(a: &dto::ChecksumAlgorithm) -> S3Result<ChecksumAlgorithm> {
+    ChecksumAlgorithm::parse(a.as_str()).map_err(to_s3)
+}
+
+/// The s3s algorithm for a domain one.
+pub fn algorithm_out(a: ChecksumAlgorithm) -> dto::ChecksumAlgorithm {
+    dto::ChecksumAlgorithm::from(a.as_str().to_string())
+}
+
+/// The domain checksum type for an s3s one.
+pub fn checksum_type(t: &dto::ChecksumType) -> S3Result<ChecksumType> {
+    ChecksumType::parse(t.as_str()).map_err(to_s3)
+}
+
+/// The s3s checksum type for a domain one.
+pub fn checksum_type_out(t: ChecksumType) -> dto::ChecksumType {
+    dto::ChecksumType::from(t.as_str().to_string())
+}
+
+/// The five `x-amz-checksum-*` values of a request; at most one may be present.
+pub struct ChecksumFields {
+    pub crc32: Option<String>,
+    pub crc32c: Option<String>,
+    pub crc64nvme: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+}
+
+impl ChecksumFields {
+    /// The algorithm and raw value sent, if any.
+    pub fn raw(self) -> S3Result<Option<(ChecksumAlgorithm, String)>> {
+        let all = [
+            (ChecksumAlgorithm::Crc32, self.crc32),
+            (ChecksumAlgorithm::Crc32c, self.crc32c),
+            (ChecksumAlgorithm::Crc64Nvme, self.crc64nvme),
+            (ChecksumAlgorithm::Sha1, self.sha1),
+            (ChecksumAlgorithm::Sha256, self.sha256),
+        ];
+        let mut sent = all.into_iter().filter_map(|(a, v)| v.map(|v| (a, v)));
+        let first = sent.next();
+        if sent.next().is_some() {
+            return Err(S3Error::with_message(S3ErrorCode::InvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."));
+        }
+        Ok(first)
+    }
+
+    /// The decoded checksum value sent, if any.
+    pub fn value(self) -> S3Result<Option<ChecksumValue>> {
+        match self.raw()? {
+            Some((a, v)) => Ok(Some(ChecksumValue::from_base64(a, &v).map_err(to_s3)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Sets the checksum fields of an output from a list of values.
+#[derive(Default)]
+pub struct ChecksumOut {
+    pub crc32: Option<String>,
+    pub crc32c: Option<String>,
+    pub crc64nvme: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+}
+
+impl ChecksumOut {
+    /// One value in its field.
+    pub fn set(&mut self, algorithm: ChecksumAlgorithm, value: String) {
+        let slot = match algorithm {
+            ChecksumAlgorithm::Crc32 => &mut self.crc32,
+            ChecksumAlgorithm::Crc32c => &mut self.crc32c,
+            ChecksumAlgorithm::Crc64Nvme => &mut self.crc64nvme,
+            ChecksumAlgorithm::Sha1 => &mut self.sha1,
+            ChecksumAlgorithm::Sha256 => &mut self.sha256,
+        };
+        *slot = Some(value);
+    }
+
+    /// The object checksum.
+    pub fn object(c: Option<&ObjectChecksum>) -> Self {
+        let mut out = Self::default();
+        if let Some(c) = c {
+            out.set(c.algorithm, c.value.clone());
+        }
+        out
+    }
+
+    /// Part checksums: only those the client could have asked for (all but an implicit CRC64NVME
+    /// when `only` is given).
+    pub fn values(values: &[ChecksumValue], only: Option<ChecksumAlgorithm>) -> Self {
+        let mut out = Self::default();
+        for v in values {
+            if only.is_none_or(|o| o == v.algorithm) {
+                out.set(v.algorithm, v.to_base64());
+            }
+        }
+        out
+    }
+}
+
+/// The request body as a domain stream.
+pub fn body(blob: Option<s3s::dto::StreamingBlob>) -> BodyStream {
+    match blob {
+        Some(b) => Box::pin(b.map(|r: Result<Bytes, s3s::StdError>| r.map_err(Error::Body))),
+        None => Box::pin(futures::stream::empty()),
+    }
+}
+
+/// The algorithm announced in `x-amz-trailer`, if it is a checksum.
+pub fn trailer_algorithm(headers: &http::HeaderMap) -> S3Result<Option<ChecksumAlgorithm>> {
+    let Some(v) = headers.get("x-amz-trailer") else { return Ok(None) };
+    let name = v.to_str().unwrap_or_default().trim().to_ascii_lowercase();
+    match name.strip_prefix("x-amz-checksum-") {
+        Some(alg) => Ok(Some(ChecksumAlgorithm::parse(alg).map_err(to_s3)?)),
+        None => Ok(None),
+    }
+}
+
+/// Reads the trailing checksum once the body is consumed.
+pub fn trailer_reader(
+    trailers: Option<s3s::TrailingHeaders>,
+    algorithm: Option<ChecksumAlgorithm>,
+) -> Option<TrailerReader> {
+    let (trailers, algorithm) = (trailers?, algorithm?);
+    Some(Box::new(move || {
+        let name = format!("x-amz-checksum-{}", algorithm.as_str().to_ascii_lowercase());
+        let value = trailers.read(|h| h.get(name.as_str()).and_then(|v| v.to_str().ok()).map(str::to_string)).flatten();
+        match value {
+            Some(v) => ChecksumValue::from_base64(algorithm, &v).map(Some),
+            None => Err(Error::InvalidRequest(format!("The trailer {name} announced in x-amz-trailer is missing"))),
+        }
+    }))
+}
+
+/// The decoded body length the client announced.
+pub fn decoded_length(headers: &http::HeaderMap) -> Option<u64> {
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = get("x-amz-decoded-content-length") {
+        return Some(n);
+    }
+    let streaming = headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("STREAMING-"));
+    let chunked_encoding = headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("aws-chunked"));
+    if streaming || chunked_encoding {
+        None
+    } else {
+        get("content-length")
+    }
+}
+
+/// URL-encodes a key or prefix for `encoding-type=url` (S3 keeps `/` as is).
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,522 @@
+//! Server settings, merged from the command line, `TESSERA_*` environment variables, a TOML
+//! file and built-in defaults (in that order of precedence).
+
+use std::ffi::OsString;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
+/// Default region.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// Default minimum multipart part size (S3: 5 MiB).
+pub const DEFAULT_MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// Largest accepted minimum part size (S3's maximum part size, 5 GiB).
+pub const MAX_MIN_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Default bound on the graceful shutdown wait, in seconds.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: u64 = 30;
+
+/// Environment variables of the settings.
+const SETTING_VARS: &[&str] = &[
+    "TESSERA_LISTEN",
+    "TESSERA_DATA_DIR",
+    "TESSERA_REGION",
+    "TESSERA_DOMAIN",
+    "TESSERA_TLS_CERT",
+    "TESSERA_TLS_KEY",
+    "TESSERA_NO_SIGV2",
+    "TESSERA_MIN_PART_SIZE",
+    "TESSERA_SHUTDOWN_TIMEOUT",
+];
+
+/// Other `TESSERA_*` variables the binary reads.
+pub const ENV_ROOT_ACCESS_KEY: &str = "TESSERA_ROOT_ACCESS_KEY";
+pub const ENV_ROOT_SECRET_KEY: &str = "TESSERA_ROOT_SECRET_KEY";
+pub const ENV_LOG: &str = "TESSERA_LOG";
+pub const ENV_CONFIG: &str = "TESSERA_CONFIG";
+const OTHER_VARS: &[&str] = &[
+    ENV_ROOT_ACCESS_KEY,
+    ENV_ROOT_SECRET_KEY,
+    ENV_LOG,
+    ENV_CONFIG,
+];
+
+/// An invalid setting: the server refuses to start and exits with code 2.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+macro_rules! config_err {
+    ($($arg:tt)*) => { ConfigError(format!($($arg)*)) };
+}
+pub(crate) use config_err;
+
+/// One source of settings; every field is optional so that sources can be layered.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub region: Option<String>,
+    pub domain: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub no_sigv2: Option<bool>,
+    #[serde(default, deserialize_with = "de_size")]
+    pub min_part_size: Option<u64>,
+    pub shutdown_timeout: Option<u64>,
+}
+
+impl Layer {
+    /// Fills the fields unset here from `lower` (a source of lower precedence).
+    fn or(self, lower: Layer) -> Layer {
+        Layer {
+            listen: self.listen.or(lower.listen),
+            data_dir: self.data_dir.or(lower.data_dir),
+            region: self.region.or(lower.region),
+            domain: self.domain.or(lower.domain),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            no_sigv2: self.no_sigv2.or(lower.no_sigv2),
+            min_part_size: self.min_part_size.or(lower.min_part_size),
+            shutdown_timeout: self.shutdown_timeout.or(lower.shutdown_timeout),
+        }
+    }
+}
+
+/// PEM files of the TLS certificate chain and private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPaths {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The validated settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub domain: Option<String>,
+    pub tls: Option<TlsPaths>,
+    pub allow_sigv2: bool,
+    pub min_part_size: u64,
+    pub shutdown_timeout: Duration,
+}
+
+impl Settings {
+    /// Resolves the settings: `cli` over the environment `vars` over the TOML file (from
+    /// `config_file`, else `TESSERA_CONFIG`) over the defaults.
+    pub fn resolve<I>(
+        cli: Layer,
+        config_file: Option<PathBuf>,
+        vars: I,
+    ) -> Result<Settings, ConfigError>
+    where
+        I: IntoIterator<Item = (OsString, OsString)>,
+    {
+        let vars: Vec<(OsString, OsString)> = vars.into_iter().collect();
+        let env = env_layer(&vars)?;
+        let config_file = match config_file {
+            Some(path) => Some(path),
+            None => env_var(&vars, ENV_CONFIG)?.map(PathBuf::from),
+        };
+        let file = match config_file {
+            Some(path) => file_layer(&path)?,
+            None => Layer::default(),
+        };
+        Self::validate(cli.or(env).or(file))
+    }
+
+    fn validate(layer: Layer) -> Result<Settings, ConfigError> {
+        let listen = match layer.listen {
+            Some(addr) => addr,
+            None => DEFAULT_LISTEN
+                .parse()
+                .map_err(|e| config_err!("invalid default listen address: {e}"))?,
+        };
+        let data_dir = layer
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        if data_dir.as_os_str().is_empty() {
+            return Err(config_err!("invalid data dir: must not be empty"));
+        }
+        let region = layer.region.unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        validate_region(&region)?;
+        let domain = match layer.domain {
+            Some(domain) => Some(validate_domain(&domain)?),
+            None => None,
+        };
+        let tls = match (layer.tls_cert, layer.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsPaths { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => return Err(config_err!("a TLS certificate (--tls-cert) is set but no key (--tls-key): give both or neither")),
+            (None, Some(_)) => return Err(config_err!("a TLS key (--tls-key) is set but no certificate (--tls-cert): give both or neither")),
+        };
+        let min_part_size = layer.min_part_size.unwrap_or(DEFAULT_MIN_PART_SIZE);
+        if min_part_size == 0 {
+            return Err(config_err!(
+                "invalid min part size: must be at least 1 byte"
+            ));
+        }
+        if min_part_size > MAX_MIN_PART_SIZE {
+            return Err(config_err!(
+                "invalid min part size {min_part_size}: must be at most 5 GiB ({MAX_MIN_PART_SIZE} bytes)"
+            ));
+        }
+        let shutdown_timeout =
+            Duration::from_secs(layer.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT));
+        Ok(Settings {
+            listen,
+            data_dir,
+            region,
+            domain,
+            tls,
+            allow_sigv2: !layer.no_sigv2.unwrap_or(false),
+            min_part_size,
+            shutdown_timeout,
+        })
+    }
+}
+
+fn validate_region(region: &str) -> Result<(), ConfigError> {
+    let ok = !region.is_empty()
+        && region.len() <= 64
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(config_err!(
+            "invalid region {region:?}: use lowercase letters, digits and '-' (e.g. us-east-1)"
+        ))
+    }
+}
+
+fn validate_domain(domain: &str) -> Result<String, ConfigError> {
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    let ok = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if ok {
+        Ok(domain)
+    } else {
+        Err(config_err!("invalid domain {domain:?}: expected a host name such as s3.example.com (no scheme, port or path)"))
+    }
+}
+
+/// Reads `name` from `vars`; a set but non-UTF-8 value is an error.
+fn env_var(vars: &[(OsString, OsString)], name: &str) -> Result<Option<String>, ConfigError> {
+    match vars.iter().rev().find(|(k, _)| k == name) {
+        None => Ok(None),
+        Some((_, v)) => v
+            .to_str()
+            .map(|s| Some(s.to_owned()))
+            .ok_or_else(|| config_err!("environment variable {name} is not valid UTF-8")),
+    }
+}
+
+/// Reads an optional environment variable the binary knows (credentials, log filter).
+pub fn known_env_var(name: &str) -> Result<Option<String>, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(config_err!(
+            "environment variable {name} is not valid UTF-8"
+        )),
+    }
+}
+
+/// The settings from `TESSERA_*` variables; unknown `TESSERA_*` variables are an error.
+fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
+    for (key, _) in vars {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("TESSERA_") && !SETTING_VARS.contains(&key) && !OTHER_VARS.contains(&key)
+        {
+            return Err(config_err!(
+                "unknown environment variable {key} (known: {}, {})",
+                SETTING_VARS.join(", "),
+                OTHER_VARS.join(", ")
+            ));
+        }
+    }
+    let get = |name: &str| env_var(vars, name);
+    let parse =
+        |name: &str, value: &str, what: &str| config_err!("invalid {name} value {value:?}: {what}");
+    let mut layer = Layer::default();
+    if let Some(v) = get("TESSERA_LISTEN")? {
+        layer.listen = Some(parse_listen(&v).map_err(|e| parse("TESSERA_LISTEN", &v, &e))?);
+    }
+    layer.data_dir = get("TESSERA_DATA_DIR")?.map(PathBuf::from);
+    layer.region = get("TESSERA_REGION")?;
+    layer.domain = get("TESSERA_DOMAIN")?;
+    layer.tls_cert = get("TESSERA_TLS_CERT")?.map(PathBuf::from);
+    layer.tls_key = get("TESSERA_TLS_KEY")?.map(PathBuf::from);
+    if let Some(v) = get("TESSERA_NO_SIGV2")? {
+        layer.no_sigv2 = Some(parse_bool(&v).map_err(|e| parse("TESSERA_NO_SIGV2", &v, &e))?);
+    }
+    if let Some(v) = get("TESSERA_MIN_PART_SIZE")? {
+        layer.min_part_size =
+            Some(parse_size(&v).map_err(|e| parse("TESSERA_MIN_PART_SIZE", &v, &e))?);
+    }
+    if let Some(v) = get("TESSERA_SHUTDOWN_TIMEOUT")? {
+        layer.shutdown_timeout =
+            Some(parse_seconds(&v).map_err(|e| parse("TESSERA_SHUTDOWN_TIMEOUT", &v, &e))?);
+    }
+    Ok(layer)
+}
+
+/// The settings from a TOML file; unknown keys are an error.
+fn file_layer(path: &Path) -> Result<Layer, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| config_err!("cannot read config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!(" (line {line})")
+            })
+            .unwrap_or_default();
+        let message = e.message().trim().replace('\n', " ");
+        config_err!("invalid config file {}{at}: {message}", path.display())
+    })
+}
+
+/// Parses a listen address (`IP:PORT`).
+pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| "expected IP:PORT, e.g. 127.0.0.1:9000 or [::1]:9000".to_owned())
+}
+
+/// Parses a boolean (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`).
+pub fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+/// Parses a whole number of seconds.
+pub fn parse_seconds(value: &str) -> Result<u64, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number of seconds".to_owned())
+}
+
+/// Parses a size in bytes: a plain integer, or with a suffix `B`, `KiB`/`K`, `MiB`/`M`,
+/// `GiB`/`G` (powers of 1024) or `KB`, `MB`, `GB` (powers of 1000), case-insensitive.
+pub fn parse_size(value: &str) -> Result<u64, String> {
+    const ERR: &str =
+        "expected a number of bytes, optionally with a unit (e.g. 5242880, 5MiB, 512KiB)";
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (digits, unit) = value.split_at(split);
+    if digits.is_empty() {
+        return Err(ERR.to_owned());
+    }
+    let number: u64 = digits.parse().map_err(|_| ERR.to_owned())?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(ERR.to_owned()),
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| "size is too large".to_owned())
+}
+
+/// TOML `min_part_size`: an integer or a string with a unit.
+fn de_size<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Int(i64),
+        Text(String),
+    }
+    match Option::<Size>::deserialize(de)? {
+        None => Ok(None),
+        Some(Size::Int(n)) => u64::try_from(n)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("min_part_size must not be negative")),
+        Some(Size::Text(s)) => parse_size(&s).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::resolve(Layer::default(), None, vars(&[("PATH", "/bin")])).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(s.data_dir, PathBuf::from("./tessera-data"));
+        assert_eq!(s.region, "us-east-1");
+        assert_eq!(s.domain, None);
+        assert_eq!(s.tls, None);
+        assert!(s.allow_sigv2);
+        assert_eq!(s.min_part_size, 5 * 1024 * 1024);
+        assert_eq!(s.shutdown_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn precedence_cli_env_file_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1\"\nregion = \"file-region\"\ndomain = \"file.example\"\nmin_part_size = \"1MiB\"\nno_sigv2 = true\n",
+        )
+        .unwrap();
+        let env = vars(&[
+            ("TESSERA_LISTEN", "127.0.0.1:2"),
+            ("TESSERA_REGION", "env-region"),
+        ]);
+        let cli = Layer {
+            listen: Some("127.0.0.1:3".parse().unwrap()),
+            ..Layer::default()
+        };
+        let s = Settings::resolve(cli, Some(file.clone()), env.clone()).unwrap();
+        assert_eq!(s.listen.port(), 3);
+        assert_eq!(s.region, "env-region");
+        assert_eq!(s.domain.as_deref(), Some("file.example"));
+        assert_eq!(s.min_part_size, 1 << 20);
+        assert!(!s.allow_sigv2);
+        assert_eq!(s.shutdown_timeout, Duration::from_secs(30));
+
+        let s = Settings::resolve(Layer::default(), Some(file.clone()), env).unwrap();
+        assert_eq!(s.listen.port(), 2);
+
+        // TESSERA_CONFIG names the file when --config is absent; env NO_SIGV2=false beats the file.
+        let env = vars(&[
+            ("TESSERA_CONFIG", file.to_str().unwrap()),
+            ("TESSERA_NO_SIGV2", "false"),
+        ]);
+        let s = Settings::resolve(Layer::default(), None, env).unwrap();
+        assert_eq!(s.listen.port(), 1);
+        assert!(s.allow_sigv2);
+    }
+
+    #[test]
+    fn rejects_unknown_env_and_file_keys() {
+        let e =
+            Settings::resolve(Layer::default(), None, vars(&[("TESSERA_FOO", "1")])).unwrap_err();
+        assert!(e.0.contains("TESSERA_FOO"), "{e}");
+        for ok in [
+            "TESSERA_ROOT_ACCESS_KEY",
+            "TESSERA_ROOT_SECRET_KEY",
+            "TESSERA_LOG",
+            "TESSERA_CONFIG",
+        ] {
+            let r = Settings::resolve(Layer::default(), None, vars(&[(ok, "")]));
+            if ok == "TESSERA_CONFIG" {
+                assert!(r.is_err()); // empty path cannot be read
+            } else {
+                r.unwrap();
+            }
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "region = \"a\"\nbogus = 1\n").unwrap();
+        let e = Settings::resolve(Layer::default(), Some(file), vars(&[])).unwrap_err();
+        assert!(
+            e.0.contains("bogus") && e.0.contains("line 2") && !e.0.contains('\n'),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rejects_invalid_values() {
+        let bad = |l: Layer| Settings::resolve(l, None, vars(&[])).unwrap_err().0;
+        assert!(bad(Layer {
+            tls_cert: Some("c.pem".into()),
+            ..Layer::default()
+        })
+        .contains("--tls-key"));
+        assert!(bad(Layer {
+            tls_key: Some("k.pem".into()),
+            ..Layer::default()
+        })
+        .contains("--tls-cert"));
+        assert!(bad(Layer {
+            min_part_size: Some(0),
+            ..Layer::default()
+        })
+        .contains("min part size"));
+        assert!(bad(Layer {
+            region: Some("US East".into()),
+            ..Layer::default()
+        })
+        .contains("region"));
+        assert!(bad(Layer {
+            domain: Some("http://x/".into()),
+            ..Layer::default()
+        })
+        .contains("domain"));
+        let e = Settings::resolve(Layer::default(), None, vars(&[("TESSERA_LISTEN", "nope")]))
+            .unwrap_err();
+        assert!(e.0.contains("TESSERA_LISTEN"), "{e}");
+        let e = Settings::resolve(
+            Layer::default(),
+            None,
+            vars(&[("TESSERA_NO_SIGV2", "maybe")]),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("TESSERA_NO_SIGV2"), "{e}");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("5242880"), Ok(5242880));
+        assert_eq!(parse_size("5MiB"), Ok(5 << 20));
+        assert_eq!(parse_size("5 mib"), Ok(5 << 20));
+        assert_eq!(parse_size("5M"), Ok(5 << 20));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+        assert_eq!(parse_size("10B"), Ok(10));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("5 TiB").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
+}
