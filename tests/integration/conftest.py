@@ -250,6 +250,7 @@ class Server:
             TESSERA_ROOT_ACCESS_KEY=self.access_key,
             TESSERA_ROOT_SECRET_KEY=self.secret_key,
             RUST_BACKTRACE="1",
+            NO_COLOR="1",
         )
         env.update(self.extra_env)
         cmd = self.command()
@@ -594,6 +595,21 @@ class RawClient:
 
     # -- aws-chunked bodies -------------------------------------------------------------
 
+    @staticmethod
+    def chunk_signatures(secret_key: str, amz_date: str, seed_signature: str, chunks,
+                         region: str = REGION) -> list[str]:
+        """Chained chunk signatures of STREAMING-AWS4-HMAC-SHA256-PAYLOAD (the last chunk
+        must be the empty one)."""
+        scope = f"{amz_date[:8]}/{region}/s3/aws4_request"
+        key = _signing_key(secret_key, amz_date[:8], region)
+        prev, out = seed_signature, []
+        for chunk in chunks:
+            sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, prev, EMPTY_SHA256,
+                             hashlib.sha256(chunk).hexdigest()])
+            prev = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+            out.append(prev)
+        return out
+
     def signed_chunked_put(self, path: str, data: bytes, chunk_size: int = 64 * 1024,
                            headers=None, tamper_chunk: int | None = None,
                            decoded_length: int | None = None) -> RawResponse:
@@ -611,16 +627,9 @@ class RawClient:
         hdrs.update(headers or {})
         signed = self.sign_v4("PUT", path, None, hdrs, payload_hash=STREAMING_SIGNED)
         seed = signed["Authorization"].rsplit("Signature=", 1)[1]
-        amz_date = signed["X-Amz-Date"]
-        scope = f"{amz_date[:8]}/{REGION}/s3/aws4_request"
-        key = _signing_key(self.secret_key, amz_date[:8])
-        prev = seed
+        sigs = self.chunk_signatures(self.secret_key, signed["X-Amz-Date"], seed, chunks)
         body = bytearray()
-        for i, chunk in enumerate(chunks):
-            sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, prev, EMPTY_SHA256,
-                             hashlib.sha256(chunk).hexdigest()])
-            sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
-            prev = sig
+        for i, (chunk, sig) in enumerate(zip(chunks, sigs)):
             if tamper_chunk == i:
                 sig = ("0" if sig[0] != "0" else "1") + sig[1:]
             body += f"{len(chunk):x};chunk-signature={sig}\r\n".encode() + chunk + b"\r\n"

@@ -315,6 +315,9 @@ def test_get_range_not_satisfiable(s3, range_obj, spec):
     expect_error(s3.get_object, Bucket=range_obj, Key="r", Range=spec, code="InvalidRange", status=416)
 
 
+@pytest.mark.xfail(strict=True, reason="known gap: s3s parses Range before Tessera sees the request and the "
+                   "header is covered by the SigV4 signature, so it cannot be dropped; Tessera answers 416 "
+                   "InvalidRange instead of ignoring it (noted on the foundation issue)")
 @pytest.mark.parametrize("spec", ["bytes=abc", "lines=0-5", "nonsense"])
 def test_get_invalid_range_syntax_is_ignored(s3, range_obj, spec):
     # S3 ignores a syntactically invalid Range header and returns the whole object.

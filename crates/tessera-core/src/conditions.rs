@@ -43,13 +43,13 @@ impl ReadConditions {
         match &self.if_none_match {
             Some(list) => {
                 if etag_list_matches(list, &object.etag) {
-                    return Err(Error::NotModified);
+                    return Err(Error::NotModified { etag: object.etag.clone(), last_modified: object.last_modified });
                 }
             }
             None => {
                 if let Some(t) = self.if_modified_since {
                     if modified <= t.div_euclid(1000) {
-                        return Err(Error::NotModified);
+                        return Err(Error::NotModified { etag: object.etag.clone(), last_modified: object.last_modified });
                     }
                 }
             }
@@ -60,8 +60,69 @@ impl ReadConditions {
     /// The same conditions applied to a copy source: a failed condition is always 412.
     pub fn check_copy_source(&self, object: &ObjectRecord) -> Result<()> {
         match self.check(object) {
-            Err(Error::NotModified) => Err(Error::PreconditionFailed),
+            Err(Error::NotModified { .. }) => Err(Error::PreconditionFailed),
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::WriteCondition;
+
+    #[test]
+    fn etag_lists() {
+        assert!(etag_list_matches("abc", "abc"));
+        assert!(etag_list_matches("\"abc\"", "abc"));
+        assert!(etag_list_matches("abc", "\"abc\""));
+        assert!(etag_list_matches("*", "abc"));
+        assert!(etag_list_matches("\"x\", \"abc\"", "abc"));
+        assert!(etag_list_matches("W/\"abc\"", "abc"));
+        assert!(!etag_list_matches("abd", "abc"));
+        assert!(!etag_list_matches("", "abc"));
+    }
+
+    #[test]
+    fn write_conditions() {
+        let none_match = WriteCondition { if_none_match_any: true, if_match: None };
+        assert!(none_match.check(None).is_ok());
+        assert!(matches!(none_match.check(Some("e")), Err(Error::PreconditionFailed)));
+        let if_match = WriteCondition { if_none_match_any: false, if_match: Some("\"e\"".into()) };
+        assert!(if_match.check(Some("e")).is_ok());
+        assert!(matches!(if_match.check(Some("f")), Err(Error::PreconditionFailed)));
+        assert!(matches!(if_match.check(None), Err(Error::NoSuchKey)));
+    }
+
+    fn object(etag: &str, last_modified: Millis) -> ObjectRecord {
+        ObjectRecord {
+            bucket: "b".into(),
+            key: "k".into(),
+            object_id: "o".into(),
+            size: 1,
+            etag: etag.into(),
+            last_modified,
+            headers: Default::default(),
+            user_metadata: Default::default(),
+            checksum: None,
+            parts_count: None,
+        }
+    }
+
+    #[test]
+    fn read_condition_precedence() {
+        let o = object("e", 10_500);
+        // If-Match true wins over a failing If-Unmodified-Since.
+        let c = ReadConditions { if_match: Some("e".into()), if_unmodified_since: Some(5_000), ..Default::default() };
+        assert!(c.check(&o).is_ok());
+        let c = ReadConditions { if_unmodified_since: Some(5_000), ..Default::default() };
+        assert!(matches!(c.check(&o), Err(Error::PreconditionFailed)));
+        // Same second counts as not modified since.
+        let c = ReadConditions { if_modified_since: Some(10_000), ..Default::default() };
+        assert!(matches!(c.check(&o), Err(Error::NotModified { .. })));
+        // If-None-Match false wins over If-Modified-Since.
+        let c = ReadConditions { if_none_match: Some("x".into()), if_modified_since: Some(20_000), ..Default::default() };
+        assert!(c.check(&o).is_ok());
+        assert!(matches!(c.check_copy_source(&object("x", 1)), Err(Error::PreconditionFailed)));
     }
 }

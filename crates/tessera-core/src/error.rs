@@ -19,8 +19,9 @@ pub enum Error {
     NoSuchUpload,
     #[error("At least one of the pre-conditions you specified did not hold")]
     PreconditionFailed,
+    /// 304: the object's ETag and Last-Modified go into the response headers.
     #[error("Not modified")]
-    NotModified,
+    NotModified { etag: String, last_modified: crate::records::Millis },
     #[error("{0}")]
     InvalidPart(String),
     #[error("The requested partnumber is not satisfiable")]
@@ -47,6 +48,8 @@ pub enum Error {
     IncompleteBody,
     #[error("The request body could not be read: {0}")]
     Body(Box<dyn std::error::Error + Send + Sync>),
+    #[error("Your metadata headers exceed the maximum allowed metadata size")]
+    MetadataTooLarge,
     #[error("The key is too long")]
     KeyTooLong,
     #[error("A conflicting operation is in progress; retry")]

@@ -7,7 +7,7 @@ use crate::checksum::{self, ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use crate::conditions::ReadConditions;
 use crate::error::{Error, Result};
 use crate::etag;
-use crate::names::validate_key;
+use crate::names::{normalize_metadata, validate_key};
 use crate::objects::MAX_PUT_SIZE;
 use crate::payload::{receive, BodyStream, PayloadChecks};
 use crate::records::{
@@ -129,8 +129,9 @@ fn invalid_part(n: u32) -> Error {
 
 impl Tessera {
     /// CreateMultipartUpload: a new upload with an unguessable id.
-    pub async fn create_upload(&self, req: CreateUploadRequest) -> Result<UploadRecord> {
+    pub async fn create_upload(&self, mut req: CreateUploadRequest) -> Result<UploadRecord> {
         validate_key(&req.key)?;
+        normalize_metadata(&mut req.headers, &req.user_metadata)?;
         let (checksum_algorithm, checksum_type) = resolve_checksum_kind(req.checksum_algorithm, req.checksum_type)?;
         let upload = UploadRecord {
             upload_id: new_upload_id(),

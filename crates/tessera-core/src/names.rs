@@ -49,6 +49,28 @@ pub fn validate_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Largest total size of user metadata (names and values of `x-amz-meta-*`), as S3: 2 KB.
+pub const MAX_USER_METADATA: usize = 2048;
+
+/// Content type S3 stores when a client sends none.
+pub const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
+
+/// Applies S3's rules to what is stored with a new object: at most 2 KB of user metadata
+/// (`MetadataTooLarge`), and `binary/octet-stream` when no content type was sent.
+pub fn normalize_metadata(
+    headers: &mut crate::records::ContentHeaders,
+    user_metadata: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    let size: usize = user_metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_USER_METADATA {
+        return Err(Error::MetadataTooLarge);
+    }
+    if headers.content_type.as_deref().is_none_or(str::is_empty) {
+        headers.content_type = Some(DEFAULT_CONTENT_TYPE.to_string());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +83,17 @@ mod tests {
         for bad in ["ab", "ABC", "a_b", "-ab", "ab-", "a..b", "192.168.1.1", "xn--abc", &"a".repeat(64), "a.-b"] {
             assert!(matches!(validate_bucket_name(bad), Err(Error::InvalidBucketName(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn metadata() {
+        let mut h = crate::records::ContentHeaders::default();
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("a".to_string(), "v".repeat(2047));
+        assert!(normalize_metadata(&mut h, &m).is_ok());
+        assert_eq!(h.content_type.as_deref(), Some(DEFAULT_CONTENT_TYPE));
+        m.insert("b".to_string(), String::new());
+        assert!(matches!(normalize_metadata(&mut h, &m), Err(Error::MetadataTooLarge)));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::blob::ByteStream;
 use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::conditions::ReadConditions;
 use crate::error::{Error, Result};
-use crate::names::validate_key;
+use crate::names::{normalize_metadata, validate_key};
 use crate::payload::{receive, BodyStream, PayloadChecks};
 use crate::records::{
     now_millis, BlobId, ContentHeaders, ObjectChecksum, ObjectRecord, Segment, WriteCondition,
@@ -138,8 +138,9 @@ fn single_put_checksum(received: &crate::payload::ReceivedBlob) -> Option<Object
 
 impl Tessera {
     /// PutObject: streams the body into a blob, verifies it, then commits the object.
-    pub async fn put_object(&self, req: PutObjectRequest, body: BodyStream) -> Result<ObjectRecord> {
+    pub async fn put_object(&self, mut req: PutObjectRequest, body: BodyStream) -> Result<ObjectRecord> {
         validate_key(&req.key)?;
+        normalize_metadata(&mut req.headers, &req.user_metadata)?;
         self.require_bucket(&req.bucket).await?;
         let received = receive(self.blobs.as_ref(), body, req.checks, MAX_PUT_SIZE).await?;
         let checksum = single_put_checksum(&received);
@@ -298,7 +299,11 @@ impl Tessera {
             req.source_conditions.check_copy_source(&source)?;
             let Some(new_segments) = self.copy_segments(&source).await? else { continue };
             let (headers, user_metadata) = match &req.replace_metadata {
-                Some((h, m)) => (h.clone(), m.clone()),
+                Some((h, m)) => {
+                    let mut h = h.clone();
+                    normalize_metadata(&mut h, m)?;
+                    (h, m.clone())
+                }
                 None => (source.headers.clone(), source.user_metadata.clone()),
             };
             let object = ObjectRecord {

@@ -137,6 +137,26 @@ pub struct WriteCondition {
     pub if_match: Option<String>,
 }
 
+impl WriteCondition {
+    /// Checks the condition against the current object's ETag (`None`: no object), as S3 does:
+    /// `If-None-Match: *` on an existing key -> `PreconditionFailed`; `If-Match` on a missing key
+    /// -> `NoSuchKey`; `If-Match` naming another ETag -> `PreconditionFailed`.
+    /// Backends call this inside the transaction that performs the write.
+    pub fn check(&self, current_etag: Option<&str>) -> crate::Result<()> {
+        if self.if_none_match_any && current_etag.is_some() {
+            return Err(crate::Error::PreconditionFailed);
+        }
+        if let Some(expected) = &self.if_match {
+            match current_etag {
+                None => return Err(crate::Error::NoSuchKey),
+                Some(etag) if crate::conditions::etag_list_matches(expected, etag) => {}
+                Some(_) => return Err(crate::Error::PreconditionFailed),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Where a listing starts: keys strictly greater than these bytes.
 /// To skip every key under a prefix `p`, pass `p` followed by the byte 0xFF (never found in UTF-8).
 pub type ListAfter = Option<Vec<u8>>;

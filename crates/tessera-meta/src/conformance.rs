@@ -606,17 +606,17 @@ pub async fn put_conditions(h: &dyn Harness) {
     let store = h.open().await;
     store.create_bucket(bucket("b")).await.unwrap();
 
-    // If-Match on a missing key fails, If-None-Match succeeds.
+    // If-Match on a missing key fails with NoSuchKey (as S3), If-None-Match succeeds.
     let (o, s) = object("b", "k", "etag1", &[3]);
     assert_err(
         store
             .put_object(o.clone(), s.clone(), if_match("etag1"))
             .await,
-        "PreconditionFailed",
+        "NoSuchKey",
     );
     assert_err(
         store.put_object(o.clone(), s.clone(), if_match("*")).await,
-        "PreconditionFailed",
+        "NoSuchKey",
     );
     assert_eq!(store.get_object("b", "k").await.unwrap(), None);
     store

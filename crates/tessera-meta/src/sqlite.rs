@@ -360,40 +360,6 @@ fn collect_blobs(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<
 }
 
 // ---------------------------------------------------------------------------------------------
-// Preconditions
-// ---------------------------------------------------------------------------------------------
-
-fn unquote(s: &str) -> &str {
-    let s = s.trim();
-    s.strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(s)
-}
-
-/// Whether `etag` is named by an `If-Match` value (`*`, one ETag, or a comma-separated list).
-fn etag_matches(if_match: &str, etag: &str) -> bool {
-    let etag = unquote(etag);
-    if_match
-        .split(',')
-        .map(str::trim)
-        .any(|candidate| candidate == "*" || unquote(candidate) == etag)
-}
-
-/// Checks `condition` against the current object's ETag (`None`: no object).
-fn check_condition(current_etag: Option<&str>, condition: &WriteCondition) -> Result<()> {
-    if condition.if_none_match_any && current_etag.is_some() {
-        return Err(Error::PreconditionFailed);
-    }
-    if let Some(expected) = &condition.if_match {
-        match current_etag {
-            Some(etag) if etag_matches(expected, etag) => {}
-            _ => return Err(Error::PreconditionFailed),
-        }
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
 // Statements shared by the write jobs
 // ---------------------------------------------------------------------------------------------
 
@@ -961,7 +927,7 @@ impl MetaStore for SqliteMetaStore {
                 return Err(Error::NoSuchBucket);
             }
             let current = current_object(conn, &object.bucket, &object.key)?;
-            check_condition(current.as_ref().map(|(_, etag)| etag.as_str()), &condition)?;
+            condition.check(current.as_ref().map(|(_, etag)| etag.as_str()))?;
             replace_object(conn, current, &object, &segments)
         })
         .await
@@ -1043,18 +1009,10 @@ impl MetaStore for SqliteMetaStore {
     ) -> Result<Option<Vec<BlobId>>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.write(move |conn| {
-            let Some((object_id, etag)) = current_object(conn, &bucket, &key)? else {
-                // S3 answers a conditional delete of a missing key with 404.
-                return match condition.if_match {
-                    Some(_) => Err(Error::NoSuchKey),
-                    None => Ok(None),
-                };
-            };
-            if let Some(expected) = &condition.if_match {
-                if !etag_matches(expected, &etag) {
-                    return Err(Error::PreconditionFailed);
-                }
-            }
+            let current = current_object(conn, &bucket, &key)?;
+            let delete_condition = WriteCondition { if_none_match_any: false, ..condition };
+            delete_condition.check(current.as_ref().map(|(_, etag)| etag.as_str()))?;
+            let Some((object_id, _)) = current else { return Ok(None) };
             remove_object(conn, &bucket, &key, &object_id).map(Some)
         })
         .await
@@ -1301,7 +1259,7 @@ impl MetaStore for SqliteMetaStore {
                 )));
             }
             let current = current_object(conn, &object.bucket, &object.key)?;
-            check_condition(current.as_ref().map(|(_, etag)| etag.as_str()), &condition)?;
+            condition.check(current.as_ref().map(|(_, etag)| etag.as_str()))?;
             {
                 let mut stmt = conn
                     .prepare_cached("SELECT blob FROM parts WHERE upload_id = ?1 AND part_number = ?2")
@@ -1447,24 +1405,6 @@ mod tests {
         assert!(decode_checksums("CRC32:AQ==").is_err());
     }
 
-    #[test]
-    fn etag_matching() {
-        assert!(etag_matches("abc", "abc"));
-        assert!(etag_matches("\"abc\"", "abc"));
-        assert!(etag_matches("abc", "\"abc\""));
-        assert!(etag_matches("*", "abc"));
-        assert!(etag_matches("\"x\", \"abc\"", "abc"));
-        assert!(!etag_matches("abd", "abc"));
-        assert!(!etag_matches("", "abc"));
-    }
-
-    fn plan(conn: &Connection, sql: &str) -> String {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
-        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join(" | ")
-    }
-
-    /// Listing and lookups must be index range scans: no full scan, no sort of all rows.
     #[test]
     fn query_plans_use_indexes() {
         let dir = tempfile::tempdir().unwrap();

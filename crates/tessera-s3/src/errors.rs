@@ -15,7 +15,7 @@ pub fn to_s3(err: Error) -> S3Error {
         Error::NoSuchKey => C::NoSuchKey,
         Error::NoSuchUpload => C::NoSuchUpload,
         Error::PreconditionFailed => C::PreconditionFailed,
-        Error::NotModified => C::NotModified,
+        Error::NotModified { etag, last_modified } => return not_modified(&etag, last_modified),
         Error::InvalidPart(_) => C::InvalidPart,
         Error::InvalidPartNumber => C::Custom("InvalidPartNumber".into()),
         Error::InvalidPartOrder => C::InvalidPartOrder,
@@ -28,6 +28,7 @@ pub fn to_s3(err: Error) -> S3Error {
         Error::InvalidRequest(_) => C::InvalidRequest,
         Error::MalformedXml => C::MalformedXML,
         Error::KeyTooLong => C::KeyTooLongError,
+        Error::MetadataTooLarge => C::MetadataTooLarge,
         Error::IncompleteBody => C::IncompleteBody,
         Error::Conflict => C::SlowDown,
         Error::Body(source) => return body_error(source),
@@ -46,24 +47,49 @@ pub fn to_s3(err: Error) -> S3Error {
     e
 }
 
-/// A body that failed to arrive: keep an S3 error raised while decoding it (bad chunk
-/// signature, ...), otherwise IncompleteBody.
+/// A body that failed to arrive: an S3 error raised while decoding it is kept; the payload
+/// checks of s3s's decoders (whose error types are private) are recognised by their names.
 fn body_error(source: Box<dyn std::error::Error + Send + Sync>) -> S3Error {
-    match source.downcast::<S3Error>() {
-        Ok(e) => *e,
-        Err(other) => {
-            let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(other.as_ref());
-            while let Some(e) = cur {
-                if let Some(s3) = e.downcast_ref::<S3Error>() {
-                    let mut copy = S3Error::new(s3.code().clone());
-                    if let Some(m) = s3.message() {
-                        copy.set_message(m.to_string());
-                    }
-                    return copy;
-                }
-                cur = e.source();
-            }
-            S3Error::with_message(S3ErrorCode::IncompleteBody, format!("The request body could not be read: {other}"))
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+    while let Some(e) = cur {
+        if let Some(s3) = e.downcast_ref::<S3Error>() {
+            return S3Error::with_message(s3.code().clone(), s3.message().unwrap_or_default().to_string());
         }
+        let text = e.to_string();
+        if text.contains("Sha256Mismatch") {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            );
+            e.set_status_code(http::StatusCode::BAD_REQUEST);
+            return e;
+        }
+        if text.contains("SignatureMismatch") {
+            return S3Error::with_message(
+                S3ErrorCode::SignatureDoesNotMatch,
+                "The request signature we calculated does not match the signature you provided.",
+            );
+        }
+        if text.contains("AwsChunkedStreamError: FormatError") || text.contains("ChunkMetaTooLarge") {
+            return S3Error::with_message(S3ErrorCode::InvalidRequest, "The aws-chunked body is malformed.");
+        }
+        cur = e.source();
     }
+    S3Error::with_message(S3ErrorCode::IncompleteBody, format!("The request body could not be read: {source}"))
+}
+
+/// A 304 carries the validators of the object it refers to.
+fn not_modified(etag: &str, last_modified: tessera_core::Millis) -> S3Error {
+    let mut e = S3Error::new(S3ErrorCode::NotModified);
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{etag}\"")) {
+        headers.insert(http::header::ETAG, v);
+    }
+    if let Some(v) = crate::convert::http_date(&crate::convert::ts(last_modified))
+        .and_then(|d| http::HeaderValue::from_str(&d).ok())
+    {
+        headers.insert(http::header::LAST_MODIFIED, v);
+    }
+    e.set_headers(headers);
+    e
 }

@@ -82,15 +82,27 @@ pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpSe
     Ok(HttpService { inner: builder.build(), config: Arc::new(config) })
 }
 
+/// Largest request header section accepted (S3 documents 8 KB; some headroom for clients).
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// Longest validity of a presigned URL, as S3: 7 days.
 const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
 
 impl HttpService {
-    /// Checks s3s leaves to us, run before s3s sees the request: presigned URL expiry bounds and
-    /// SigV2 (verified here in constant time; refused when switched off).
-    fn precheck(&self, req: &http::Request<hyper::body::Incoming>) -> Result<(), S3Error> {
-        let query = req.uri().query();
-        if let Some(q) = query {
+    /// Checks s3s leaves to us, run before s3s sees the request: presigned URL expiry bounds,
+    /// the form of `x-amz-content-sha256`, Range headers S3 would ignore, and SigV2 (verified
+    /// here in constant time; refused when switched off).
+    fn precheck(&self, req: &mut http::Request<hyper::body::Incoming>) -> Result<(), S3Error> {
+        let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+        if header_bytes > MAX_HEADER_BYTES {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("RequestHeaderSectionTooLarge".into()),
+                "Your request header section exceeds the maximum allowed size.",
+            );
+            e.set_status_code(http::StatusCode::BAD_REQUEST);
+            return Err(e);
+        }
+        if let Some(q) = req.uri().query() {
             if let Some(expires) = query_param(q, "X-Amz-Expires") {
                 let ok = expires.parse::<u64>().is_ok_and(|n| (1..=MAX_PRESIGNED_EXPIRES).contains(&n));
                 if !ok {
@@ -101,30 +113,117 @@ impl HttpService {
                 }
             }
         }
-        let v2 = sigv2::SigV2Request {
-            method: req.method().as_str(),
-            path: req.uri().path(),
-            query,
-            headers: req.headers(),
-            bucket_from_host: None,
+        if let Some(v) = req.headers().get("x-amz-content-sha256") {
+            if !valid_content_sha256(v.as_bytes()) {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.",
+                ));
+            }
+        }
+        // S3 ignores a Range header it cannot parse and serves the whole object.
+        if let Some(range) = req.headers().get(http::header::RANGE) {
+            if s3s::dto::Range::parse(range.to_str().unwrap_or_default()).is_err() {
+                req.headers_mut().remove(http::header::RANGE);
+            }
+        }
+        let verified = {
+            let v2 = sigv2::SigV2Request {
+                method: req.method().as_str(),
+                path: req.uri().path(),
+                query: req.uri().query(),
+                headers: req.headers(),
+                bucket_from_host: None,
+            };
+            let Some((_, access_key)) = sigv2::detect(&v2) else { return Ok(()) };
+            if !self.config.allow_sigv2 {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::AccessDenied,
+                    "AWS Signature Version 2 is disabled on this server; use Signature Version 4",
+                ));
+            }
+            if access_key != self.config.access_key {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidAccessKeyId,
+                    "The AWS Access Key Id you provided does not exist in our records.",
+                ));
+            }
+            sigv2::verify_allowing_bucket_slash(&v2, &self.config.secret_key, std::time::SystemTime::now())
+                .map_err(sigv2_error)?
         };
-        let Some((_, access_key)) = sigv2::detect(&v2) else { return Ok(()) };
-        if !self.config.allow_sigv2 {
-            return Err(S3Error::with_message(
-                S3ErrorCode::AccessDenied,
-                "AWS Signature Version 2 is disabled on this server; use Signature Version 4",
-            ));
+        if verified.append_slash_to_path {
+            // Clients sign path-style bucket requests as `/bucket/` but send `/bucket`.
+            let mut parts = req.uri().clone().into_parts();
+            let path_and_query = match req.uri().query() {
+                Some(q) => format!("{}/?{q}", req.uri().path()),
+                None => format!("{}/", req.uri().path()),
+            };
+            parts.path_and_query = path_and_query.parse().ok();
+            if let Ok(uri) = http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
         }
-        if access_key != self.config.access_key {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidAccessKeyId,
-                "The AWS Access Key Id you provided does not exist in our records.",
-            ));
+        Ok(())
+    }
+}
+
+/// Whether an `x-amz-content-sha256` value is one S3 accepts.
+fn valid_content_sha256(v: &[u8]) -> bool {
+    const MODES: [&[u8]; 6] = [
+        b"UNSIGNED-PAYLOAD",
+        b"STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        b"STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        b"STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+        b"STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD",
+        b"STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER",
+    ];
+    MODES.contains(&v) || (v.len() == 64 && v.iter().all(u8::is_ascii_hexdigit))
+}
+
+/// Error bodies made by s3s itself may lack a `<Message>`; S3 always sends one, and SDKs
+/// show it. Adds a generic one and the request id.
+fn complete_error_body(resp: &mut HttpResponse, request_id: &str) {
+    let Some(bytes) = resp.body().bytes() else { return };
+    let Ok(text) = std::str::from_utf8(&bytes) else { return };
+    if !text.contains("<Error>") || text.contains("<RequestId>") {
+        return;
+    }
+    let mut out = text.to_string();
+    if !out.contains("<Message>") {
+        if let Some(end) = out.find("</Code>") {
+            let code = out[..end].rsplit("<Code>").next().unwrap_or_default().to_string();
+            out.insert_str(end + "</Code>".len(), &format!("<Message>{}</Message>", default_message(&code)));
         }
-        match sigv2::verify(&v2, &self.config.secret_key, std::time::SystemTime::now()) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(sigv2_error(e)),
+    }
+    if let Some(end) = out.rfind("</Error>") {
+        out.insert_str(end, &format!("<RequestId>{request_id}</RequestId>"));
+    }
+    let len = out.len();
+    *resp.body_mut() = s3s::Body::from(out);
+    if let Ok(v) = http::HeaderValue::from_str(&len.to_string()) {
+        resp.headers_mut().insert(http::header::CONTENT_LENGTH, v);
+    }
+}
+
+fn default_message(code: &str) -> &'static str {
+    match code {
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
         }
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "AccessDenied" => "Access Denied",
+        "InvalidAccessKeyId" => "The AWS Access Key Id you provided does not exist in our records.",
+        "RequestTimeTooSkewed" => "The difference between the request time and the current time is too large.",
+        "MalformedXML" => "The XML you provided was not well-formed or did not validate against our published schema.",
+        "InvalidArgument" => "Invalid Argument",
+        "InvalidRequest" => "Invalid Request",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented.",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "IncompleteBody" => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        "InvalidURI" => "Couldn't parse the specified URI.",
+        "InvalidRange" => "The requested range is not satisfiable",
+        _ => "The request could not be processed.",
     }
 }
 
@@ -170,7 +269,8 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
-        let precheck = self.precheck(&req);
+        let mut req = req;
+        let precheck = self.precheck(&mut req);
         let inner = self.inner.clone();
         Box::pin(async move {
             let mut resp = match precheck {
@@ -182,6 +282,15 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
             };
             if let Ok(v) = http::HeaderValue::from_str(&id) {
                 resp.headers_mut().insert("x-amz-request-id", v);
+            }
+            if method == http::Method::HEAD
+                && resp.status() == http::StatusCode::OK
+                && resp.headers().contains_key(http::header::CONTENT_RANGE)
+            {
+                *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+            }
+            if resp.status().is_client_error() || resp.status().is_server_error() {
+                complete_error_body(&mut resp, &id);
             }
             if resp.status() == http::StatusCode::NOT_MODIFIED {
                 *resp.body_mut() = s3s::Body::empty();
