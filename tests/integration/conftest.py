@@ -17,8 +17,6 @@ Public fixtures (other test files rely on these names):
 
 from __future__ import annotations
 
-import base64
-import collections
 import datetime
 import hashlib
 import hmac
@@ -245,7 +243,9 @@ class Server:
     def start(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError(f"{self.name}: already running (pid {self.proc.pid})")
-        env = dict(os.environ)
+        # The server refuses unknown TESSERA_* variables, and a developer's own settings
+        # (TESSERA_DATA_DIR, ...) must not leak in: pass none of them through.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
         env.update(
             TESSERA_ROOT_ACCESS_KEY=self.access_key,
             TESSERA_ROOT_SECRET_KEY=self.secret_key,

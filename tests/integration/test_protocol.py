@@ -265,3 +265,65 @@ def test_keep_alive_connection_reuse(raw, bucket):
             assert resp.status == expected
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["invalid-digest", "bad-digest", "bad-signature", "no-such-bucket", "sha256-mismatch"],
+)
+def test_connection_reusable_after_early_error(raw, bucket, case):
+    """An error answered before the body was read must leave the connection usable, or
+    announce `Connection: close` (RFC 9112 9.6); clients (urllib3/botocore) reuse
+    keep-alive connections."""
+    body = b"b" * 200_000
+    path = key_path(bucket, "early")
+    kw = {}
+    headers = {}
+    expected = 400
+    if case == "invalid-digest":
+        headers["Content-MD5"] = "not-base64!!"
+    elif case == "bad-digest":
+        headers["Content-MD5"] = md5_b64(b"something else")
+    elif case == "bad-signature":
+        kw["secret_key"] = "wrong-secret"
+        expected = 403
+    elif case == "no-such-bucket":
+        path = key_path("no-such-bucket-early-error", "k")
+        expected = 404
+    else:
+        kw["payload_hash"] = "0" * 64
+    conn = raw.connection()
+    try:
+        signed = raw.sign_v4("PUT", path, None, headers, body, **kw)
+        conn.putrequest("PUT", path, skip_host=True, skip_accept_encoding=True)
+        for k, v in signed.items():
+            conn.putheader(k, v)
+        conn.putheader("Content-Length", str(len(body)))
+        try:
+            conn.endheaders(body)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            sent_error = e  # the server stopped reading; its answer must still be readable
+        else:
+            sent_error = None
+        try:
+            resp = conn.getresponse()
+            resp.read()
+        except (ConnectionError, http.client.HTTPException) as e:
+            raise AssertionError(f"no response readable (send error: {sent_error!r}): {e!r}")
+        assert resp.status == expected
+        closing = (resp.getheader("Connection") or "").lower() == "close"
+        time.sleep(0.05)
+        # http.client reconnects by itself after `Connection: close`; otherwise the same
+        # socket is reused and must still work.
+        try:
+            conn.request("GET", f"/{bucket}", headers=raw.sign_v4("GET", f"/{bucket}"))
+            second = conn.getresponse()
+            second.read()
+        except (ConnectionError, http.client.HTTPException) as e:
+            raise AssertionError(
+                f"the server closed the connection after its {resp.status} answer without sending "
+                f"`Connection: close`: the next request on it failed with {e!r}")
+        assert second.status == 200, (closing, second.status)
+    finally:
+        conn.close()
+

@@ -43,13 +43,19 @@ impl ReadConditions {
         match &self.if_none_match {
             Some(list) => {
                 if etag_list_matches(list, &object.etag) {
-                    return Err(Error::NotModified { etag: object.etag.clone(), last_modified: object.last_modified });
+                    return Err(Error::NotModified {
+                        etag: object.etag.clone(),
+                        last_modified: object.last_modified,
+                    });
                 }
             }
             None => {
                 if let Some(t) = self.if_modified_since {
                     if modified <= t.div_euclid(1000) {
-                        return Err(Error::NotModified { etag: object.etag.clone(), last_modified: object.last_modified });
+                        return Err(Error::NotModified {
+                            etag: object.etag.clone(),
+                            last_modified: object.last_modified,
+                        });
                     }
                 }
             }
@@ -85,12 +91,24 @@ mod tests {
 
     #[test]
     fn write_conditions() {
-        let none_match = WriteCondition { if_none_match_any: true, if_match: None };
+        let none_match = WriteCondition {
+            if_none_match_any: true,
+            if_match: None,
+        };
         assert!(none_match.check(None).is_ok());
-        assert!(matches!(none_match.check(Some("e")), Err(Error::PreconditionFailed)));
-        let if_match = WriteCondition { if_none_match_any: false, if_match: Some("\"e\"".into()) };
+        assert!(matches!(
+            none_match.check(Some("e")),
+            Err(Error::PreconditionFailed)
+        ));
+        let if_match = WriteCondition {
+            if_none_match_any: false,
+            if_match: Some("\"e\"".into()),
+        };
         assert!(if_match.check(Some("e")).is_ok());
-        assert!(matches!(if_match.check(Some("f")), Err(Error::PreconditionFailed)));
+        assert!(matches!(
+            if_match.check(Some("f")),
+            Err(Error::PreconditionFailed)
+        ));
         assert!(matches!(if_match.check(None), Err(Error::NoSuchKey)));
     }
 
@@ -113,16 +131,33 @@ mod tests {
     fn read_condition_precedence() {
         let o = object("e", 10_500);
         // If-Match true wins over a failing If-Unmodified-Since.
-        let c = ReadConditions { if_match: Some("e".into()), if_unmodified_since: Some(5_000), ..Default::default() };
+        let c = ReadConditions {
+            if_match: Some("e".into()),
+            if_unmodified_since: Some(5_000),
+            ..Default::default()
+        };
         assert!(c.check(&o).is_ok());
-        let c = ReadConditions { if_unmodified_since: Some(5_000), ..Default::default() };
+        let c = ReadConditions {
+            if_unmodified_since: Some(5_000),
+            ..Default::default()
+        };
         assert!(matches!(c.check(&o), Err(Error::PreconditionFailed)));
         // Same second counts as not modified since.
-        let c = ReadConditions { if_modified_since: Some(10_000), ..Default::default() };
+        let c = ReadConditions {
+            if_modified_since: Some(10_000),
+            ..Default::default()
+        };
         assert!(matches!(c.check(&o), Err(Error::NotModified { .. })));
         // If-None-Match false wins over If-Modified-Since.
-        let c = ReadConditions { if_none_match: Some("x".into()), if_modified_since: Some(20_000), ..Default::default() };
+        let c = ReadConditions {
+            if_none_match: Some("x".into()),
+            if_modified_since: Some(20_000),
+            ..Default::default()
+        };
         assert!(c.check(&o).is_ok());
-        assert!(matches!(c.check_copy_source(&object("x", 1)), Err(Error::PreconditionFailed)));
+        assert!(matches!(
+            c.check_copy_source(&object("x", 1)),
+            Err(Error::PreconditionFailed)
+        ));
     }
 }

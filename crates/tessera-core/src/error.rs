@@ -21,7 +21,10 @@ pub enum Error {
     PreconditionFailed,
     /// 304: the object's ETag and Last-Modified go into the response headers.
     #[error("Not modified")]
-    NotModified { etag: String, last_modified: crate::records::Millis },
+    NotModified {
+        etag: String,
+        last_modified: crate::records::Millis,
+    },
     #[error("{0}")]
     InvalidPart(String),
     #[error("The requested partnumber is not satisfiable")]
@@ -42,7 +45,9 @@ pub enum Error {
     InvalidRange,
     #[error("{0}")]
     InvalidRequest(String),
-    #[error("The XML you provided was not well-formed or did not validate against our published schema")]
+    #[error(
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )]
     MalformedXml,
     #[error("You did not provide the number of bytes specified by the Content-Length HTTP header")]
     IncompleteBody,

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::records::{
-    BlobId, BucketRecord, CompleteRequest, CompletedUpload, ListAfter, ObjectRecord, PartRecord, Segment,
-    UploadRecord, WriteCondition,
+    BlobId, BucketRecord, CompleteRequest, CompletedUpload, ListAfter, ObjectRecord, PartRecord,
+    Segment, UploadRecord, WriteCondition,
 };
 
 /// Durable metadata storage. Implemented by `tessera-meta` (SQLite, later PostgreSQL);
@@ -52,7 +52,12 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn get_segment(&self, object_id: &str, part_number: u32) -> Result<Option<Segment>>;
 
     /// Segments with part number strictly greater than `after`, at most `limit`, ordered.
-    async fn list_segments(&self, object_id: &str, after: u32, limit: usize) -> Result<Vec<Segment>>;
+    async fn list_segments(
+        &self,
+        object_id: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<Segment>>;
 
     /// Deletes the object at bucket/key. `condition.if_match` is checked atomically
     /// (`PreconditionFailed`). Returns `None` if nothing was there, else the freed blobs.
@@ -98,7 +103,12 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn put_part(&self, upload_id: &str, part: PartRecord) -> Result<Option<BlobId>>;
 
     /// Parts with number strictly greater than `after`, ascending, at most `limit`.
-    async fn list_parts(&self, upload_id: &str, after: u32, limit: usize) -> Result<Vec<PartRecord>>;
+    async fn list_parts(
+        &self,
+        upload_id: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<PartRecord>>;
 
     /// Completes an upload atomically: checks the condition and that every segment's part still
     /// holds the same blob (`Conflict` otherwise), stores the object and its segments, removes the

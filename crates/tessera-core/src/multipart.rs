@@ -11,8 +11,8 @@ use crate::names::{normalize_metadata, validate_key};
 use crate::objects::MAX_PUT_SIZE;
 use crate::payload::{receive, BodyStream, PayloadChecks};
 use crate::records::{
-    now_millis, BlobId, CompleteRequest, ContentHeaders, ObjectChecksum, ObjectRecord, PartRecord, Segment,
-    UploadRecord, WriteCondition,
+    now_millis, BlobId, CompleteRequest, ContentHeaders, ObjectChecksum, ObjectRecord, PartRecord,
+    Segment, UploadRecord, WriteCondition,
 };
 use crate::tessera::Tessera;
 
@@ -91,7 +91,11 @@ pub fn validate_part_number(n: i64) -> Result<u32> {
     u32::try_from(n)
         .ok()
         .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
-        .ok_or_else(|| Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into()))
+        .ok_or_else(|| {
+            Error::InvalidArgument(
+                "Part number must be an integer between 1 and 10000, inclusive".into(),
+            )
+        })
 }
 
 /// Resolves the algorithm/type pair of a Create as S3 does.
@@ -132,7 +136,8 @@ impl Tessera {
     pub async fn create_upload(&self, mut req: CreateUploadRequest) -> Result<UploadRecord> {
         validate_key(&req.key)?;
         normalize_metadata(&mut req.headers, &req.user_metadata)?;
-        let (checksum_algorithm, checksum_type) = resolve_checksum_kind(req.checksum_algorithm, req.checksum_type)?;
+        let (checksum_algorithm, checksum_type) =
+            resolve_checksum_kind(req.checksum_algorithm, req.checksum_type)?;
         let upload = UploadRecord {
             upload_id: new_upload_id(),
             bucket: req.bucket,
@@ -173,7 +178,8 @@ impl Tessera {
         if checks.algorithm.is_none() {
             checks.algorithm = upload.checksum_algorithm;
         }
-        if let (Some(required), Some(sent)) = (upload.checksum_algorithm, checks.checksum.as_ref()) {
+        if let (Some(required), Some(sent)) = (upload.checksum_algorithm, checks.checksum.as_ref())
+        {
             if sent.algorithm != required && checks.trailer.is_none() {
                 return Err(Error::InvalidRequest(format!(
                     "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
@@ -182,7 +188,11 @@ impl Tessera {
                 )));
             }
         }
-        let reported = checks.checksum.as_ref().map(|c| c.algorithm).or(checks.algorithm);
+        let reported = checks
+            .checksum
+            .as_ref()
+            .map(|c| c.algorithm)
+            .or(checks.algorithm);
         let received = receive(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await?;
         let part = PartRecord {
             part_number,
@@ -236,8 +246,11 @@ impl Tessera {
             if end_excl - start > MAX_PUT_SIZE {
                 return Err(Error::EntityTooLarge);
             }
-            let Some(stream) = self.open_range(&object, start, end_excl).await? else { continue };
-            let body: BodyStream = Box::pin(futures::StreamExt::map(stream, |r| r.map_err(Error::Io)));
+            let Some(stream) = self.open_range(&object, start, end_excl).await? else {
+                continue;
+            };
+            let body: BodyStream =
+                Box::pin(futures::StreamExt::map(stream, |r| r.map_err(Error::Io)));
             let checks = PayloadChecks {
                 algorithm: upload.checksum_algorithm,
                 length: Some(end_excl - start),
@@ -285,7 +298,12 @@ impl Tessera {
         let is_truncated = parts.len() > max;
         parts.truncate(max);
         let next_marker = parts.last().map(|p| p.part_number);
-        Ok(PartsPage { upload, parts, is_truncated, next_marker })
+        Ok(PartsPage {
+            upload,
+            parts,
+            is_truncated,
+            next_marker,
+        })
     }
 
     /// ListMultipartUploads: ordered by key then initiation; prefix, delimiter and markers.
@@ -306,14 +324,25 @@ impl Tessera {
         }
         let delimiter = delimiter.filter(|d| !d.is_empty());
         // Without an upload-id marker, the key marker excludes every upload of that key.
-        let mut after_key: Option<Vec<u8>> = key_marker.filter(|k| !k.is_empty()).map(|k| k.as_bytes().to_vec());
-        let mut after_id: Option<String> =
-            after_key.as_ref().and(upload_id_marker).filter(|s| !s.is_empty()).map(str::to_string);
+        let mut after_key: Option<Vec<u8>> = key_marker
+            .filter(|k| !k.is_empty())
+            .map(|k| k.as_bytes().to_vec());
+        let mut after_id: Option<String> = after_key
+            .as_ref()
+            .and(upload_id_marker)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         let mut count = 0usize;
         'scan: loop {
             let batch = self
                 .meta
-                .list_uploads(bucket, prefix, after_key.clone(), after_id.as_deref(), max - count + 1)
+                .list_uploads(
+                    bucket,
+                    prefix,
+                    after_key.clone(),
+                    after_id.as_deref(),
+                    max - count + 1,
+                )
                 .await?;
             if batch.is_empty() {
                 break;
@@ -428,14 +457,20 @@ impl Tessera {
     }
 
     /// Checks the parts named by a Complete and builds the object record and its segments.
-    async fn assemble(&self, upload: &UploadRecord, req: &CompleteUploadRequest) -> Result<(ObjectRecord, Vec<Segment>)> {
+    async fn assemble(
+        &self,
+        upload: &UploadRecord,
+        req: &CompleteUploadRequest,
+    ) -> Result<(ObjectRecord, Vec<Segment>)> {
         let stored = self.all_parts(&upload.upload_id).await?;
         let mut segments = Vec::with_capacity(req.parts.len());
         let mut md5s = Vec::with_capacity(req.parts.len());
         let mut offset = 0u64;
         let last = req.parts.len() - 1;
         for (i, named) in req.parts.iter().enumerate() {
-            let part = stored.get(&named.part_number).ok_or_else(|| invalid_part(named.part_number))?;
+            let part = stored
+                .get(&named.part_number)
+                .ok_or_else(|| invalid_part(named.part_number))?;
             match &named.etag {
                 Some(e) if etag::etag_matches(e, &part.etag) => {}
                 _ => return Err(invalid_part(named.part_number)),
@@ -449,7 +484,9 @@ impl Tessera {
                     _ => return Err(invalid_part(named.part_number)),
                 }
             }
-            if let (Some(alg), Some(ChecksumType::Composite)) = (upload.checksum_algorithm, upload.checksum_type) {
+            if let (Some(alg), Some(ChecksumType::Composite)) =
+                (upload.checksum_algorithm, upload.checksum_type)
+            {
                 if !named.checksums.iter().any(|c| c.algorithm == alg) {
                     return Err(Error::InvalidRequest(format!(
                         "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
@@ -458,7 +495,10 @@ impl Tessera {
                     )));
                 }
             }
-            md5s.push(etag::parse_etag(&part.etag).ok_or_else(|| Error::Internal("stored part ETag is not an MD5".into()))?);
+            md5s.push(
+                etag::parse_etag(&part.etag)
+                    .ok_or_else(|| Error::Internal("stored part ETag is not an MD5".into()))?,
+            );
             segments.push(Segment {
                 part_number: part.part_number,
                 offset,
@@ -544,7 +584,9 @@ impl Tessera {
                 let combined = checksum::composite_checksum(algorithm, &parts);
                 format!("{}-{}", combined.to_base64(), segments.len())
             }
-            ChecksumType::FullObject => checksum::combine_full_object(algorithm, &digests)?.to_base64(),
+            ChecksumType::FullObject => {
+                checksum::combine_full_object(algorithm, &digests)?.to_base64()
+            }
         };
         if let Some((sent_alg, sent)) = &req.object_checksum {
             let base = value.split('-').next().unwrap_or_default();
@@ -556,7 +598,11 @@ impl Tessera {
                 )));
             }
         }
-        Ok(Some(ObjectChecksum { algorithm, checksum_type: kind, value }))
+        Ok(Some(ObjectChecksum {
+            algorithm,
+            checksum_type: kind,
+            value,
+        }))
     }
 }
 

@@ -11,7 +11,10 @@ pub fn validate_bucket_name(name: &str) -> Result<()> {
     if !(3..=63).contains(&name.len()) {
         return bad("must be between 3 and 63 characters long");
     }
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
         return bad("only lowercase letters, digits, dots and hyphens are allowed");
     }
     let first = name.as_bytes()[0];
@@ -41,7 +44,9 @@ pub fn validate_bucket_name(name: &str) -> Result<()> {
 /// Checks an object key: non-empty, at most 1024 bytes.
 pub fn validate_key(key: &str) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::InvalidArgument("The object key must not be empty".into()));
+        return Err(Error::InvalidArgument(
+            "The object key must not be empty".into(),
+        ));
     }
     if key.len() > MAX_KEY_LEN {
         return Err(Error::KeyTooLong);
@@ -80,8 +85,22 @@ mod tests {
         for ok in ["abc", "my-bucket.1", "a1b", &"a".repeat(63)] {
             assert!(validate_bucket_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", "ABC", "a_b", "-ab", "ab-", "a..b", "192.168.1.1", "xn--abc", &"a".repeat(64), "a.-b"] {
-            assert!(matches!(validate_bucket_name(bad), Err(Error::InvalidBucketName(_))), "{bad}");
+        for bad in [
+            "ab",
+            "ABC",
+            "a_b",
+            "-ab",
+            "ab-",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            &"a".repeat(64),
+            "a.-b",
+        ] {
+            assert!(
+                matches!(validate_bucket_name(bad), Err(Error::InvalidBucketName(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -93,13 +112,19 @@ mod tests {
         assert!(normalize_metadata(&mut h, &m).is_ok());
         assert_eq!(h.content_type.as_deref(), Some(DEFAULT_CONTENT_TYPE));
         m.insert("b".to_string(), String::new());
-        assert!(matches!(normalize_metadata(&mut h, &m), Err(Error::MetadataTooLarge)));
+        assert!(matches!(
+            normalize_metadata(&mut h, &m),
+            Err(Error::MetadataTooLarge)
+        ));
     }
 
     #[test]
     fn keys() {
         assert!(validate_key(&"k".repeat(1024)).is_ok());
-        assert!(matches!(validate_key(&"k".repeat(1025)), Err(Error::KeyTooLong)));
+        assert!(matches!(
+            validate_key(&"k".repeat(1025)),
+            Err(Error::KeyTooLong)
+        ));
         assert!(validate_key("").is_err());
     }
 }

@@ -66,7 +66,10 @@ impl RangeRequest {
                 if n == 0 || size == 0 {
                     return Err(Error::InvalidRange);
                 }
-                Ok(ByteRange { start: size.saturating_sub(n), end: size - 1 })
+                Ok(ByteRange {
+                    start: size.saturating_sub(n),
+                    end: size - 1,
+                })
             }
         }
     }
@@ -127,7 +130,12 @@ pub struct CopyObjectRequest {
 /// The object ETag and checksum for a single PUT.
 fn single_put_checksum(received: &crate::payload::ReceivedBlob) -> Option<ObjectChecksum> {
     let chosen = received.client_checksum.clone().or_else(|| {
-        received.digest.checksums.iter().find(|c| c.algorithm == ChecksumAlgorithm::Crc64Nvme).cloned()
+        received
+            .digest
+            .checksums
+            .iter()
+            .find(|c| c.algorithm == ChecksumAlgorithm::Crc64Nvme)
+            .cloned()
     })?;
     Some(ObjectChecksum {
         algorithm: chosen.algorithm,
@@ -138,7 +146,11 @@ fn single_put_checksum(received: &crate::payload::ReceivedBlob) -> Option<Object
 
 impl Tessera {
     /// PutObject: streams the body into a blob, verifies it, then commits the object.
-    pub async fn put_object(&self, mut req: PutObjectRequest, body: BodyStream) -> Result<ObjectRecord> {
+    pub async fn put_object(
+        &self,
+        mut req: PutObjectRequest,
+        body: BodyStream,
+    ) -> Result<ObjectRecord> {
         validate_key(&req.key)?;
         normalize_metadata(&mut req.headers, &req.user_metadata)?;
         self.require_bucket(&req.bucket).await?;
@@ -165,7 +177,11 @@ impl Tessera {
             etag: object.etag.clone(),
             checksums: received.digest.checksums.clone(),
         }];
-        match self.meta.put_object(object.clone(), segments, req.condition).await {
+        match self
+            .meta
+            .put_object(object.clone(), segments, req.condition)
+            .await
+        {
             Ok(freed) => {
                 self.free_blobs(freed);
                 Ok(object)
@@ -195,21 +211,33 @@ impl Tessera {
             req.conditions.check(&object)?;
             let range = match (req.part_number, req.range) {
                 (Some(_), Some(_)) => {
-                    return Err(Error::InvalidRequest("Cannot specify both Range header and partNumber query parameter".into()))
+                    return Err(Error::InvalidRequest(
+                        "Cannot specify both Range header and partNumber query parameter".into(),
+                    ))
                 }
                 (Some(n), None) => Some(self.part_range(&object, n).await?),
                 (None, Some(r)) => Some(r.resolve(object.size)?),
                 (None, None) => None,
             };
             if !with_body {
-                return Ok(ObjectRead { object, range, body: None });
+                return Ok(ObjectRead {
+                    object,
+                    range,
+                    body: None,
+                });
             }
             let (start, end_excl) = match range {
                 Some(r) => (r.start, r.end + 1),
                 None => (0, object.size),
             };
             match self.open_range(&object, start, end_excl).await? {
-                Some(body) => return Ok(ObjectRead { object, range, body: Some(body) }),
+                Some(body) => {
+                    return Ok(ObjectRead {
+                        object,
+                        range,
+                        body: Some(body),
+                    })
+                }
                 None => continue, // replaced meanwhile: read the new object
             }
         }
@@ -219,34 +247,58 @@ impl Tessera {
     /// The byte range of part `n` of `object` (S3's `partNumber`).
     async fn part_range(&self, object: &ObjectRecord, n: u32) -> Result<ByteRange> {
         if n == 0 || n > 10_000 {
-            return Err(Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into()));
+            return Err(Error::InvalidArgument(
+                "Part number must be an integer between 1 and 10000, inclusive".into(),
+            ));
         }
         if object.parts_count.is_none() {
             if n == 1 {
                 return match object.size {
                     0 => Err(Error::InvalidPartNumber),
-                    size => Ok(ByteRange { start: 0, end: size - 1 }),
+                    size => Ok(ByteRange {
+                        start: 0,
+                        end: size - 1,
+                    }),
                 };
             }
             return Err(Error::InvalidPartNumber);
         }
-        let seg = self.meta.get_segment(&object.object_id, n).await?.ok_or(Error::InvalidPartNumber)?;
+        let seg = self
+            .meta
+            .get_segment(&object.object_id, n)
+            .await?
+            .ok_or(Error::InvalidPartNumber)?;
         if seg.size == 0 {
             return Err(Error::InvalidPartNumber);
         }
-        Ok(ByteRange { start: seg.offset, end: seg.offset + seg.size - 1 })
+        Ok(ByteRange {
+            start: seg.offset,
+            end: seg.offset + seg.size - 1,
+        })
     }
 
     /// Streams bytes `[start, end)` of `object` across its segments. `None` if the object's
     /// segments are gone (it was replaced or deleted after its record was read).
-    pub(crate) async fn open_range(&self, object: &ObjectRecord, start: u64, end: u64) -> Result<Option<ByteStream>> {
+    pub(crate) async fn open_range(
+        &self,
+        object: &ObjectRecord,
+        start: u64,
+        end: u64,
+    ) -> Result<Option<ByteStream>> {
         if start >= end {
             return Ok(Some(Box::pin(futures::stream::empty())));
         }
-        let segments = self.meta.get_segments(&object.object_id, start, end).await?;
+        let segments = self
+            .meta
+            .get_segments(&object.object_id, start, end)
+            .await?;
         let covered: u64 = segments
             .iter()
-            .map(|s| (s.offset + s.size).min(end).saturating_sub(s.offset.max(start)))
+            .map(|s| {
+                (s.offset + s.size)
+                    .min(end)
+                    .saturating_sub(s.offset.max(start))
+            })
             .sum();
         if covered != end - start {
             return Ok(None);
@@ -273,7 +325,12 @@ impl Tessera {
     }
 
     /// DeleteObject: idempotent; `If-Match` checked atomically. Returns whether something was deleted.
-    pub async fn delete_object(&self, bucket: &str, key: &str, condition: WriteCondition) -> Result<bool> {
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: WriteCondition,
+    ) -> Result<bool> {
         self.require_bucket(bucket).await?;
         match self.meta.delete_object(bucket, key, condition).await? {
             Some(freed) => {
@@ -295,9 +352,13 @@ impl Tessera {
             ));
         }
         for _ in 0..READ_RETRIES {
-            let source = self.object_record(&req.source_bucket, &req.source_key).await?;
+            let source = self
+                .object_record(&req.source_bucket, &req.source_key)
+                .await?;
             req.source_conditions.check_copy_source(&source)?;
-            let Some(new_segments) = self.copy_segments(&source).await? else { continue };
+            let Some(new_segments) = self.copy_segments(&source).await? else {
+                continue;
+            };
             let (headers, user_metadata) = match &req.replace_metadata {
                 Some((h, m)) => {
                     let mut h = h.clone();
@@ -319,7 +380,11 @@ impl Tessera {
                 parts_count: source.parts_count,
             };
             let blobs: Vec<BlobId> = new_segments.iter().map(|s| s.blob.clone()).collect();
-            return match self.meta.put_object(object.clone(), new_segments, req.condition.clone()).await {
+            return match self
+                .meta
+                .put_object(object.clone(), new_segments, req.condition.clone())
+                .await
+            {
                 Ok(freed) => {
                     self.free_blobs(freed);
                     Ok(object)
@@ -335,9 +400,9 @@ impl Tessera {
 
     /// Copies every segment of `source` into new blobs. `None` if the source vanished meanwhile.
     async fn copy_segments(&self, source: &ObjectRecord) -> Result<Option<Vec<Segment>>> {
-        let segments = self.meta.get_segments(&source.object_id, 0, source.size.max(1)).await?;
+        let segments = self.all_segments(&source.object_id).await?;
         let total: u64 = segments.iter().map(|s| s.size).sum();
-        if total != source.size {
+        if total != source.size || segments.is_empty() {
             return Ok(None);
         }
         let mut out: Vec<Segment> = Vec::with_capacity(segments.len());
@@ -365,6 +430,42 @@ impl Tessera {
         Ok(Some(out))
     }
 
+    /// Every segment of an object, in order (empty if the object is gone).
+    pub(crate) async fn all_segments(&self, object_id: &str) -> Result<Vec<Segment>> {
+        let mut out = Vec::new();
+        loop {
+            let after = out.last().map_or(0, |s: &Segment| s.part_number);
+            let page = self.meta.list_segments(object_id, after, 1000).await?;
+            let full = page.len() == 1000;
+            out.extend(page);
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// GetObjectAttributes: the object and a page of its parts (multipart objects only).
+    pub async fn object_attributes(
+        &self,
+        bucket: &str,
+        key: &str,
+        part_marker: u32,
+        max_parts: usize,
+    ) -> Result<(ObjectRecord, Vec<Segment>, bool)> {
+        let object = self.object_record(bucket, key).await?;
+        if object.parts_count.is_none() {
+            return Ok((object, Vec::new(), false));
+        }
+        let max = max_parts.min(1000);
+        let mut parts = self
+            .meta
+            .list_segments(&object.object_id, part_marker, max + 1)
+            .await?;
+        let truncated = parts.len() > max;
+        parts.truncate(max);
+        Ok((object, parts, truncated))
+    }
+
     /// ListObjects / ListObjectsV2: keys and common prefixes in byte order, at most `max_keys`.
     pub async fn list_objects(&self, req: &ListRequest) -> Result<ListPage> {
         self.require_bucket(&req.bucket).await?;
@@ -378,7 +479,10 @@ impl Tessera {
         }
         let mut count = 0usize;
         'scan: loop {
-            let batch = self.meta.list_objects(&req.bucket, &req.prefix, after.clone(), max - count + 1).await?;
+            let batch = self
+                .meta
+                .list_objects(&req.bucket, &req.prefix, after.clone(), max - count + 1)
+                .await?;
             if batch.is_empty() {
                 break;
             }

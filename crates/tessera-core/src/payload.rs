@@ -37,13 +37,17 @@ pub struct PayloadChecks {
 impl PayloadChecks {
     /// Decodes and validates `Content-MD5` up front (before reading the body).
     fn content_md5(&self) -> Result<Option<[u8; 16]>> {
-        let Some(b64) = &self.content_md5 else { return Ok(None) };
+        let Some(b64) = &self.content_md5 else {
+            return Ok(None);
+        };
         let raw = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
-            .map_err(|_| Error::InvalidDigest("The Content-MD5 you specified was invalid.".into()))?;
-        let md5: [u8; 16] = raw
-            .try_into()
-            .map_err(|_| Error::InvalidDigest("The Content-MD5 you specified was invalid.".into()))?;
+            .map_err(|_| {
+                Error::InvalidDigest("The Content-MD5 you specified was invalid.".into())
+            })?;
+        let md5: [u8; 16] = raw.try_into().map_err(|_| {
+            Error::InvalidDigest("The Content-MD5 you specified was invalid.".into())
+        })?;
         Ok(Some(md5))
     }
 
@@ -112,7 +116,9 @@ pub async fn receive(
     let digest = hasher.finish();
     if let Some(expected) = md5 {
         if expected != digest.md5 {
-            return Err(Error::BadDigest("The Content-MD5 you specified did not match what we received.".into()));
+            return Err(Error::BadDigest(
+                "The Content-MD5 you specified did not match what we received.".into(),
+            ));
         }
     }
     let mut client_checksum = checks.checksum.take();
@@ -122,7 +128,10 @@ pub async fn receive(
         }
     }
     if let Some(expected) = &client_checksum {
-        let computed = digest.checksums.iter().find(|c| c.algorithm == expected.algorithm);
+        let computed = digest
+            .checksums
+            .iter()
+            .find(|c| c.algorithm == expected.algorithm);
         match computed {
             Some(c) if c.digest == expected.digest => {}
             Some(_) => {
@@ -140,7 +149,11 @@ pub async fn receive(
         }
     }
     let (blob, _size) = writer.commit().await?;
-    Ok(ReceivedBlob { blob, digest, client_checksum })
+    Ok(ReceivedBlob {
+        blob,
+        digest,
+        client_checksum,
+    })
 }
 
 /// Hashes `data` on a blocking thread (it is CPU work) and hands it to the writer.

@@ -19,7 +19,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { min_part_size: 5 * 1024 * 1024, region: "us-east-1".into() }
+        Self {
+            min_part_size: 5 * 1024 * 1024,
+            region: "us-east-1".into(),
+        }
     }
 }
 
@@ -36,8 +39,16 @@ const SWEEP_BATCH: usize = 1000;
 impl Tessera {
     /// Opens the domain over its stores and sweeps blobs that nothing references
     /// (left behind by a crash between writing a blob and committing its metadata).
-    pub async fn open(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, options: Options) -> Result<Self> {
-        let this = Self { meta, blobs, options };
+    pub async fn open(
+        meta: Arc<dyn MetaStore>,
+        blobs: Arc<dyn BlobStore>,
+        options: Options,
+    ) -> Result<Self> {
+        let this = Self {
+            meta,
+            blobs,
+            options,
+        };
         this.sweep().await?;
         Ok(this)
     }
@@ -54,8 +65,12 @@ impl Tessera {
         let all = self.blobs.list().await?;
         let mut removed = 0;
         for batch in all.chunks(SWEEP_BATCH) {
-            let referenced: std::collections::HashSet<BlobId> =
-                self.meta.referenced_blobs(batch).await?.into_iter().collect();
+            let referenced: std::collections::HashSet<BlobId> = self
+                .meta
+                .referenced_blobs(batch)
+                .await?
+                .into_iter()
+                .collect();
             for id in batch.iter().filter(|id| !referenced.contains(*id)) {
                 self.blobs.delete(id).await?;
                 removed += 1;
@@ -90,7 +105,11 @@ impl Tessera {
     /// CreateBucket.
     pub async fn create_bucket(&self, name: &str) -> Result<BucketRecord> {
         validate_bucket_name(name)?;
-        let record = BucketRecord { name: name.to_string(), created: now_millis(), region: self.options.region.clone() };
+        let record = BucketRecord {
+            name: name.to_string(),
+            created: now_millis(),
+            region: self.options.region.clone(),
+        };
         self.meta.create_bucket(record.clone()).await?;
         Ok(record)
     }
@@ -101,7 +120,11 @@ impl Tessera {
     }
 
     /// ListBuckets: names after `after`, at most `limit`.
-    pub async fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketRecord>> {
+    pub async fn list_buckets(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<BucketRecord>> {
         self.meta.list_buckets(after, limit).await
     }
 

@@ -1010,9 +1010,14 @@ impl MetaStore for SqliteMetaStore {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.write(move |conn| {
             let current = current_object(conn, &bucket, &key)?;
-            let delete_condition = WriteCondition { if_none_match_any: false, ..condition };
+            let delete_condition = WriteCondition {
+                if_none_match_any: false,
+                ..condition
+            };
             delete_condition.check(current.as_ref().map(|(_, etag)| etag.as_str()))?;
-            let Some((object_id, _)) = current else { return Ok(None) };
+            let Some((object_id, _)) = current else {
+                return Ok(None);
+            };
             remove_object(conn, &bucket, &key, &object_id).map(Some)
         })
         .await
@@ -1405,6 +1410,13 @@ mod tests {
         assert!(decode_checksums("CRC32:AQ==").is_err());
     }
 
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join(" | ")
+    }
+
+    /// Listing and lookups must be index range scans: no full scan, no sort of all rows.
     #[test]
     fn query_plans_use_indexes() {
         let dir = tempfile::tempdir().unwrap();

@@ -51,7 +51,12 @@ pub fn condition(c: Option<ETagCondition>) -> Option<String> {
 
 /// User metadata from the request.
 pub fn metadata_in(m: Option<dto::Metadata>) -> BTreeMap<String, String> {
-    m.map(|m| m.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()).unwrap_or_default()
+    m.map(|m| {
+        m.into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// User metadata for a response (`None` when empty).
@@ -70,8 +75,11 @@ pub fn headers_in(
 ) -> ContentHeaders {
     // aws-chunked is a transfer detail of the request, never part of the stored encoding.
     let content_encoding = content_encoding.and_then(|enc| {
-        let kept: Vec<&str> =
-            enc.split(',').map(str::trim).filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked")).collect();
+        let kept: Vec<&str> = enc
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+            .collect();
         (!kept.is_empty()).then(|| kept.join(","))
     });
     ContentHeaders {
@@ -195,7 +203,9 @@ pub fn body(blob: Option<s3s::dto::StreamingBlob>) -> BodyStream {
 
 /// The algorithm announced in `x-amz-trailer`, if it is a checksum.
 pub fn trailer_algorithm(headers: &http::HeaderMap) -> S3Result<Option<ChecksumAlgorithm>> {
-    let Some(v) = headers.get("x-amz-trailer") else { return Ok(None) };
+    let Some(v) = headers.get("x-amz-trailer") else {
+        return Ok(None);
+    };
     let name = v.to_str().unwrap_or_default().trim().to_ascii_lowercase();
     match name.strip_prefix("x-amz-checksum-") {
         Some(alg) => Ok(Some(ChecksumAlgorithm::parse(alg).map_err(to_s3)?)),
@@ -211,17 +221,30 @@ pub fn trailer_reader(
     let (trailers, algorithm) = (trailers?, algorithm?);
     Some(Box::new(move || {
         let name = format!("x-amz-checksum-{}", algorithm.as_str().to_ascii_lowercase());
-        let value = trailers.read(|h| h.get(name.as_str()).and_then(|v| v.to_str().ok()).map(str::to_string)).flatten();
+        let value = trailers
+            .read(|h| {
+                h.get(name.as_str())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            })
+            .flatten();
         match value {
             Some(v) => ChecksumValue::from_base64(algorithm, &v).map(Some),
-            None => Err(Error::InvalidRequest(format!("The trailer {name} announced in x-amz-trailer is missing"))),
+            None => Err(Error::InvalidRequest(format!(
+                "The trailer {name} announced in x-amz-trailer is missing"
+            ))),
         }
     }))
 }
 
 /// The decoded body length the client announced.
 pub fn decoded_length(headers: &http::HeaderMap) -> Option<u64> {
-    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    let get = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
     if let Some(n) = get("x-amz-decoded-content-length") {
         return Some(n);
     }
@@ -245,7 +268,9 @@ pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

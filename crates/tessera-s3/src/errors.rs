@@ -15,7 +15,10 @@ pub fn to_s3(err: Error) -> S3Error {
         Error::NoSuchKey => C::NoSuchKey,
         Error::NoSuchUpload => C::NoSuchUpload,
         Error::PreconditionFailed => C::PreconditionFailed,
-        Error::NotModified { etag, last_modified } => return not_modified(&etag, last_modified),
+        Error::NotModified {
+            etag,
+            last_modified,
+        } => return not_modified(&etag, last_modified),
         Error::InvalidPart(_) => C::InvalidPart,
         Error::InvalidPartNumber => C::Custom("InvalidPartNumber".into()),
         Error::InvalidPartOrder => C::InvalidPartOrder,
@@ -53,7 +56,10 @@ fn body_error(source: Box<dyn std::error::Error + Send + Sync>) -> S3Error {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
     while let Some(e) = cur {
         if let Some(s3) = e.downcast_ref::<S3Error>() {
-            return S3Error::with_message(s3.code().clone(), s3.message().unwrap_or_default().to_string());
+            return S3Error::with_message(
+                s3.code().clone(),
+                s3.message().unwrap_or_default().to_string(),
+            );
         }
         let text = e.to_string();
         if text.contains("Sha256Mismatch") {
@@ -70,12 +76,19 @@ fn body_error(source: Box<dyn std::error::Error + Send + Sync>) -> S3Error {
                 "The request signature we calculated does not match the signature you provided.",
             );
         }
-        if text.contains("AwsChunkedStreamError: FormatError") || text.contains("ChunkMetaTooLarge") {
-            return S3Error::with_message(S3ErrorCode::InvalidRequest, "The aws-chunked body is malformed.");
+        if text.contains("AwsChunkedStreamError: FormatError") || text.contains("ChunkMetaTooLarge")
+        {
+            return S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "The aws-chunked body is malformed.",
+            );
         }
         cur = e.source();
     }
-    S3Error::with_message(S3ErrorCode::IncompleteBody, format!("The request body could not be read: {source}"))
+    S3Error::with_message(
+        S3ErrorCode::IncompleteBody,
+        format!("The request body could not be read: {source}"),
+    )
 }
 
 /// A 304 carries the validators of the object it refers to.

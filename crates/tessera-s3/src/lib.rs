@@ -69,17 +69,24 @@ impl S3Auth for RootAuth {
 
 /// Builds the S3 HTTP service over a [`Tessera`] instance.
 pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpService, BuildError> {
-    let s3 = service::TesseraS3 { app, region: config.region.clone() };
+    let s3 = service::TesseraS3 {
+        app,
+        region: config.region.clone(),
+    };
     let mut builder = s3s::service::S3ServiceBuilder::new(s3);
     builder.set_auth(RootAuth {
         access_key: config.access_key.clone(),
         secret_key: SecretKey::from(config.secret_key.clone()),
     });
     if let Some(domain) = &config.domain {
-        let host = s3s::host::SingleDomain::new(domain).map_err(|e| BuildError::Domain(format!("{domain}: {e}")))?;
+        let host = s3s::host::SingleDomain::new(domain)
+            .map_err(|e| BuildError::Domain(format!("{domain}: {e}")))?;
         builder.set_host(host);
     }
-    Ok(HttpService { inner: builder.build(), config: Arc::new(config) })
+    Ok(HttpService {
+        inner: builder.build(),
+        config: Arc::new(config),
+    })
 }
 
 /// Largest request header section accepted (S3 documents 8 KB; some headroom for clients).
@@ -93,7 +100,11 @@ impl HttpService {
     /// the form of `x-amz-content-sha256`, Range headers S3 would ignore, and SigV2 (verified
     /// here in constant time; refused when switched off).
     fn precheck(&self, req: &mut http::Request<hyper::body::Incoming>) -> Result<(), S3Error> {
-        let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+        let header_bytes: usize = req
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
         if header_bytes > MAX_HEADER_BYTES {
             let mut e = S3Error::with_message(
                 S3ErrorCode::Custom("RequestHeaderSectionTooLarge".into()),
@@ -104,7 +115,9 @@ impl HttpService {
         }
         if let Some(q) = req.uri().query() {
             if let Some(expires) = query_param(q, "X-Amz-Expires") {
-                let ok = expires.parse::<u64>().is_ok_and(|n| (1..=MAX_PRESIGNED_EXPIRES).contains(&n));
+                let ok = expires
+                    .parse::<u64>()
+                    .is_ok_and(|n| (1..=MAX_PRESIGNED_EXPIRES).contains(&n));
                 if !ok {
                     return Err(S3Error::with_message(
                         S3ErrorCode::AuthorizationQueryParametersError,
@@ -135,7 +148,9 @@ impl HttpService {
                 headers: req.headers(),
                 bucket_from_host: None,
             };
-            let Some((_, access_key)) = sigv2::detect(&v2) else { return Ok(()) };
+            let Some((_, access_key)) = sigv2::detect(&v2) else {
+                return Ok(());
+            };
             if !self.config.allow_sigv2 {
                 return Err(S3Error::with_message(
                     S3ErrorCode::AccessDenied,
@@ -148,8 +163,12 @@ impl HttpService {
                     "The AWS Access Key Id you provided does not exist in our records.",
                 ));
             }
-            sigv2::verify_allowing_bucket_slash(&v2, &self.config.secret_key, std::time::SystemTime::now())
-                .map_err(sigv2_error)?
+            sigv2::verify_allowing_bucket_slash(
+                &v2,
+                &self.config.secret_key,
+                std::time::SystemTime::now(),
+            )
+            .map_err(sigv2_error)?
         };
         if verified.append_slash_to_path {
             // Clients sign path-style bucket requests as `/bucket/` but send `/bucket`.
@@ -183,16 +202,27 @@ fn valid_content_sha256(v: &[u8]) -> bool {
 /// Error bodies made by s3s itself may lack a `<Message>`; S3 always sends one, and SDKs
 /// show it. Adds a generic one and the request id.
 fn complete_error_body(resp: &mut HttpResponse, request_id: &str) {
-    let Some(bytes) = resp.body().bytes() else { return };
-    let Ok(text) = std::str::from_utf8(&bytes) else { return };
+    let Some(bytes) = resp.body().bytes() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return;
+    };
     if !text.contains("<Error>") || text.contains("<RequestId>") {
         return;
     }
     let mut out = text.to_string();
     if !out.contains("<Message>") {
         if let Some(end) = out.find("</Code>") {
-            let code = out[..end].rsplit("<Code>").next().unwrap_or_default().to_string();
-            out.insert_str(end + "</Code>".len(), &format!("<Message>{}</Message>", default_message(&code)));
+            let code = out[..end]
+                .rsplit("<Code>")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            out.insert_str(
+                end + "</Code>".len(),
+                &format!("<Message>{}</Message>", default_message(&code)),
+            );
         }
     }
     if let Some(end) = out.rfind("</Error>") {
@@ -269,6 +299,7 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
+        let has_body = bytes_in > 0 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let mut req = req;
         let precheck = self.precheck(&mut req);
         let inner = self.inner.clone();
@@ -276,7 +307,7 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
             let mut resp = match precheck {
                 Ok(()) => hyper::service::Service::call(&inner, req).await?,
                 Err(e) => match e.to_http_response() {
-                    Ok(r) => http::Response::from(r),
+                    Ok(r) => r,
                     Err(e) => return Err(s3s::HttpError::new(Box::new(e))),
                 },
             };
@@ -291,6 +322,14 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
             }
             if resp.status().is_client_error() || resp.status().is_server_error() {
                 complete_error_body(&mut resp, &id);
+                if has_body {
+                    // The body may be left unread: the connection cannot be reused, so say so
+                    // instead of letting the client write its next request into a closed socket.
+                    resp.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
+                }
             }
             if resp.status() == http::StatusCode::NOT_MODIFIED {
                 *resp.body_mut() = s3s::Body::empty();

@@ -7,10 +7,12 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use tessera_core::conditions::ReadConditions;
 use tessera_core::multipart::{
-    parse_copy_source_range, validate_part_number, CompletePart, CompleteUploadRequest, CopySource as DomainCopySource,
-    CreateUploadRequest,
+    parse_copy_source_range, validate_part_number, CompletePart, CompleteUploadRequest,
+    CopySource as DomainCopySource, CreateUploadRequest,
 };
-use tessera_core::objects::{CopyObjectRequest, GetObjectRequest, ListRequest, PutObjectRequest, RangeRequest};
+use tessera_core::objects::{
+    CopyObjectRequest, GetObjectRequest, ListRequest, PutObjectRequest, RangeRequest,
+};
 use tessera_core::payload::PayloadChecks;
 use tessera_core::{ObjectRecord, Tessera, WriteCondition};
 
@@ -21,7 +23,10 @@ use crate::errors::to_s3;
 const OWNER_ID: &str = "tessera-root";
 
 fn owner() -> Owner {
-    Owner { display_name: Some("tessera".into()), id: Some(OWNER_ID.into()) }
+    Owner {
+        display_name: Some("tessera".into()),
+        id: Some(OWNER_ID.into()),
+    }
 }
 
 /// Tessera as an `s3s::S3` implementation.
@@ -48,15 +53,24 @@ fn checks(
     })
 }
 
-fn write_condition(if_match: Option<ETagCondition>, if_none_match: Option<ETagCondition>) -> S3Result<WriteCondition> {
+fn write_condition(
+    if_match: Option<ETagCondition>,
+    if_none_match: Option<ETagCondition>,
+) -> S3Result<WriteCondition> {
     let if_none_match_any = match if_none_match {
         None => false,
         Some(ETagCondition::Any) => true,
         Some(ETagCondition::ETag(_)) => {
-            return Err(S3Error::with_message(S3ErrorCode::NotImplemented, "If-None-Match on writes supports only '*'"))
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                "If-None-Match on writes supports only '*'",
+            ))
         }
     };
-    Ok(WriteCondition { if_none_match_any, if_match: convert::condition(if_match) })
+    Ok(WriteCondition {
+        if_none_match_any,
+        if_match: convert::condition(if_match),
+    })
 }
 
 fn range(r: Option<Range>) -> Option<RangeRequest> {
@@ -82,13 +96,23 @@ fn read_conditions(
 
 fn copy_source(src: &CopySource) -> S3Result<(String, String)> {
     match src {
-        CopySource::Bucket { bucket, key, version_id } => {
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => {
             if version_id.as_deref().is_some_and(|v| v != "null") {
-                return Err(S3Error::with_message(S3ErrorCode::NoSuchVersion, "The specified version does not exist."));
+                return Err(S3Error::with_message(
+                    S3ErrorCode::NoSuchVersion,
+                    "The specified version does not exist.",
+                ));
             }
             Ok((bucket.to_string(), key.to_string()))
         }
-        _ => Err(S3Error::with_message(S3ErrorCode::NotImplemented, "Access point copy sources are not supported")),
+        _ => Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "Access point copy sources are not supported",
+        )),
     }
 }
 
@@ -102,13 +126,21 @@ fn decode_token(token: &str) -> S3Result<String> {
         .decode(token)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidArgument, "The continuation token provided is incorrect"))
+        .ok_or_else(|| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "The continuation token provided is incorrect",
+            )
+        })
 }
 
 fn max_keys(n: Option<i32>) -> S3Result<usize> {
     match n {
         None => Ok(1000),
-        Some(n) if n < 0 => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "max-keys cannot be negative")),
+        Some(n) if n < 0 => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "max-keys cannot be negative",
+        )),
         Some(n) => Ok(usize::try_from(n).unwrap_or(1000).min(1000)),
     }
 }
@@ -117,7 +149,10 @@ fn encoding_url(e: &Option<EncodingType>) -> S3Result<bool> {
     match e {
         None => Ok(false),
         Some(e) if e.as_str().eq_ignore_ascii_case("url") => Ok(true),
-        Some(_) => Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid Encoding Method specified in Request")),
+        Some(_) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Invalid Encoding Method specified in Request",
+        )),
     }
 }
 
@@ -131,20 +166,29 @@ fn encode(s: &str, url: bool) -> String {
 
 fn list_entry(o: &ObjectRecord, url: bool, with_owner: bool) -> Object {
     Object {
-        checksum_algorithm: o.checksum.as_ref().map(|c| vec![convert::algorithm_out(c.algorithm)]),
-        checksum_type: o.checksum.as_ref().map(|c| convert::checksum_type_out(c.checksum_type)),
+        checksum_algorithm: o
+            .checksum
+            .as_ref()
+            .map(|c| vec![convert::algorithm_out(c.algorithm)]),
+        checksum_type: o
+            .checksum
+            .as_ref()
+            .map(|c| convert::checksum_type_out(c.checksum_type)),
         e_tag: Some(convert::etag(&o.etag)),
         key: Some(encode(&o.key, url)),
         last_modified: Some(convert::ts(o.last_modified)),
         owner: with_owner.then(owner),
         restore_status: None,
         size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
-        storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+        storage_class: Some(ObjectStorageClass::from_static(
+            ObjectStorageClass::STANDARD,
+        )),
     }
 }
 
 fn checksum_enabled(mode: &Option<ChecksumMode>) -> bool {
-    mode.as_ref().is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
+    mode.as_ref()
+        .is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
 }
 
 fn content_range(r: &tessera_core::objects::ByteRange, size: u64) -> String {
@@ -157,7 +201,10 @@ fn i64_of(n: u64) -> i64 {
 
 #[async_trait::async_trait]
 impl s3s::S3 for TesseraS3 {
-    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         let name = req.input.bucket;
         if let Some(loc) = req
             .input
@@ -165,7 +212,9 @@ impl s3s::S3 for TesseraS3 {
             .as_ref()
             .and_then(|c| c.location_constraint.as_ref())
         {
-            if loc.as_str() != self.region && !(self.region == "us-east-1" && loc.as_str().is_empty()) {
+            if loc.as_str() != self.region
+                && !(self.region == "us-east-1" && loc.as_str().is_empty())
+            {
                 return Err(S3Error::with_message(
                     S3ErrorCode::InvalidLocationConstraint,
                     "The specified location-constraint is not valid",
@@ -173,12 +222,20 @@ impl s3s::S3 for TesseraS3 {
             }
         }
         self.app.create_bucket(&name).await.map_err(to_s3)?;
-        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")) }))
+        Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{name}")),
+        }))
     }
 
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         let b = self.app.bucket(&req.input.bucket).await.map_err(to_s3)?;
-        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(b.region), ..Default::default() }))
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some(b.region),
+            ..Default::default()
+        }))
     }
 
     async fn get_bucket_location(
@@ -186,25 +243,45 @@ impl s3s::S3 for TesseraS3 {
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         let b = self.app.bucket(&req.input.bucket).await.map_err(to_s3)?;
-        let location_constraint = (b.region != "us-east-1").then(|| BucketLocationConstraint::from(b.region));
-        Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+        let location_constraint =
+            (b.region != "us-east-1").then(|| BucketLocationConstraint::from(b.region));
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint,
+        }))
     }
 
-    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         let limit = match req.input.max_buckets {
             Some(n) if !(1..=10_000).contains(&n) => {
-                return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "max-buckets must be between 1 and 10000"))
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "max-buckets must be between 1 and 10000",
+                ))
             }
             Some(n) => usize::try_from(n).unwrap_or(10_000),
             None => 10_000,
         };
-        let after = req.input.continuation_token.as_deref().map(decode_token).transpose()?;
+        let after = req
+            .input
+            .continuation_token
+            .as_deref()
+            .map(decode_token)
+            .transpose()?;
         let prefix = req.input.prefix.clone().unwrap_or_default();
-        let mut buckets = self.app.list_buckets(after.as_deref(), limit + 1).await.map_err(to_s3)?;
+        let mut buckets = self
+            .app
+            .list_buckets(after.as_deref(), limit + 1)
+            .await
+            .map_err(to_s3)?;
         buckets.retain(|b| b.name.starts_with(&prefix));
         let truncated = buckets.len() > limit;
         buckets.truncate(limit);
-        let token = truncated.then(|| buckets.last().map(|b| encode_token(&b.name))).flatten();
+        let token = truncated
+            .then(|| buckets.last().map(|b| encode_token(&b.name)))
+            .flatten();
         let list = buckets
             .into_iter()
             .map(|b| Bucket {
@@ -221,13 +298,27 @@ impl s3s::S3 for TesseraS3 {
         }))
     }
 
-    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
-        self.app.delete_bucket(&req.input.bucket).await.map_err(to_s3)?;
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.app
+            .delete_bucket(&req.input.bucket)
+            .await
+            .map_err(to_s3)?;
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        let S3Request { input, headers, trailing_headers, .. } = req;
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let S3Request {
+            input,
+            headers,
+            trailing_headers,
+            ..
+        } = req;
         let sent = ChecksumFields {
             crc32: input.checksum_crc32,
             crc32c: input.checksum_crc32c,
@@ -235,7 +326,13 @@ impl s3s::S3 for TesseraS3 {
             sha1: input.checksum_sha1,
             sha256: input.checksum_sha256,
         };
-        let checks = checks(&headers, trailing_headers, input.content_md5, sent, input.checksum_algorithm.as_ref())?;
+        let checks = checks(
+            &headers,
+            trailing_headers,
+            input.content_md5,
+            sent,
+            input.checksum_algorithm.as_ref(),
+        )?;
         let request = PutObjectRequest {
             bucket: input.bucket,
             key: input.key,
@@ -251,7 +348,11 @@ impl s3s::S3 for TesseraS3 {
             checks,
             condition: write_condition(input.if_match, input.if_none_match)?,
         };
-        let object = self.app.put_object(request, convert::body(input.body)).await.map_err(to_s3)?;
+        let object = self
+            .app
+            .put_object(request, convert::body(input.body))
+            .await
+            .map_err(to_s3)?;
         let c = ChecksumOut::object(object.checksum.as_ref());
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(convert::etag(&object.etag)),
@@ -260,33 +361,54 @@ impl s3s::S3 for TesseraS3 {
             checksum_crc64nvme: c.crc64nvme,
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
-            checksum_type: object.checksum.as_ref().map(|c| convert::checksum_type_out(c.checksum_type)),
+            checksum_type: object
+                .checksum
+                .as_ref()
+                .map(|c| convert::checksum_type_out(c.checksum_type)),
             ..Default::default()
         }))
     }
 
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(S3Error::with_message(S3ErrorCode::NoSuchVersion, "The specified version does not exist."));
+            return Err(S3Error::with_message(
+                S3ErrorCode::NoSuchVersion,
+                "The specified version does not exist.",
+            ));
         }
         let request = GetObjectRequest {
             bucket: input.bucket,
             key: input.key,
             range: range(input.range),
-            part_number: input.part_number.map(|n| validate_part_number(i64::from(n))).transpose().map_err(to_s3)?,
-            conditions: read_conditions(input.if_match, input.if_none_match, input.if_modified_since, input.if_unmodified_since),
+            part_number: input
+                .part_number
+                .map(|n| validate_part_number(i64::from(n)))
+                .transpose()
+                .map_err(to_s3)?,
+            conditions: read_conditions(
+                input.if_match,
+                input.if_none_match,
+                input.if_modified_since,
+                input.if_unmodified_since,
+            ),
         };
         let read = self.app.get_object(&request, true).await.map_err(to_s3)?;
         let o = &read.object;
         let length = read.range.map_or(o.size, |r| r.end - r.start + 1);
-        let whole = read.range.is_none() || request.part_number.is_some() && o.parts_count.is_none();
+        let whole =
+            read.range.is_none() || request.part_number.is_some() && o.parts_count.is_none();
         let c = if checksum_enabled(&input.checksum_mode) && whole {
             ChecksumOut::object(o.checksum.as_ref())
         } else {
             ChecksumOut::default()
         };
-        let body = read.body.map(|b| StreamingBlob::wrap(sync_wrapper::SyncStream::new(b)));
+        let body = read
+            .body
+            .map(|b| StreamingBlob::wrap(sync_wrapper::SyncStream::new(b)));
         let output = GetObjectOutput {
             accept_ranges: Some("bytes".into()),
             body,
@@ -297,7 +419,11 @@ impl s3s::S3 for TesseraS3 {
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
             checksum_type: (checksum_enabled(&input.checksum_mode) && whole)
-                .then(|| o.checksum.as_ref().map(|c| convert::checksum_type_out(c.checksum_type)))
+                .then(|| {
+                    o.checksum
+                        .as_ref()
+                        .map(|c| convert::checksum_type_out(c.checksum_type))
+                })
                 .flatten(),
             content_disposition: o.headers.content_disposition.clone(),
             content_encoding: o.headers.content_encoding.clone(),
@@ -306,34 +432,61 @@ impl s3s::S3 for TesseraS3 {
             content_range: read.range.map(|r| content_range(&r, o.size)),
             content_type: o.headers.content_type.clone(),
             e_tag: Some(convert::etag(&o.etag)),
-            expires: o.headers.expires.as_deref().and_then(convert::parse_http_date),
+            expires: o
+                .headers
+                .expires
+                .as_deref()
+                .and_then(convert::parse_http_date),
             last_modified: Some(convert::ts(o.last_modified)),
             metadata: convert::metadata_out(&o.user_metadata),
-            parts_count: request.part_number.and(o.parts_count).map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            parts_count: request
+                .part_number
+                .and(o.parts_count)
+                .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
             storage_class: None,
             ..Default::default()
         };
         Ok(S3Response::new(output))
     }
 
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(S3Error::with_message(S3ErrorCode::NoSuchVersion, "The specified version does not exist."));
+            return Err(S3Error::with_message(
+                S3ErrorCode::NoSuchVersion,
+                "The specified version does not exist.",
+            ));
         }
         let request = GetObjectRequest {
             bucket: input.bucket,
             key: input.key,
             range: range(input.range),
-            part_number: input.part_number.map(|n| validate_part_number(i64::from(n))).transpose().map_err(to_s3)?,
-            conditions: read_conditions(input.if_match, input.if_none_match, input.if_modified_since, input.if_unmodified_since),
+            part_number: input
+                .part_number
+                .map(|n| validate_part_number(i64::from(n)))
+                .transpose()
+                .map_err(to_s3)?,
+            conditions: read_conditions(
+                input.if_match,
+                input.if_none_match,
+                input.if_modified_since,
+                input.if_unmodified_since,
+            ),
         };
         let read = self.app.get_object(&request, false).await.map_err(to_s3)?;
         let o = &read.object;
         let length = read.range.map_or(o.size, |r| r.end - r.start + 1);
-        let whole = read.range.is_none() || request.part_number.is_some() && o.parts_count.is_none();
+        let whole =
+            read.range.is_none() || request.part_number.is_some() && o.parts_count.is_none();
         let enabled = checksum_enabled(&input.checksum_mode) && whole;
-        let c = if enabled { ChecksumOut::object(o.checksum.as_ref()) } else { ChecksumOut::default() };
+        let c = if enabled {
+            ChecksumOut::object(o.checksum.as_ref())
+        } else {
+            ChecksumOut::default()
+        };
         let output = HeadObjectOutput {
             accept_ranges: Some("bytes".into()),
             cache_control: o.headers.cache_control.clone(),
@@ -342,7 +495,13 @@ impl s3s::S3 for TesseraS3 {
             checksum_crc64nvme: c.crc64nvme,
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
-            checksum_type: enabled.then(|| o.checksum.as_ref().map(|c| convert::checksum_type_out(c.checksum_type))).flatten(),
+            checksum_type: enabled
+                .then(|| {
+                    o.checksum
+                        .as_ref()
+                        .map(|c| convert::checksum_type_out(c.checksum_type))
+                })
+                .flatten(),
             content_disposition: o.headers.content_disposition.clone(),
             content_encoding: o.headers.content_encoding.clone(),
             content_language: o.headers.content_language.clone(),
@@ -350,10 +509,17 @@ impl s3s::S3 for TesseraS3 {
             content_range: read.range.map(|r| content_range(&r, o.size)),
             content_type: o.headers.content_type.clone(),
             e_tag: Some(convert::etag(&o.etag)),
-            expires: o.headers.expires.as_deref().and_then(convert::parse_http_date),
+            expires: o
+                .headers
+                .expires
+                .as_deref()
+                .and_then(convert::parse_http_date),
             last_modified: Some(convert::ts(o.last_modified)),
             metadata: convert::metadata_out(&o.user_metadata),
-            parts_count: request.part_number.and(o.parts_count).map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            parts_count: request
+                .part_number
+                .and(o.parts_count)
+                .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
             ..Default::default()
         };
         let mut resp = S3Response::new(output);
@@ -363,17 +529,32 @@ impl s3s::S3 for TesseraS3 {
         Ok(resp)
     }
 
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
         if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(S3Error::with_message(S3ErrorCode::NoSuchVersion, "The specified version does not exist."));
+            return Err(S3Error::with_message(
+                S3ErrorCode::NoSuchVersion,
+                "The specified version does not exist.",
+            ));
         }
-        let condition = WriteCondition { if_none_match_any: false, if_match: convert::condition(input.if_match) };
-        self.app.delete_object(&input.bucket, &input.key, condition).await.map_err(to_s3)?;
+        let condition = WriteCondition {
+            if_none_match_any: false,
+            if_match: convert::condition(input.if_match),
+        };
+        self.app
+            .delete_object(&input.bucket, &input.key, condition)
+            .await
+            .map_err(to_s3)?;
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
-    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let input = req.input;
         if input.delete.objects.len() > 1000 || input.delete.objects.is_empty() {
             return Err(S3Error::with_message(
@@ -391,14 +572,23 @@ impl s3s::S3 for TesseraS3 {
                 if_match: id.e_tag.as_ref().map(|e| e.value().to_string()),
             };
             let result = if id.version_id.as_deref().is_some_and(|v| v != "null") {
-                Err(S3Error::with_message(S3ErrorCode::NoSuchVersion, "The specified version does not exist."))
+                Err(S3Error::with_message(
+                    S3ErrorCode::NoSuchVersion,
+                    "The specified version does not exist.",
+                ))
             } else {
-                self.app.delete_object(&input.bucket, &id.key, condition).await.map_err(to_s3)
+                self.app
+                    .delete_object(&input.bucket, &id.key, condition)
+                    .await
+                    .map_err(to_s3)
             };
             match result {
                 Ok(_) => {
                     if !quiet {
-                        deleted.push(DeletedObject { key: Some(id.key), ..Default::default() });
+                        deleted.push(DeletedObject {
+                            key: Some(id.key),
+                            ..Default::default()
+                        });
                     }
                 }
                 Err(e) => errors.push(Error {
@@ -416,15 +606,25 @@ impl s3s::S3 for TesseraS3 {
         }))
     }
 
-    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
         let (source_bucket, source_key) = copy_source(&input.copy_source)?;
-        let replace = match input.metadata_directive.as_ref().map(|d| d.as_str().to_ascii_uppercase()) {
+        let replace = match input
+            .metadata_directive
+            .as_ref()
+            .map(|d| d.as_str().to_ascii_uppercase())
+        {
             None => false,
             Some(d) if d == "COPY" => false,
             Some(d) if d == "REPLACE" => true,
             Some(_) => {
-                return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "Unknown metadata directive."));
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "Unknown metadata directive.",
+                ));
             }
         };
         let replace_metadata = replace.then(|| {
@@ -463,7 +663,10 @@ impl s3s::S3 for TesseraS3 {
                 checksum_crc64nvme: c.crc64nvme,
                 checksum_sha1: c.sha1,
                 checksum_sha256: c.sha256,
-                checksum_type: object.checksum.as_ref().map(|c| convert::checksum_type_out(c.checksum_type)),
+                checksum_type: object
+                    .checksum
+                    .as_ref()
+                    .map(|c| convert::checksum_type_out(c.checksum_type)),
                 e_tag: Some(convert::etag(&object.etag)),
                 last_modified: Some(convert::ts(object.last_modified)),
             }),
@@ -471,7 +674,10 @@ impl s3s::S3 for TesseraS3 {
         }))
     }
 
-    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = req.input;
         let url = encoding_url(&input.encoding_type)?;
         let max = max_keys(input.max_keys)?;
@@ -489,12 +695,28 @@ impl s3s::S3 for TesseraS3 {
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
             prefix: Some(encode(&request.prefix, url)),
-            marker: Some(input.marker.as_deref().map(|m| encode(m, url)).unwrap_or_default()),
+            marker: Some(
+                input
+                    .marker
+                    .as_deref()
+                    .map(|m| encode(m, url))
+                    .unwrap_or_default(),
+            ),
             max_keys: Some(i32::try_from(max).unwrap_or(1000)),
             is_truncated: Some(page.is_truncated),
-            contents: Some(page.objects.iter().map(|o| list_entry(o, url, true)).collect()),
+            contents: Some(
+                page.objects
+                    .iter()
+                    .map(|o| list_entry(o, url, true))
+                    .collect(),
+            ),
             common_prefixes: Some(
-                page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(encode(p, url)) }).collect(),
+                page.common_prefixes
+                    .iter()
+                    .map(|p| CommonPrefix {
+                        prefix: Some(encode(p, url)),
+                    })
+                    .collect(),
             ),
             delimiter: input.delimiter.map(|d| encode(&d, url)),
             next_marker,
@@ -503,7 +725,10 @@ impl s3s::S3 for TesseraS3 {
         }))
     }
 
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
         let url = encoding_url(&input.encoding_type)?;
         let max = max_keys(input.max_keys)?;
@@ -532,9 +757,19 @@ impl s3s::S3 for TesseraS3 {
                 .is_truncated
                 .then(|| page.next_marker.as_deref().map(encode_token))
                 .flatten(),
-            contents: Some(page.objects.iter().map(|o| list_entry(o, url, with_owner)).collect()),
+            contents: Some(
+                page.objects
+                    .iter()
+                    .map(|o| list_entry(o, url, with_owner))
+                    .collect(),
+            ),
             common_prefixes: Some(
-                page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(encode(p, url)) }).collect(),
+                page.common_prefixes
+                    .iter()
+                    .map(|p| CommonPrefix {
+                        prefix: Some(encode(p, url)),
+                    })
+                    .collect(),
             ),
             delimiter: input.delimiter.map(|d| encode(&d, url)),
             encoding_type: input.encoding_type,
@@ -560,8 +795,16 @@ impl s3s::S3 for TesseraS3 {
                 input.expires,
             ),
             user_metadata: convert::metadata_in(input.metadata),
-            checksum_algorithm: input.checksum_algorithm.as_ref().map(convert::algorithm).transpose()?,
-            checksum_type: input.checksum_type.as_ref().map(convert::checksum_type).transpose()?,
+            checksum_algorithm: input
+                .checksum_algorithm
+                .as_ref()
+                .map(convert::algorithm)
+                .transpose()?,
+            checksum_type: input
+                .checksum_type
+                .as_ref()
+                .map(convert::checksum_type)
+                .transpose()?,
         };
         let upload = self.app.create_upload(request).await.map_err(to_s3)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
@@ -574,8 +817,16 @@ impl s3s::S3 for TesseraS3 {
         }))
     }
 
-    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-        let S3Request { input, headers, trailing_headers, .. } = req;
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let S3Request {
+            input,
+            headers,
+            trailing_headers,
+            ..
+        } = req;
         let part_number = validate_part_number(i64::from(input.part_number)).map_err(to_s3)?;
         let sent = ChecksumFields {
             crc32: input.checksum_crc32,
@@ -584,10 +835,23 @@ impl s3s::S3 for TesseraS3 {
             sha1: input.checksum_sha1,
             sha256: input.checksum_sha256,
         };
-        let checks = checks(&headers, trailing_headers, input.content_md5, sent, input.checksum_algorithm.as_ref())?;
+        let checks = checks(
+            &headers,
+            trailing_headers,
+            input.content_md5,
+            sent,
+            input.checksum_algorithm.as_ref(),
+        )?;
         let (part, asked) = self
             .app
-            .upload_part(&input.bucket, &input.key, &input.upload_id, part_number, convert::body(input.body), checks)
+            .upload_part(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                part_number,
+                convert::body(input.body),
+                checks,
+            )
             .await
             .map_err(to_s3)?;
         // Only the checksum the client asked for (directly or through the upload) is reported.
@@ -613,7 +877,12 @@ impl s3s::S3 for TesseraS3 {
         let input = req.input;
         let part_number = validate_part_number(i64::from(input.part_number)).map_err(to_s3)?;
         let (bucket, key) = copy_source(&input.copy_source)?;
-        let range = input.copy_source_range.as_deref().map(parse_copy_source_range).transpose().map_err(to_s3)?;
+        let range = input
+            .copy_source_range
+            .as_deref()
+            .map(parse_copy_source_range)
+            .transpose()
+            .map_err(to_s3)?;
         let source = DomainCopySource {
             bucket,
             key,
@@ -627,10 +896,20 @@ impl s3s::S3 for TesseraS3 {
         };
         let (part, _) = self
             .app
-            .upload_part_copy(&input.bucket, &input.key, &input.upload_id, part_number, source)
+            .upload_part_copy(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                part_number,
+                source,
+            )
             .await
             .map_err(to_s3)?;
-        let upload = self.app.upload(&input.bucket, &input.key, &input.upload_id).await.ok();
+        let upload = self
+            .app
+            .upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .ok();
         let c = ChecksumOut::values(&part.checksums, upload.and_then(|u| u.checksum_algorithm));
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
@@ -651,30 +930,60 @@ impl s3s::S3 for TesseraS3 {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = req.input;
-        let named = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+        let named = input
+            .multipart_upload
+            .and_then(|m| m.parts)
+            .unwrap_or_default();
         let mut parts = Vec::with_capacity(named.len());
         for p in named {
             let n = p.part_number.ok_or_else(|| {
-                S3Error::with_message(S3ErrorCode::MalformedXML, "Each Part must have a PartNumber")
+                S3Error::with_message(
+                    S3ErrorCode::MalformedXML,
+                    "Each Part must have a PartNumber",
+                )
             })?;
             let part_number = validate_part_number(i64::from(n)).map_err(to_s3)?;
             let sent = [
-                (tessera_core::checksum::ChecksumAlgorithm::Crc32, p.checksum_crc32),
-                (tessera_core::checksum::ChecksumAlgorithm::Crc32c, p.checksum_crc32c),
-                (tessera_core::checksum::ChecksumAlgorithm::Crc64Nvme, p.checksum_crc64nvme),
-                (tessera_core::checksum::ChecksumAlgorithm::Sha1, p.checksum_sha1),
-                (tessera_core::checksum::ChecksumAlgorithm::Sha256, p.checksum_sha256),
+                (
+                    tessera_core::checksum::ChecksumAlgorithm::Crc32,
+                    p.checksum_crc32,
+                ),
+                (
+                    tessera_core::checksum::ChecksumAlgorithm::Crc32c,
+                    p.checksum_crc32c,
+                ),
+                (
+                    tessera_core::checksum::ChecksumAlgorithm::Crc64Nvme,
+                    p.checksum_crc64nvme,
+                ),
+                (
+                    tessera_core::checksum::ChecksumAlgorithm::Sha1,
+                    p.checksum_sha1,
+                ),
+                (
+                    tessera_core::checksum::ChecksumAlgorithm::Sha256,
+                    p.checksum_sha256,
+                ),
             ];
             let mut checksums = Vec::new();
             for (alg, v) in sent {
                 if let Some(v) = v {
                     checksums.push(
-                        tessera_core::checksum::ChecksumValue::from_base64(alg, &v)
-                            .map_err(|_| to_s3(tessera_core::Error::InvalidPart(format!("Invalid checksum for part {part_number}"))))?,
+                        tessera_core::checksum::ChecksumValue::from_base64(alg, &v).map_err(
+                            |_| {
+                                to_s3(tessera_core::Error::InvalidPart(format!(
+                                    "Invalid checksum for part {part_number}"
+                                )))
+                            },
+                        )?,
                     );
                 }
             }
-            parts.push(CompletePart { part_number, etag: p.e_tag.map(|e| e.value().to_string()), checksums });
+            parts.push(CompletePart {
+                part_number,
+                etag: p.e_tag.map(|e| e.value().to_string()),
+                checksums,
+            });
         }
         let object_checksum = ChecksumFields {
             crc32: input.checksum_crc32,
@@ -690,7 +999,11 @@ impl s3s::S3 for TesseraS3 {
             upload_id: input.upload_id,
             parts,
             object_checksum,
-            checksum_type: input.checksum_type.as_ref().map(convert::checksum_type).transpose()?,
+            checksum_type: input
+                .checksum_type
+                .as_ref()
+                .map(convert::checksum_type)
+                .transpose()?,
             object_size: input.mpu_object_size.map(|n| u64::try_from(n).unwrap_or(0)),
             condition: write_condition(input.if_match, input.if_none_match)?,
         };
@@ -700,13 +1013,20 @@ impl s3s::S3 for TesseraS3 {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
             e_tag: Some(convert::etag(&object.etag)),
-            location: Some(format!("/{}/{}", input.bucket, convert::url_encode(&input.key))),
+            location: Some(format!(
+                "/{}/{}",
+                input.bucket,
+                convert::url_encode(&input.key)
+            )),
             checksum_crc32: c.crc32,
             checksum_crc32c: c.crc32c,
             checksum_crc64nvme: c.crc64nvme,
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
-            checksum_type: object.checksum.as_ref().map(|c| convert::checksum_type_out(c.checksum_type)),
+            checksum_type: object
+                .checksum
+                .as_ref()
+                .map(|c| convert::checksum_type_out(c.checksum_type)),
             ..Default::default()
         }))
     }
@@ -716,16 +1036,25 @@ impl s3s::S3 for TesseraS3 {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let input = req.input;
-        self.app.abort_upload(&input.bucket, &input.key, &input.upload_id).await.map_err(to_s3)?;
+        self.app
+            .abort_upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .map_err(to_s3)?;
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
 
-    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
         let input = req.input;
         let marker = u32::try_from(input.part_number_marker.unwrap_or(0).max(0)).unwrap_or(0);
         let max = match input.max_parts {
             Some(n) if n < 0 => {
-                return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "max-parts cannot be negative"))
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "max-parts cannot be negative",
+                ))
             }
             Some(n) => usize::try_from(n).unwrap_or(1000).min(1000),
             None => 1000,
@@ -736,37 +1065,48 @@ impl s3s::S3 for TesseraS3 {
             .await
             .map_err(to_s3)?;
         let only = page.upload.checksum_algorithm;
-        let parts = page
-            .parts
-            .iter()
-            .map(|p| {
-                let c = ChecksumOut::values(&p.checksums, only.or(p.checksums.iter().map(|c| c.algorithm).find(|a| *a != tessera_core::checksum::ChecksumAlgorithm::Crc64Nvme)));
-                Part {
-                    checksum_crc32: c.crc32,
-                    checksum_crc32c: c.crc32c,
-                    checksum_crc64nvme: c.crc64nvme,
-                    checksum_sha1: c.sha1,
-                    checksum_sha256: c.sha256,
-                    e_tag: Some(convert::etag(&p.etag)),
-                    last_modified: Some(convert::ts(p.last_modified)),
-                    part_number: Some(i32::try_from(p.part_number).unwrap_or(i32::MAX)),
-                    size: Some(i64_of(p.size)),
-                }
-            })
-            .collect();
+        let parts =
+            page.parts
+                .iter()
+                .map(|p| {
+                    let c =
+                        ChecksumOut::values(
+                            &p.checksums,
+                            only.or(p.checksums.iter().map(|c| c.algorithm).find(|a| {
+                                *a != tessera_core::checksum::ChecksumAlgorithm::Crc64Nvme
+                            })),
+                        );
+                    Part {
+                        checksum_crc32: c.crc32,
+                        checksum_crc32c: c.crc32c,
+                        checksum_crc64nvme: c.crc64nvme,
+                        checksum_sha1: c.sha1,
+                        checksum_sha256: c.sha256,
+                        e_tag: Some(convert::etag(&p.etag)),
+                        last_modified: Some(convert::ts(p.last_modified)),
+                        part_number: Some(i32::try_from(p.part_number).unwrap_or(i32::MAX)),
+                        size: Some(i64_of(p.size)),
+                    }
+                })
+                .collect();
         Ok(S3Response::new(ListPartsOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(input.upload_id),
             checksum_algorithm: page.upload.checksum_algorithm.map(convert::algorithm_out),
             checksum_type: page.upload.checksum_type.map(convert::checksum_type_out),
-            initiator: Some(Initiator { display_name: Some("tessera".into()), id: Some(OWNER_ID.into()) }),
+            initiator: Some(Initiator {
+                display_name: Some("tessera".into()),
+                id: Some(OWNER_ID.into()),
+            }),
             owner: Some(owner()),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             is_truncated: Some(page.is_truncated),
             max_parts: Some(i32::try_from(max).unwrap_or(1000)),
             part_number_marker: input.part_number_marker,
-            next_part_number_marker: page.next_marker.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            next_part_number_marker: page
+                .next_marker
+                .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
             parts: Some(parts),
             ..Default::default()
         }))
@@ -780,7 +1120,10 @@ impl s3s::S3 for TesseraS3 {
         let url = encoding_url(&input.encoding_type)?;
         let max = match input.max_uploads {
             Some(n) if n < 0 => {
-                return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, "max-uploads cannot be negative"))
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "max-uploads cannot be negative",
+                ))
             }
             Some(n) => usize::try_from(n).unwrap_or(1000).min(1000),
             None => 1000,
@@ -805,7 +1148,10 @@ impl s3s::S3 for TesseraS3 {
                 checksum_algorithm: u.checksum_algorithm.map(convert::algorithm_out),
                 checksum_type: u.checksum_type.map(convert::checksum_type_out),
                 initiated: Some(convert::ts(u.initiated)),
-                initiator: Some(Initiator { display_name: Some("tessera".into()), id: Some(OWNER_ID.into()) }),
+                initiator: Some(Initiator {
+                    display_name: Some("tessera".into()),
+                    id: Some(OWNER_ID.into()),
+                }),
                 key: Some(encode(&u.key, url)),
                 owner: Some(owner()),
                 storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
@@ -814,11 +1160,24 @@ impl s3s::S3 for TesseraS3 {
             .collect();
         Ok(S3Response::new(ListMultipartUploadsOutput {
             bucket: Some(input.bucket),
-            common_prefixes: Some(page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(encode(p, url)) }).collect()),
+            common_prefixes: Some(
+                page.common_prefixes
+                    .iter()
+                    .map(|p| CommonPrefix {
+                        prefix: Some(encode(p, url)),
+                    })
+                    .collect(),
+            ),
             delimiter: input.delimiter.map(|d| encode(&d, url)),
             encoding_type: input.encoding_type,
             is_truncated: Some(page.is_truncated),
-            key_marker: Some(input.key_marker.as_deref().map(|k| encode(k, url)).unwrap_or_default()),
+            key_marker: Some(
+                input
+                    .key_marker
+                    .as_deref()
+                    .map(|k| encode(k, url))
+                    .unwrap_or_default(),
+            ),
             max_uploads: Some(i32::try_from(max).unwrap_or(1000)),
             next_key_marker: page.next_key_marker.map(|k| encode(&k, url)),
             next_upload_id_marker: page.next_upload_id_marker,
@@ -826,6 +1185,99 @@ impl s3s::S3 for TesseraS3 {
             upload_id_marker: Some(input.upload_id_marker.unwrap_or_default()),
             uploads: Some(uploads),
             request_charged: None,
+        }))
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        let input = req.input;
+        if input.version_id.as_deref().is_some_and(|v| v != "null") {
+            return Err(S3Error::with_message(
+                S3ErrorCode::NoSuchVersion,
+                "The specified version does not exist.",
+            ));
+        }
+        let wants = |name: &str| {
+            input
+                .object_attributes
+                .iter()
+                .any(|a| a.as_str().eq_ignore_ascii_case(name))
+        };
+        let marker = u32::try_from(input.part_number_marker.unwrap_or(0).max(0)).unwrap_or(0);
+        let max = match input.max_parts {
+            Some(n) if n < 0 => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "max-parts cannot be negative",
+                ))
+            }
+            Some(n) => usize::try_from(n).unwrap_or(1000).min(1000),
+            None => 1000,
+        };
+        let (object, parts, truncated) = self
+            .app
+            .object_attributes(&input.bucket, &input.key, marker, max)
+            .await
+            .map_err(to_s3)?;
+        let checksum = object
+            .checksum
+            .as_ref()
+            .filter(|_| wants("Checksum"))
+            .map(|c| {
+                let out = ChecksumOut::object(Some(c));
+                Checksum {
+                    checksum_crc32: out.crc32,
+                    checksum_crc32c: out.crc32c,
+                    checksum_crc64nvme: out.crc64nvme,
+                    checksum_sha1: out.sha1,
+                    checksum_sha256: out.sha256,
+                    checksum_type: Some(convert::checksum_type_out(c.checksum_type)),
+                }
+            });
+        let algorithm = object.checksum.as_ref().map(|c| c.algorithm);
+        let object_parts = (wants("ObjectParts") && object.parts_count.is_some()).then(|| {
+            let list = parts
+                .iter()
+                .map(|p| {
+                    let c = match algorithm {
+                        Some(a) => ChecksumOut::values(&p.checksums, Some(a)),
+                        None => ChecksumOut::default(),
+                    };
+                    ObjectPart {
+                        checksum_crc32: c.crc32,
+                        checksum_crc32c: c.crc32c,
+                        checksum_crc64nvme: c.crc64nvme,
+                        checksum_sha1: c.sha1,
+                        checksum_sha256: c.sha256,
+                        part_number: Some(i32::try_from(p.part_number).unwrap_or(i32::MAX)),
+                        size: Some(i64_of(p.size)),
+                    }
+                })
+                .collect();
+            GetObjectAttributesParts {
+                is_truncated: Some(truncated),
+                max_parts: Some(i32::try_from(max).unwrap_or(1000)),
+                next_part_number_marker: parts
+                    .last()
+                    .map(|p| i32::try_from(p.part_number).unwrap_or(i32::MAX)),
+                part_number_marker: Some(i32::try_from(marker).unwrap_or(0)),
+                parts: Some(list),
+                total_parts_count: object
+                    .parts_count
+                    .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            }
+        });
+        Ok(S3Response::new(GetObjectAttributesOutput {
+            checksum,
+            e_tag: wants("ETag").then(|| convert::etag(&object.etag)),
+            last_modified: Some(convert::ts(object.last_modified)),
+            object_parts,
+            object_size: wants("ObjectSize").then(|| i64_of(object.size)),
+            storage_class: wants("StorageClass")
+                .then(|| StorageClass::from_static(StorageClass::STANDARD)),
+            ..Default::default()
         }))
     }
 }
