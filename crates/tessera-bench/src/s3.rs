@@ -412,7 +412,9 @@ fn xml_all_iter<'a>(text: &'a str, tag: &str) -> impl Iterator<Item = &'a str> +
     let mut rest = text;
     std::iter::from_fn(move || {
         let o = rest.find(&open);
-        let e = rest.find(&empty);
+        // Look for the empty form only before the next open tag: scanning the whole rest on
+        // every call would make parsing a 1000-part page quadratic.
+        let e = rest[..o.unwrap_or(rest.len())].find(&empty);
         match (o, e) {
             (Some(o), e) if e.is_none_or(|e| o < e) => {
                 let start = o + open.len();
