@@ -4,7 +4,7 @@
 use std::pin::Pin;
 
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
 use crate::blob::{BlobStore, BlobWriter};
@@ -87,7 +87,10 @@ pub async fn receive(
     }
     let mut hasher = PayloadHasher::new(&checks.algorithms());
     let mut writer: Box<dyn BlobWriter> = blobs.create().await?;
-    let mut pending = BytesMut::new();
+    // Chunks are batched (not copied) up to CHUNK bytes; each batch is hashed on a blocking
+    // thread while the writer takes it, so the bytes are hashed while still in cache.
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batch_len = 0usize;
     let mut total: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk?;
@@ -95,18 +98,15 @@ pub async fn receive(
         if total > max_size {
             return Err(Error::EntityTooLarge);
         }
-        if pending.is_empty() && chunk.len() >= CHUNK {
-            hasher = hash_and_write(hasher, chunk, writer.as_mut()).await?;
-            continue;
-        }
-        pending.extend_from_slice(&chunk);
-        if pending.len() >= CHUNK {
-            let full = pending.split().freeze();
-            hasher = hash_and_write(hasher, full, writer.as_mut()).await?;
+        batch_len += chunk.len();
+        batch.push(chunk);
+        if batch_len >= CHUNK {
+            hasher = hash_and_write(hasher, std::mem::take(&mut batch), writer.as_mut()).await?;
+            batch_len = 0;
         }
     }
-    if !pending.is_empty() {
-        hasher = hash_and_write(hasher, pending.freeze(), writer.as_mut()).await?;
+    if !batch.is_empty() {
+        hasher = hash_and_write(hasher, batch, writer.as_mut()).await?;
     }
     if let Some(len) = checks.length {
         if len != total {
@@ -156,18 +156,25 @@ pub async fn receive(
     })
 }
 
-/// Hashes `data` on a blocking thread (it is CPU work) and hands it to the writer.
+/// Hashes a batch of chunks on a blocking thread (it is CPU work) while the writer takes them.
 async fn hash_and_write(
     mut hasher: PayloadHasher,
-    data: Bytes,
+    batch: Vec<Bytes>,
     writer: &mut dyn BlobWriter,
 ) -> Result<PayloadHasher> {
-    let for_hash = data.clone();
+    let for_hash = batch.clone();
     let hashing = tokio::task::spawn_blocking(move || {
-        hasher.update(&for_hash);
+        for chunk in &for_hash {
+            hasher.update(chunk);
+        }
         hasher
     });
-    let write = writer.write(data);
+    let write = async {
+        for chunk in batch {
+            writer.write(chunk).await?;
+        }
+        Ok::<(), Error>(())
+    };
     let (hashed, written) = futures::join!(hashing, write);
     written?;
     hashed.map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
