@@ -328,7 +328,11 @@ pub fn combine_full_object(
             ))
         })?;
         if *len > 0 {
-            combined = if first { part } else { combiner.combine(combined, part, *len) };
+            combined = if first {
+                part
+            } else {
+                combiner.combine(combined, part, *len)
+            };
             first = false;
         }
     }
@@ -360,7 +364,12 @@ impl CrcCombiner {
             ChecksumAlgorithm::Crc32c => (0x82F6_3B78, 32),
             _ => (0x9A6C_9329_AC4B_C9B5, 64),
         };
-        let mut this = Self { poly, width, x2n: Vec::with_capacity(width as usize), by_len: Default::default() };
+        let mut this = Self {
+            poly,
+            width,
+            x2n: Vec::with_capacity(width as usize),
+            by_len: Default::default(),
+        };
         let mut p = 1u64 << (width - 2); // x^1
         for _ in 0..width {
             this.x2n.push(p);
@@ -381,7 +390,11 @@ impl CrcCombiner {
                 }
             }
             m >>= 1;
-            b = if b & 1 != 0 { (b >> 1) ^ self.poly } else { b >> 1 };
+            b = if b & 1 != 0 {
+                (b >> 1) ^ self.poly
+            } else {
+                b >> 1
+            };
         }
         p
     }
@@ -586,7 +599,6 @@ mod tests {
     }
 }
 
-
 #[cfg(test)]
 mod combine_many {
     use super::*;
@@ -595,11 +607,20 @@ mod combine_many {
     /// the whole buffer (exercises the per-length operator cache).
     #[test]
     fn many_parts_equal_whole() {
-        let data: Vec<u8> = (0..300_001u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-        for alg in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
-            let digests: Vec<(Vec<u8>, u64)> =
-                data.chunks(1000).map(|c| (compute_checksum(alg, c).digest, c.len() as u64)).collect();
-            let parts: Vec<(&[u8], u64)> = digests.iter().map(|(d, l)| (d.as_slice(), *l)).collect();
+        let data: Vec<u8> = (0..300_001u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for alg in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
+            let digests: Vec<(Vec<u8>, u64)> = data
+                .chunks(1000)
+                .map(|c| (compute_checksum(alg, c).digest, c.len() as u64))
+                .collect();
+            let parts: Vec<(&[u8], u64)> =
+                digests.iter().map(|(d, l)| (d.as_slice(), *l)).collect();
             let combined = combine_full_object(alg, &parts).unwrap();
             assert_eq!(combined, compute_checksum(alg, &data), "{alg:?}");
         }

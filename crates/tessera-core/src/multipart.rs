@@ -7,12 +7,13 @@ use crate::checksum::{self, ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use crate::conditions::ReadConditions;
 use crate::error::{Error, Result};
 use crate::etag;
+use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
 use crate::objects::MAX_PUT_SIZE;
 use crate::payload::{receive, BodyStream, PayloadChecks};
 use crate::records::{
-    now_millis, BlobId, CompleteRequest, ContentHeaders, ObjectChecksum, ObjectRecord, PartRecord,
-    Segment, UploadRecord, WriteCondition,
+    now_millis, BlobId, CompleteRequest, ContentHeaders, ListAfter, ObjectChecksum, ObjectRecord,
+    PartRecord, Segment, UploadRecord, WriteCondition,
 };
 use crate::tessera::Tessera;
 
@@ -317,74 +318,45 @@ impl Tessera {
         max_uploads: usize,
     ) -> Result<UploadsPage> {
         self.require_bucket(bucket).await?;
-        let max = max_uploads.min(1000);
-        let mut page = UploadsPage::default();
-        if max == 0 {
-            return Ok(page);
-        }
-        let delimiter = delimiter.filter(|d| !d.is_empty());
+        let key_marker = key_marker.filter(|k| !k.is_empty());
         // Without an upload-id marker, the key marker excludes every upload of that key.
-        let mut after_key: Option<Vec<u8>> = key_marker
-            .filter(|k| !k.is_empty())
-            .map(|k| k.as_bytes().to_vec());
-        let mut after_id: Option<String> = after_key
-            .as_ref()
-            .and(upload_id_marker)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        let mut count = 0usize;
-        'scan: loop {
-            let batch = self
-                .meta
-                .list_uploads(
-                    bucket,
-                    prefix,
-                    after_key.clone(),
-                    after_id.as_deref(),
-                    max - count + 1,
-                )
-                .await?;
-            if batch.is_empty() {
-                break;
-            }
-            let mut skip_to: Option<Vec<u8>> = None;
-            for upload in batch {
-                if let Some(d) = delimiter {
-                    let rest = &upload.key[prefix.len().min(upload.key.len())..];
-                    if let Some(pos) = rest.find(d) {
-                        let cp = upload.key[..prefix.len() + pos + d.len()].to_string();
-                        let mut past = cp.clone().into_bytes();
-                        past.push(0xFF);
-                        if key_marker.is_some_and(|m| cp.as_str() <= m) {
-                            skip_to = Some(past);
-                            break;
-                        }
-                        if count == max {
-                            page.is_truncated = true;
-                            break 'scan;
-                        }
-                        count += 1;
-                        page.next_key_marker = Some(cp.clone());
-                        page.next_upload_id_marker = None;
-                        page.common_prefixes.push(cp);
-                        skip_to = Some(past);
-                        break;
-                    }
+        let start = UploadCursor {
+            key: key_marker.map(|k| k.as_bytes().to_vec()),
+            upload_id: key_marker
+                .and(upload_id_marker)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        };
+        let source = UploadSource {
+            app: self,
+            bucket,
+            prefix,
+        };
+        let walked = listing::walk(
+            &source,
+            start,
+            prefix,
+            delimiter,
+            key_marker,
+            max_uploads.min(1000),
+        )
+        .await?;
+        let mut page = UploadsPage {
+            is_truncated: walked.is_truncated,
+            ..UploadsPage::default()
+        };
+        for item in walked.items {
+            match item {
+                Item::Entry(u) => {
+                    page.next_key_marker = Some(u.key.clone());
+                    page.next_upload_id_marker = Some(u.upload_id.clone());
+                    page.uploads.push(u);
                 }
-                if count == max {
-                    page.is_truncated = true;
-                    break 'scan;
+                Item::CommonPrefix(p) => {
+                    page.next_key_marker = Some(p.clone());
+                    page.next_upload_id_marker = None;
+                    page.common_prefixes.push(p);
                 }
-                count += 1;
-                after_key = Some(upload.key.clone().into_bytes());
-                after_id = Some(upload.upload_id.clone());
-                page.next_key_marker = Some(upload.key.clone());
-                page.next_upload_id_marker = Some(upload.upload_id.clone());
-                page.uploads.push(upload);
-            }
-            if let Some(s) = skip_to {
-                after_key = Some(s);
-                after_id = None;
             }
         }
         Ok(page)
@@ -627,4 +599,54 @@ pub fn parse_copy_source_range(s: &str) -> Result<(u64, u64)> {
         return Err(bad());
     }
     Ok((first, last))
+}
+
+/// Where a ListMultipartUploads read starts: after this key, or after this upload of it.
+#[derive(Clone, Debug)]
+struct UploadCursor {
+    key: ListAfter,
+    upload_id: Option<String>,
+}
+
+/// In-progress uploads of one bucket under a prefix, for the delimiter walk.
+struct UploadSource<'a> {
+    app: &'a Tessera,
+    bucket: &'a str,
+    prefix: &'a str,
+}
+
+impl listing::Source for UploadSource<'_> {
+    type Entry = UploadRecord;
+    type Cursor = UploadCursor;
+
+    async fn fetch(&self, cursor: UploadCursor, limit: usize) -> Result<Vec<UploadRecord>> {
+        self.app
+            .meta
+            .list_uploads(
+                self.bucket,
+                self.prefix,
+                cursor.key,
+                cursor.upload_id.as_deref(),
+                limit,
+            )
+            .await
+    }
+
+    fn key<'e>(&self, entry: &'e UploadRecord) -> &'e str {
+        &entry.key
+    }
+
+    fn after(&self, entry: &UploadRecord) -> UploadCursor {
+        UploadCursor {
+            key: Some(entry.key.clone().into_bytes()),
+            upload_id: Some(entry.upload_id.clone()),
+        }
+    }
+
+    fn past_prefix(&self, prefix: &str) -> UploadCursor {
+        UploadCursor {
+            key: Some(listing::past_prefix_bytes(prefix)),
+            upload_id: None,
+        }
+    }
 }

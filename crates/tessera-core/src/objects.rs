@@ -8,10 +8,12 @@ use crate::blob::ByteStream;
 use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::conditions::ReadConditions;
 use crate::error::{Error, Result};
+use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
 use crate::payload::{receive, BodyStream, PayloadChecks};
 use crate::records::{
-    now_millis, BlobId, ContentHeaders, ObjectChecksum, ObjectRecord, Segment, WriteCondition,
+    now_millis, BlobId, ContentHeaders, ListAfter, ObjectChecksum, ObjectRecord, Segment,
+    WriteCondition,
 };
 use crate::tessera::Tessera;
 
@@ -469,59 +471,71 @@ impl Tessera {
     /// ListObjects / ListObjectsV2: keys and common prefixes in byte order, at most `max_keys`.
     pub async fn list_objects(&self, req: &ListRequest) -> Result<ListPage> {
         self.require_bucket(&req.bucket).await?;
-        let mut page = ListPage::default();
-        let max = req.max_keys.min(1000);
-        let marker = req.after.clone();
-        let mut after: Option<Vec<u8>> = marker.as_ref().map(|m| m.clone().into_bytes());
-        let delimiter = req.delimiter.as_deref().filter(|d| !d.is_empty());
-        if max == 0 {
-            return Ok(page);
-        }
-        let mut count = 0usize;
-        'scan: loop {
-            let batch = self
-                .meta
-                .list_objects(&req.bucket, &req.prefix, after.clone(), max - count + 1)
-                .await?;
-            if batch.is_empty() {
-                break;
-            }
-            let mut skip_to: Option<Vec<u8>> = None;
-            for object in batch {
-                if let Some(d) = delimiter {
-                    let rest = &object.key[req.prefix.len()..];
-                    if let Some(pos) = rest.find(d) {
-                        let cp = object.key[..req.prefix.len() + pos + d.len()].to_string();
-                        let mut past = cp.clone().into_bytes();
-                        past.push(0xFF);
-                        if marker.as_deref().is_some_and(|m| cp.as_str() <= m) {
-                            skip_to = Some(past);
-                            break;
-                        }
-                        if count == max {
-                            page.is_truncated = true;
-                            break 'scan;
-                        }
-                        count += 1;
-                        page.next_marker = Some(cp.clone());
-                        page.common_prefixes.push(cp);
-                        skip_to = Some(past);
-                        break;
-                    }
+        let source = ObjectSource {
+            app: self,
+            bucket: &req.bucket,
+            prefix: &req.prefix,
+        };
+        let start = req.after.as_ref().map(|m| m.clone().into_bytes());
+        let walked = listing::walk(
+            &source,
+            start,
+            &req.prefix,
+            req.delimiter.as_deref(),
+            req.after.as_deref(),
+            req.max_keys.min(1000),
+        )
+        .await?;
+        let mut page = ListPage {
+            is_truncated: walked.is_truncated,
+            ..ListPage::default()
+        };
+        for item in walked.items {
+            match item {
+                Item::Entry(o) => {
+                    page.next_marker = Some(o.key.clone());
+                    page.objects.push(o);
                 }
-                if count == max {
-                    page.is_truncated = true;
-                    break 'scan;
+                Item::CommonPrefix(p) => {
+                    page.next_marker = Some(p.clone());
+                    page.common_prefixes.push(p);
                 }
-                count += 1;
-                after = Some(object.key.clone().into_bytes());
-                page.next_marker = Some(object.key.clone());
-                page.objects.push(object);
-            }
-            if let Some(s) = skip_to {
-                after = Some(s);
             }
         }
         Ok(page)
+    }
+}
+
+/// Objects of one bucket under a prefix, for the delimiter walk.
+struct ObjectSource<'a> {
+    app: &'a Tessera,
+    bucket: &'a str,
+    prefix: &'a str,
+}
+
+impl listing::Source for ObjectSource<'_> {
+    type Entry = ObjectRecord;
+    type Cursor = ListAfter;
+
+    fn fetch(
+        &self,
+        cursor: ListAfter,
+        limit: usize,
+    ) -> impl std::future::Future<Output = Result<Vec<ObjectRecord>>> + Send {
+        self.app
+            .meta
+            .list_objects(self.bucket, self.prefix, cursor, limit)
+    }
+
+    fn key<'e>(&self, entry: &'e ObjectRecord) -> &'e str {
+        &entry.key
+    }
+
+    fn after(&self, entry: &ObjectRecord) -> ListAfter {
+        Some(entry.key.clone().into_bytes())
+    }
+
+    fn past_prefix(&self, prefix: &str) -> ListAfter {
+        Some(listing::past_prefix_bytes(prefix))
     }
 }

@@ -73,7 +73,7 @@ fn write_condition(
     })
 }
 
-fn range(r: Option<Range>) -> Option<RangeRequest> {
+fn range_request(r: Option<Range>) -> Option<RangeRequest> {
     r.map(|r| match r {
         Range::Int { first, last } => RangeRequest::FromTo { first, last },
         Range::Suffix { length } => RangeRequest::Suffix(length),
@@ -197,6 +197,85 @@ fn content_range(r: &tessera_core::objects::ByteRange, size: u64) -> String {
 
 fn i64_of(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The domain request of a GetObject / HeadObject.
+fn object_request(
+    bucket: String,
+    key: String,
+    version_id: Option<String>,
+    range: Option<Range>,
+    part_number: Option<i32>,
+    conditions: ReadConditions,
+) -> S3Result<GetObjectRequest> {
+    if version_id.as_deref().is_some_and(|v| v != "null") {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NoSuchVersion,
+            "The specified version does not exist.",
+        ));
+    }
+    Ok(GetObjectRequest {
+        bucket,
+        key,
+        range: range_request(range),
+        part_number: part_number
+            .map(|n| validate_part_number(i64::from(n)))
+            .transpose()
+            .map_err(to_s3)?,
+        conditions,
+    })
+}
+
+/// The headers describing an object (or the range / part of it served): HeadObject's output,
+/// which GetObject's repeats. Checksums only when asked for and the whole object is served.
+fn head_output(
+    o: &ObjectRecord,
+    range: Option<tessera_core::objects::ByteRange>,
+    part_number: Option<u32>,
+    mode: &Option<ChecksumMode>,
+) -> HeadObjectOutput {
+    let length = range.map_or(o.size, |r| r.end - r.start + 1);
+    let whole = range.is_none() || part_number.is_some() && o.parts_count.is_none();
+    let enabled = checksum_enabled(mode) && whole;
+    let c = if enabled {
+        ChecksumOut::object(o.checksum.as_ref())
+    } else {
+        ChecksumOut::default()
+    };
+    HeadObjectOutput {
+        accept_ranges: Some("bytes".into()),
+        cache_control: o.headers.cache_control.clone(),
+        checksum_crc32: c.crc32,
+        checksum_crc32c: c.crc32c,
+        checksum_crc64nvme: c.crc64nvme,
+        checksum_sha1: c.sha1,
+        checksum_sha256: c.sha256,
+        checksum_type: enabled
+            .then(|| {
+                o.checksum
+                    .as_ref()
+                    .map(|c| convert::checksum_type_out(c.checksum_type))
+            })
+            .flatten(),
+        content_disposition: o.headers.content_disposition.clone(),
+        content_encoding: o.headers.content_encoding.clone(),
+        content_language: o.headers.content_language.clone(),
+        content_length: Some(i64_of(length)),
+        content_range: range.map(|r| content_range(&r, o.size)),
+        content_type: o.headers.content_type.clone(),
+        e_tag: Some(convert::etag(&o.etag)),
+        expires: o
+            .headers
+            .expires
+            .as_deref()
+            .and_then(convert::parse_http_date),
+        last_modified: Some(convert::ts(o.last_modified)),
+        metadata: convert::metadata_out(&o.user_metadata),
+        parts_count: part_number
+            .and(o.parts_count)
+            .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+        ..Default::default()
+    }
 }
 
 #[async_trait::async_trait]
@@ -373,160 +452,81 @@ impl s3s::S3 for TesseraS3 {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        let input = req.input;
-        if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(S3Error::with_message(
-                S3ErrorCode::NoSuchVersion,
-                "The specified version does not exist.",
-            ));
-        }
-        let request = GetObjectRequest {
-            bucket: input.bucket,
-            key: input.key,
-            range: range(input.range),
-            part_number: input
-                .part_number
-                .map(|n| validate_part_number(i64::from(n)))
-                .transpose()
-                .map_err(to_s3)?,
-            conditions: read_conditions(
-                input.if_match,
-                input.if_none_match,
-                input.if_modified_since,
-                input.if_unmodified_since,
+        let i = req.input;
+        let request = object_request(
+            i.bucket,
+            i.key,
+            i.version_id,
+            i.range,
+            i.part_number,
+            read_conditions(
+                i.if_match,
+                i.if_none_match,
+                i.if_modified_since,
+                i.if_unmodified_since,
             ),
-        };
+        )?;
         let read = self.app.get_object(&request, true).await.map_err(to_s3)?;
-        let o = &read.object;
-        let length = read.range.map_or(o.size, |r| r.end - r.start + 1);
-        let whole =
-            read.range.is_none() || request.part_number.is_some() && o.parts_count.is_none();
-        let c = if checksum_enabled(&input.checksum_mode) && whole {
-            ChecksumOut::object(o.checksum.as_ref())
-        } else {
-            ChecksumOut::default()
-        };
         let body = read
             .body
             .map(|b| StreamingBlob::wrap(sync_wrapper::SyncStream::new(b)));
-        let output = GetObjectOutput {
-            accept_ranges: Some("bytes".into()),
+        let h = head_output(
+            &read.object,
+            read.range,
+            request.part_number,
+            &i.checksum_mode,
+        );
+        Ok(S3Response::new(GetObjectOutput {
             body,
-            cache_control: o.headers.cache_control.clone(),
-            checksum_crc32: c.crc32,
-            checksum_crc32c: c.crc32c,
-            checksum_crc64nvme: c.crc64nvme,
-            checksum_sha1: c.sha1,
-            checksum_sha256: c.sha256,
-            checksum_type: (checksum_enabled(&input.checksum_mode) && whole)
-                .then(|| {
-                    o.checksum
-                        .as_ref()
-                        .map(|c| convert::checksum_type_out(c.checksum_type))
-                })
-                .flatten(),
-            content_disposition: o.headers.content_disposition.clone(),
-            content_encoding: o.headers.content_encoding.clone(),
-            content_language: o.headers.content_language.clone(),
-            content_length: Some(i64_of(length)),
-            content_range: read.range.map(|r| content_range(&r, o.size)),
-            content_type: o.headers.content_type.clone(),
-            e_tag: Some(convert::etag(&o.etag)),
-            expires: o
-                .headers
-                .expires
-                .as_deref()
-                .and_then(convert::parse_http_date),
-            last_modified: Some(convert::ts(o.last_modified)),
-            metadata: convert::metadata_out(&o.user_metadata),
-            parts_count: request
-                .part_number
-                .and(o.parts_count)
-                .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
-            storage_class: None,
+            accept_ranges: h.accept_ranges,
+            cache_control: h.cache_control,
+            checksum_crc32: h.checksum_crc32,
+            checksum_crc32c: h.checksum_crc32c,
+            checksum_crc64nvme: h.checksum_crc64nvme,
+            checksum_sha1: h.checksum_sha1,
+            checksum_sha256: h.checksum_sha256,
+            checksum_type: h.checksum_type,
+            content_disposition: h.content_disposition,
+            content_encoding: h.content_encoding,
+            content_language: h.content_language,
+            content_length: h.content_length,
+            content_range: h.content_range,
+            content_type: h.content_type,
+            e_tag: h.e_tag,
+            expires: h.expires,
+            last_modified: h.last_modified,
+            metadata: h.metadata,
+            parts_count: h.parts_count,
             ..Default::default()
-        };
-        Ok(S3Response::new(output))
+        }))
     }
 
     async fn head_object(
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        let input = req.input;
-        if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(S3Error::with_message(
-                S3ErrorCode::NoSuchVersion,
-                "The specified version does not exist.",
-            ));
-        }
-        let request = GetObjectRequest {
-            bucket: input.bucket,
-            key: input.key,
-            range: range(input.range),
-            part_number: input
-                .part_number
-                .map(|n| validate_part_number(i64::from(n)))
-                .transpose()
-                .map_err(to_s3)?,
-            conditions: read_conditions(
-                input.if_match,
-                input.if_none_match,
-                input.if_modified_since,
-                input.if_unmodified_since,
+        let i = req.input;
+        let request = object_request(
+            i.bucket,
+            i.key,
+            i.version_id,
+            i.range,
+            i.part_number,
+            read_conditions(
+                i.if_match,
+                i.if_none_match,
+                i.if_modified_since,
+                i.if_unmodified_since,
             ),
-        };
+        )?;
         let read = self.app.get_object(&request, false).await.map_err(to_s3)?;
-        let o = &read.object;
-        let length = read.range.map_or(o.size, |r| r.end - r.start + 1);
-        let whole =
-            read.range.is_none() || request.part_number.is_some() && o.parts_count.is_none();
-        let enabled = checksum_enabled(&input.checksum_mode) && whole;
-        let c = if enabled {
-            ChecksumOut::object(o.checksum.as_ref())
-        } else {
-            ChecksumOut::default()
-        };
-        let output = HeadObjectOutput {
-            accept_ranges: Some("bytes".into()),
-            cache_control: o.headers.cache_control.clone(),
-            checksum_crc32: c.crc32,
-            checksum_crc32c: c.crc32c,
-            checksum_crc64nvme: c.crc64nvme,
-            checksum_sha1: c.sha1,
-            checksum_sha256: c.sha256,
-            checksum_type: enabled
-                .then(|| {
-                    o.checksum
-                        .as_ref()
-                        .map(|c| convert::checksum_type_out(c.checksum_type))
-                })
-                .flatten(),
-            content_disposition: o.headers.content_disposition.clone(),
-            content_encoding: o.headers.content_encoding.clone(),
-            content_language: o.headers.content_language.clone(),
-            content_length: Some(i64_of(length)),
-            content_range: read.range.map(|r| content_range(&r, o.size)),
-            content_type: o.headers.content_type.clone(),
-            e_tag: Some(convert::etag(&o.etag)),
-            expires: o
-                .headers
-                .expires
-                .as_deref()
-                .and_then(convert::parse_http_date),
-            last_modified: Some(convert::ts(o.last_modified)),
-            metadata: convert::metadata_out(&o.user_metadata),
-            parts_count: request
-                .part_number
-                .and(o.parts_count)
-                .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
-            ..Default::default()
-        };
-        let mut resp = S3Response::new(output);
-        if read.range.is_some() {
-            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-        }
-        Ok(resp)
+        // s3s does not turn HEAD into 206 by itself; the HTTP layer does, from Content-Range.
+        Ok(S3Response::new(head_output(
+            &read.object,
+            read.range,
+            request.part_number,
+            &i.checksum_mode,
+        )))
     }
 
     async fn delete_object(
