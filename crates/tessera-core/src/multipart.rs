@@ -578,10 +578,10 @@ impl Tessera {
     }
 }
 
-/// A fresh, unguessable upload id (192 random bits, URL-safe).
+/// A fresh, unguessable upload id: 192 random bits as hex, so it is URL-safe and never starts
+/// with '-' (the aws cli would read such an id as an option).
 fn new_upload_id() -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>())
+    hex::encode(rand::random::<[u8; 24]>())
 }
 
 /// Parses `x-amz-copy-source-range` (`bytes=first-last`): both bounds required.

@@ -186,6 +186,33 @@ impl HttpService {
     }
 }
 
+/// GetObjectAttributes answers the ETag unquoted (unlike every other S3 response); s3s always
+/// quotes ETags in XML, so the quotes are taken out here.
+fn unquote_attributes_etag(resp: &mut HttpResponse) {
+    let Some(bytes) = resp.body().bytes() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return;
+    };
+    if !text.contains("<ETag>\"") {
+        return;
+    }
+    let out = text
+        .replace("<ETag>\"", "<ETag>")
+        .replace("\"</ETag>", "</ETag>");
+    replace_body(resp, out);
+}
+
+/// Replaces a response's (in-memory) body and its Content-Length.
+fn replace_body(resp: &mut HttpResponse, body: String) {
+    let len = body.len();
+    *resp.body_mut() = s3s::Body::from(body);
+    if let Ok(v) = http::HeaderValue::from_str(&len.to_string()) {
+        resp.headers_mut().insert(http::header::CONTENT_LENGTH, v);
+    }
+}
+
 /// Whether an `x-amz-content-sha256` value is one S3 accepts.
 fn valid_content_sha256(v: &[u8]) -> bool {
     const MODES: [&[u8]; 6] = [
@@ -228,11 +255,7 @@ fn complete_error_body(resp: &mut HttpResponse, request_id: &str) {
     if let Some(end) = out.rfind("</Error>") {
         out.insert_str(end, &format!("<RequestId>{request_id}</RequestId>"));
     }
-    let len = out.len();
-    *resp.body_mut() = s3s::Body::from(out);
-    if let Ok(v) = http::HeaderValue::from_str(&len.to_string()) {
-        resp.headers_mut().insert(http::header::CONTENT_LENGTH, v);
-    }
+    replace_body(resp, out);
 }
 
 fn default_message(code: &str) -> &'static str {
@@ -299,6 +322,11 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
+        let is_attributes = method == http::Method::GET
+            && req.uri().query().is_some_and(|q| {
+                q.split('&')
+                    .any(|p| p == "attributes" || p.starts_with("attributes="))
+            });
         let has_body = bytes_in > 0 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let mut req = req;
         let precheck = self.precheck(&mut req);
@@ -319,6 +347,9 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
                 && resp.headers().contains_key(http::header::CONTENT_RANGE)
             {
                 *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+            }
+            if is_attributes && resp.status() == http::StatusCode::OK {
+                unquote_attributes_etag(&mut resp);
             }
             if resp.status().is_client_error() || resp.status().is_server_error() {
                 complete_error_body(&mut resp, &id);

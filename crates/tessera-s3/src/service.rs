@@ -1199,11 +1199,13 @@ impl s3s::S3 for TesseraS3 {
                 "The specified version does not exist.",
             ));
         }
+        // The header is a comma-separated list; s3s may hand it over as one element.
         let wants = |name: &str| {
             input
                 .object_attributes
                 .iter()
-                .any(|a| a.as_str().eq_ignore_ascii_case(name))
+                .flat_map(|a| a.as_str().split(','))
+                .any(|a| a.trim().eq_ignore_ascii_case(name))
         };
         let marker = u32::try_from(input.part_number_marker.unwrap_or(0).max(0)).unwrap_or(0);
         let max = match input.max_parts {
