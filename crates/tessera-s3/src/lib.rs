@@ -79,9 +79,7 @@ pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpSe
         secret_key: SecretKey::from(config.secret_key.clone()),
     });
     if let Some(domain) = &config.domain {
-        let host = s3s::host::SingleDomain::new(domain)
-            .map_err(|e| BuildError::Domain(format!("{domain}: {e}")))?;
-        builder.set_host(host);
+        builder.set_host(VirtualHostStyle::new(domain)?);
     }
     Ok(HttpService {
         inner: builder.build(),
@@ -91,6 +89,46 @@ pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpSe
 
 /// Largest request header section accepted (S3 documents 8 KB; some headroom for clients).
 const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Virtual-host style addressing under one base domain: `bucket.<domain>[:port]` names the
+/// bucket; any other host (the domain itself, `localhost`, an IP) is path style.
+struct VirtualHostStyle {
+    /// `.<domain>`, lower-case.
+    suffix: String,
+}
+
+impl VirtualHostStyle {
+    fn new(domain: &str) -> Result<Self, BuildError> {
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        let valid = !domain.is_empty()
+            && domain.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid {
+            return Err(BuildError::Domain(domain));
+        }
+        Ok(Self {
+            suffix: format!(".{domain}"),
+        })
+    }
+}
+
+impl s3s::host::S3Host for VirtualHostStyle {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<s3s::host::VirtualHost<'a>> {
+        let name = match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        let lower = name.to_ascii_lowercase();
+        let vh = s3s::host::VirtualHost::new(name);
+        match lower.strip_suffix(self.suffix.as_str()) {
+            Some(bucket) if !bucket.is_empty() => Ok(vh.with_bucket(bucket.to_string())),
+            _ => Ok(vh),
+        }
+    }
+}
 
 /// Longest validity of a presigned URL, as S3: 7 days.
 const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
