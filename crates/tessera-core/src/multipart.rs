@@ -434,6 +434,20 @@ impl Tessera {
         upload: &UploadRecord,
         req: &CompleteUploadRequest,
     ) -> Result<(ObjectRecord, Vec<Segment>)> {
+        if upload.checksum_algorithm.is_some() {
+            // AWS documents that an upload with checksums needs consecutive part numbers and
+            // answers others with a 500; Tessera says so with a 400.
+            let consecutive = req
+                .parts
+                .iter()
+                .enumerate()
+                .all(|(i, p)| p.part_number as usize == i + 1);
+            if !consecutive {
+                return Err(Error::InvalidRequest(
+                    "An upload created with a checksum algorithm must be completed with consecutive part numbers starting at 1.".into(),
+                ));
+            }
+        }
         let stored = self.all_parts(&upload.upload_id).await?;
         let mut segments = Vec::with_capacity(req.parts.len());
         let mut md5s = Vec::with_capacity(req.parts.len());

@@ -1465,11 +1465,11 @@ pub async fn complete_upload_condition(h: &dyn Harness) {
     assert_eq!(store.list_parts("u", 0, 10).await.unwrap(), vec![p.clone()]);
     assert_eq!(store.get_completed_upload("u").await.unwrap(), None);
 
-    // If-Match on a key that has no object fails too.
+    // If-Match on a key that has no object fails with NoSuchKey, as S3.
     store.delete_object("b", "k", none()).await.unwrap();
     assert_err(
         store.complete_upload(request(if_match("current"))).await,
-        "PreconditionFailed",
+        "NoSuchKey",
     );
     assert!(store
         .complete_upload(request(if_none_match()))
