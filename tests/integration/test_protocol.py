@@ -327,3 +327,16 @@ def test_connection_reusable_after_early_error(raw, bucket, case):
     finally:
         conn.close()
 
+
+
+def test_post_form_upload_is_refused_before_signature_check(raw, s3, bucket):
+    # PostObject is not implemented; the request is refused up front (s3s would otherwise
+    # check a SigV2 form signature in non-constant time).
+    body = (b"--XYZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n"
+            b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\ndata\r\n--XYZ--\r\n")
+    resp = raw("POST", f"/{bucket}", body=body, sign=None,
+               headers={"Content-Type": "multipart/form-data; boundary=XYZ"})
+    assert resp.status == 501, resp
+    assert resp.error_code == "NotImplemented"
+    expect_error(s3.head_object, Bucket=bucket, Key="k", code=None, status=404)
+    assert_alive(s3)

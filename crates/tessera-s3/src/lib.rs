@@ -138,6 +138,23 @@ impl HttpService {
     /// the form of `x-amz-content-sha256`, Range headers S3 would ignore, and SigV2 (verified
     /// here in constant time; refused when switched off).
     fn precheck(&self, req: &mut http::Request<hyper::body::Incoming>) -> Result<(), S3Error> {
+        // Browser form uploads (PostObject) are not implemented, and s3s would compare their
+        // SigV2 signature in non-constant time: refuse them before s3s looks at the form.
+        let is_form = req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("multipart/form-data")
+            });
+        if req.method() == http::Method::POST && is_form {
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                "Browser-based uploads with POST forms are not implemented",
+            ));
+        }
         let header_bytes: usize = req
             .headers()
             .iter()
