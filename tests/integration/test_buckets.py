@@ -126,3 +126,19 @@ def test_object_operations_on_missing_bucket(s3):
     expect_error(s3.get_object, Bucket=missing, Key="k", code="NoSuchBucket", status=404)
     expect_error(s3.list_objects_v2, Bucket=missing, code="NoSuchBucket", status=404)
     expect_error(s3.list_objects, Bucket=missing, code="NoSuchBucket", status=404)
+
+
+def test_list_buckets_prefix_with_max_buckets(s3, bucket_factory):
+    # Buckets that do not match the prefix must not use up MaxBuckets.
+    ours = sorted(bucket_factory() for _ in range(3))
+    seen, token = [], None
+    while True:
+        kwargs = {"Prefix": ours[0], "MaxBuckets": 1}
+        if token:
+            kwargs["ContinuationToken"] = token
+        resp = s3.list_buckets(**kwargs)
+        seen.extend(b["Name"] for b in resp["Buckets"])
+        token = resp.get("ContinuationToken")
+        if not token:
+            break
+    assert seen == [ours[0]]

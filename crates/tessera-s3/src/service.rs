@@ -343,19 +343,29 @@ impl s3s::S3 for TesseraS3 {
             Some(n) => usize::try_from(n).unwrap_or(10_000),
             None => 10_000,
         };
-        let after = req
+        let mut after = req
             .input
             .continuation_token
             .as_deref()
             .map(decode_token)
             .transpose()?;
         let prefix = req.input.prefix.clone().unwrap_or_default();
-        let mut buckets = self
-            .app
-            .list_buckets(after.as_deref(), limit + 1)
-            .await
-            .map_err(to_s3)?;
-        buckets.retain(|b| b.name.starts_with(&prefix));
+        let mut buckets = Vec::new();
+        // Bucket names are few; page through them until `limit + 1` match the prefix.
+        loop {
+            let page = self
+                .app
+                .list_buckets(after.as_deref(), 1000)
+                .await
+                .map_err(to_s3)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.name.clone());
+            let full = page.len() == 1000;
+            buckets.extend(page.into_iter().filter(|b| b.name.starts_with(&prefix)));
+            if buckets.len() > limit || !full {
+                break;
+            }
+        }
         let truncated = buckets.len() > limit;
         buckets.truncate(limit);
         let token = truncated

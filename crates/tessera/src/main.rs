@@ -195,7 +195,9 @@ fn init_logging() -> Result<(), ConfigError> {
         Some(f) => (config::ENV_LOG, f),
         None => match config::known_env_var("RUST_LOG")? {
             Some(f) => ("RUST_LOG", f),
-            None => ("default", "info".to_owned()),
+            // s3s logs every client error (NoSuchKey, a bad signature...) at ERROR level; the
+            // request line Tessera logs for each request already carries the status.
+            None => ("default", "info,s3s::ops=off".to_owned()),
         },
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
