@@ -10,7 +10,7 @@ use crate::etag;
 use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
 use crate::objects::MAX_PUT_SIZE;
-use crate::payload::{receive, BodyStream, PayloadChecks};
+use crate::payload::{receive, BodyStream, PayloadChecks, ReceivedBlob};
 use crate::records::{
     now_millis, BlobId, CompleteRequest, ContentHeaders, ListAfter, ObjectChecksum, ObjectRecord,
     PartRecord, Segment, UploadRecord, WriteCondition,
@@ -122,6 +122,18 @@ fn resolve_checksum_kind(
     }
 }
 
+/// The record of a part just received.
+fn new_part(part_number: u32, received: ReceivedBlob) -> PartRecord {
+    PartRecord {
+        part_number,
+        size: received.digest.size,
+        etag: hex::encode(received.digest.md5),
+        last_modified: now_millis(),
+        blob: received.blob,
+        checksums: received.digest.checksums,
+    }
+}
+
 fn part_checksum(part: &PartRecord, algorithm: ChecksumAlgorithm) -> Option<&ChecksumValue> {
     part.checksums.iter().find(|c| c.algorithm == algorithm)
 }
@@ -195,15 +207,11 @@ impl Tessera {
             .map(|c| c.algorithm)
             .or(checks.algorithm);
         let received = receive(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await?;
-        let part = PartRecord {
-            part_number,
-            size: received.digest.size,
-            etag: hex::encode(received.digest.md5),
-            last_modified: now_millis(),
-            blob: received.blob,
-            checksums: received.digest.checksums,
-        };
-        Ok((self.store_part(upload_id, part).await?, reported))
+        Ok((
+            self.store_part(upload_id, new_part(part_number, received))
+                .await?,
+            reported,
+        ))
     }
 
     async fn store_part(&self, upload_id: &str, part: PartRecord) -> Result<PartRecord> {
@@ -263,15 +271,11 @@ impl Tessera {
                 Err(Error::IncompleteBody) => continue,
                 Err(e) => return Err(e),
             };
-            let part = PartRecord {
-                part_number,
-                size: received.digest.size,
-                etag: hex::encode(received.digest.md5),
-                last_modified: now_millis(),
-                blob: received.blob,
-                checksums: received.digest.checksums,
-            };
-            return Ok((self.store_part(upload_id, part).await?, object));
+            return Ok((
+                self.store_part(upload_id, new_part(part_number, received))
+                    .await?,
+                object,
+            ));
         }
         Err(Error::Conflict)
     }
