@@ -345,3 +345,18 @@ def test_no_sigv2_flag_refuses_sigv2(make_server):
 
     # SigV4 keeps working.
     assert v4.get_object(Bucket=name, Key="k")["Body"].read() == b"x"
+
+
+@pytest.mark.parametrize("expires,status,code", [
+    ("0", 403, "AccessDenied"),
+    ("-7", 400, "AuthorizationQueryParametersError"),
+])
+def test_presigned_v4_expires_zero_or_negative(server, s3, bucket, expires, status, code):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    url = server.client(signature_version="s3v4").generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60)
+    # Re-signing is not needed: the expiry bound is checked before the signature.
+    url = url.replace("X-Amz-Expires=60", f"X-Amz-Expires={expires}")
+    r = requests.get(url, verify=_verify(server), timeout=30)
+    assert r.status_code == status, r.text
+    assert _xml_error(r) == code

@@ -333,3 +333,19 @@ def test_key_length_limit(s3, bucket):
     expect_error(s3.put_object, Bucket=bucket, Key="é" * 513, Body=b"x", code="KeyTooLongError", status=400)
     s3.put_object(Bucket=bucket, Key="é" * 512, Body=b"x")
     assert _keys(s3.list_objects_v2(Bucket=bucket)) == sorted([ok, "é" * 512], key=str.encode)
+
+
+def test_empty_delimiter_is_not_echoed(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="a/b", Body=b"x")
+    for call in (s3.list_objects, s3.list_objects_v2):
+        resp = call(Bucket=bucket, Delimiter="")
+        assert "Delimiter" not in resp
+        assert [o["Key"] for o in resp["Contents"]] == ["a/b"]
+
+
+def test_v1_prefix_comes_back_as_sent(s3, bucket):
+    # boto3 asks for encoding-type=url; in ListObjects V1 the Prefix element is not encoded.
+    s3.put_object(Bucket=bucket, Key="\nkey", Body=b"x")
+    resp = s3.list_objects(Bucket=bucket, Prefix="\n")
+    assert resp["Prefix"] == "\n"
+    assert [o["Key"] for o in resp["Contents"]] == ["\nkey"]

@@ -356,3 +356,8 @@ def test_get_missing_key(s3, bucket):
 
 def test_head_missing_key(s3, bucket):
     expect_error(s3.head_object, Bucket=bucket, Key="nope", code=None, status=404)
+
+
+def test_content_encoding_kept_verbatim(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="enc", Body=b"x", ContentEncoding="deflate, gzip")
+    assert s3.head_object(Bucket=bucket, Key="enc")["ContentEncoding"] == "deflate, gzip"

@@ -75,6 +75,9 @@ pub fn headers_in(
 ) -> ContentHeaders {
     // aws-chunked is a transfer detail of the request, never part of the stored encoding.
     let content_encoding = content_encoding.and_then(|enc| {
+        if !enc.to_ascii_lowercase().contains("aws-chunked") {
+            return Some(enc);
+        }
         let kept: Vec<&str> = enc
             .split(',')
             .map(str::trim)

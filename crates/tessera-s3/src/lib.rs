@@ -170,15 +170,7 @@ impl HttpService {
         }
         if let Some(q) = req.uri().query() {
             if let Some(expires) = query_param(q, "X-Amz-Expires") {
-                let ok = expires
-                    .parse::<u64>()
-                    .is_ok_and(|n| (1..=MAX_PRESIGNED_EXPIRES).contains(&n));
-                if !ok {
-                    return Err(S3Error::with_message(
-                        S3ErrorCode::AuthorizationQueryParametersError,
-                        "X-Amz-Expires must be less than a week (in seconds) that is 604800",
-                    ));
-                }
+                check_presigned_expires(expires)?;
             }
         }
         if let Some(v) = req.headers().get("x-amz-content-sha256") {
@@ -265,6 +257,25 @@ fn replace_body(resp: &mut HttpResponse, body: String) {
     *resp.body_mut() = s3s::Body::from(body);
     if let Ok(v) = http::HeaderValue::from_str(&len.to_string()) {
         resp.headers_mut().insert(http::header::CONTENT_LENGTH, v);
+    }
+}
+
+/// The bounds S3 puts on `X-Amz-Expires`: a whole number of seconds, at most a week; a URL that
+/// lives 0 seconds has already expired.
+fn check_presigned_expires(expires: &str) -> Result<(), S3Error> {
+    let query_error =
+        |m: &'static str| S3Error::with_message(S3ErrorCode::AuthorizationQueryParametersError, m);
+    match expires.parse::<i64>() {
+        Err(_) => Err(query_error("X-Amz-Expires should be a number")),
+        Ok(n) if n < 0 => Err(query_error("X-Amz-Expires must be non-negative")),
+        Ok(0) => Err(S3Error::with_message(
+            S3ErrorCode::AccessDenied,
+            "Request has expired",
+        )),
+        Ok(n) if n.unsigned_abs() > MAX_PRESIGNED_EXPIRES => Err(query_error(
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        )),
+        Ok(_) => Ok(()),
     }
 }
 

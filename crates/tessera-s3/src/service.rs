@@ -704,7 +704,9 @@ impl s3s::S3 for TesseraS3 {
             .flatten();
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
-            prefix: Some(encode(&request.prefix, url)),
+            // ListObjects V1 URL-encodes keys, prefixes of CommonPrefixes, Delimiter and the
+            // markers, but not the Prefix element (clients decode only those).
+            prefix: Some(request.prefix.clone()),
             marker: Some(
                 input
                     .marker
@@ -728,7 +730,10 @@ impl s3s::S3 for TesseraS3 {
                     })
                     .collect(),
             ),
-            delimiter: input.delimiter.map(|d| encode(&d, url)),
+            delimiter: input
+                .delimiter
+                .filter(|d| !d.is_empty())
+                .map(|d| encode(&d, url)),
             next_marker,
             encoding_type: input.encoding_type,
             request_charged: None,
@@ -781,7 +786,10 @@ impl s3s::S3 for TesseraS3 {
                     })
                     .collect(),
             ),
-            delimiter: input.delimiter.map(|d| encode(&d, url)),
+            delimiter: input
+                .delimiter
+                .filter(|d| !d.is_empty())
+                .map(|d| encode(&d, url)),
             encoding_type: input.encoding_type,
             start_after: input.start_after.map(|s| encode(&s, url)),
             request_charged: None,
@@ -1178,7 +1186,10 @@ impl s3s::S3 for TesseraS3 {
                     })
                     .collect(),
             ),
-            delimiter: input.delimiter.map(|d| encode(&d, url)),
+            delimiter: input
+                .delimiter
+                .filter(|d| !d.is_empty())
+                .map(|d| encode(&d, url)),
             encoding_type: input.encoding_type,
             is_truncated: Some(page.is_truncated),
             key_marker: Some(
