@@ -312,3 +312,19 @@ def test_checksum_upload_needs_consecutive_part_numbers(s3_small, small_bucket, 
     done = s3.complete_multipart_upload(Bucket=bucket, Key="gap", UploadId=upload_id,
                                         MultipartUpload={"Parts": parts[:1]})
     assert done["ETag"].endswith('-1"')
+
+
+@pytest.mark.parametrize("algorithm,checksum_type", [("SHA256", "COMPOSITE"), ("CRC32", "FULL_OBJECT")])
+def test_get_part_number_returns_the_part_checksum(s3_small, small_bucket, algorithm, checksum_type):
+    s3, bucket = s3_small, small_bucket
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="pc", ChecksumAlgorithm=algorithm,
+                                           ChecksumType=checksum_type)["UploadId"]
+    parts = _upload_with_checksums(s3, bucket, "pc", upload_id, algorithm)
+    s3.complete_multipart_upload(Bucket=bucket, Key="pc", UploadId=upload_id, MultipartUpload={"Parts": parts})
+    field = checksum_param(algorithm)
+    for n, data in enumerate(PARTS, start=1):
+        for call in (s3.get_object, s3.head_object):
+            resp = call(Bucket=bucket, Key="pc", PartNumber=n, ChecksumMode="ENABLED")
+            assert resp[field] == checksum(algorithm, data), (call, n)
+            assert resp["ChecksumType"] == checksum_type
+            assert resp["PartsCount"] == len(PARTS)

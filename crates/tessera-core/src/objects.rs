@@ -94,6 +94,8 @@ pub struct ObjectRead {
     pub range: Option<ByteRange>,
     /// The bytes (of `range` if set, else the whole object); `None` for HEAD.
     pub body: Option<ByteStream>,
+    /// The part served, for a `partNumber` read of a multipart object (its checksums).
+    pub part: Option<Segment>,
 }
 
 /// One page of a listing.
@@ -211,21 +213,25 @@ impl Tessera {
         for _ in 0..READ_RETRIES {
             let object = self.object_record(&req.bucket, &req.key).await?;
             req.conditions.check(&object)?;
-            let range = match (req.part_number, req.range) {
+            let (range, part) = match (req.part_number, req.range) {
                 (Some(_), Some(_)) => {
                     return Err(Error::InvalidRequest(
                         "Cannot specify both Range header and partNumber query parameter".into(),
                     ))
                 }
-                (Some(n), None) => Some(self.part_range(&object, n).await?),
-                (None, Some(r)) => Some(r.resolve(object.size)?),
-                (None, None) => None,
+                (Some(n), None) => {
+                    let (range, part) = self.part_range(&object, n).await?;
+                    (Some(range), part)
+                }
+                (None, Some(r)) => (Some(r.resolve(object.size)?), None),
+                (None, None) => (None, None),
             };
             if !with_body {
                 return Ok(ObjectRead {
                     object,
                     range,
                     body: None,
+                    part,
                 });
             }
             let (start, end_excl) = match range {
@@ -238,6 +244,7 @@ impl Tessera {
                         object,
                         range,
                         body: Some(body),
+                        part,
                     })
                 }
                 None => continue, // replaced meanwhile: read the new object
@@ -246,8 +253,12 @@ impl Tessera {
         Err(Error::Conflict)
     }
 
-    /// The byte range of part `n` of `object` (S3's `partNumber`).
-    async fn part_range(&self, object: &ObjectRecord, n: u32) -> Result<ByteRange> {
+    /// The byte range of part `n` and, for a multipart object, the part itself.
+    async fn part_range(
+        &self,
+        object: &ObjectRecord,
+        n: u32,
+    ) -> Result<(ByteRange, Option<Segment>)> {
         if n == 0 || n > 10_000 {
             return Err(Error::InvalidArgument(
                 "Part number must be an integer between 1 and 10000, inclusive".into(),
@@ -257,10 +268,13 @@ impl Tessera {
             if n == 1 {
                 return match object.size {
                     0 => Err(Error::InvalidPartNumber),
-                    size => Ok(ByteRange {
-                        start: 0,
-                        end: size - 1,
-                    }),
+                    size => Ok((
+                        ByteRange {
+                            start: 0,
+                            end: size - 1,
+                        },
+                        None,
+                    )),
                 };
             }
             return Err(Error::InvalidPartNumber);
@@ -273,10 +287,11 @@ impl Tessera {
         if seg.size == 0 {
             return Err(Error::InvalidPartNumber);
         }
-        Ok(ByteRange {
+        let range = ByteRange {
             start: seg.offset,
             end: seg.offset + seg.size - 1,
-        })
+        };
+        Ok((range, Some(seg)))
     }
 
     /// Streams bytes `[start, end)` of `object` across its segments. `None` if the object's

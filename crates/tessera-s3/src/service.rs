@@ -227,21 +227,41 @@ fn object_request(
 }
 
 /// The headers describing an object (or the range / part of it served): HeadObject's output,
-/// which GetObject's repeats. Checksums only when asked for and the whole object is served.
+/// which GetObject's repeats. Checksums only when asked for: the object's for the whole object,
+/// the part's (with the object's checksum type) for a part of a multipart object.
 fn head_output(
-    o: &ObjectRecord,
-    range: Option<tessera_core::objects::ByteRange>,
+    read: &tessera_core::objects::ObjectRead,
     part_number: Option<u32>,
     mode: &Option<ChecksumMode>,
 ) -> HeadObjectOutput {
+    let (o, range) = (&read.object, read.range);
     let length = range.map_or(o.size, |r| r.end - r.start + 1);
     let whole = range.is_none() || part_number.is_some() && o.parts_count.is_none();
-    let enabled = checksum_enabled(mode) && whole;
-    let c = if enabled {
-        ChecksumOut::object(o.checksum.as_ref())
-    } else {
-        ChecksumOut::default()
-    };
+    // A part of a multipart object reports that part's checksum, with the object's type.
+    let part_checksum = read
+        .part
+        .as_ref()
+        .zip(o.checksum.as_ref())
+        .and_then(|(p, c)| {
+            let v = p.checksums.iter().find(|v| v.algorithm == c.algorithm)?;
+            Some((v.algorithm, v.to_base64(), c.checksum_type))
+        });
+    let enabled = checksum_enabled(mode) && (whole || part_checksum.is_some());
+    let mut c = ChecksumOut::default();
+    let mut checksum_type = None;
+    if enabled {
+        match (&part_checksum, &o.checksum) {
+            (Some((alg, value, kind)), _) => {
+                c.set(*alg, value.clone());
+                checksum_type = Some(*kind);
+            }
+            (None, Some(obj)) => {
+                c = ChecksumOut::object(Some(obj));
+                checksum_type = Some(obj.checksum_type);
+            }
+            (None, None) => {}
+        }
+    }
     HeadObjectOutput {
         accept_ranges: Some("bytes".into()),
         cache_control: o.headers.cache_control.clone(),
@@ -250,13 +270,7 @@ fn head_output(
         checksum_crc64nvme: c.crc64nvme,
         checksum_sha1: c.sha1,
         checksum_sha256: c.sha256,
-        checksum_type: enabled
-            .then(|| {
-                o.checksum
-                    .as_ref()
-                    .map(|c| convert::checksum_type_out(c.checksum_type))
-            })
-            .flatten(),
+        checksum_type: checksum_type.map(convert::checksum_type_out),
         content_disposition: o.headers.content_disposition.clone(),
         content_encoding: o.headers.content_encoding.clone(),
         content_language: o.headers.content_language.clone(),
@@ -476,16 +490,12 @@ impl s3s::S3 for TesseraS3 {
                 i.if_unmodified_since,
             ),
         )?;
-        let read = self.app.get_object(&request, true).await.map_err(to_s3)?;
+        let mut read = self.app.get_object(&request, true).await.map_err(to_s3)?;
+        let h = head_output(&read, request.part_number, &i.checksum_mode);
         let body = read
             .body
+            .take()
             .map(|b| StreamingBlob::wrap(sync_wrapper::SyncStream::new(b)));
-        let h = head_output(
-            &read.object,
-            read.range,
-            request.part_number,
-            &i.checksum_mode,
-        );
         Ok(S3Response::new(GetObjectOutput {
             body,
             accept_ranges: h.accept_ranges,
@@ -532,8 +542,7 @@ impl s3s::S3 for TesseraS3 {
         let read = self.app.get_object(&request, false).await.map_err(to_s3)?;
         // s3s does not turn HEAD into 206 by itself; the HTTP layer does, from Content-Range.
         Ok(S3Response::new(head_output(
-            &read.object,
-            read.range,
+            &read,
             request.part_number,
             &i.checksum_mode,
         )))
