@@ -191,13 +191,14 @@ fn write_file(path: &Path, creds: &Credentials) -> anyhow::Result<()> {
 }
 
 /// The block printed once, on the start that generated the credentials.
-pub fn banner(creds: &Credentials, path: &Path, endpoint: &str) -> String {
+pub fn banner(creds: &Credentials, path: &Path, endpoint: &str, region: &str) -> String {
     format!(
         "Generated root credentials (saved to {path}, mode 0600; shown only this once):\n\
          \x20 Access key: {ak}\n\
          \x20 Secret key: {sk}\n\
          Try it:\n\
-         \x20 AWS_ACCESS_KEY_ID={ak} AWS_SECRET_ACCESS_KEY={sk} aws --endpoint-url {endpoint} s3 ls\n",
+         \x20 AWS_ACCESS_KEY_ID={ak} AWS_SECRET_ACCESS_KEY={sk} AWS_DEFAULT_REGION={region} \
+         aws --endpoint-url {endpoint} s3 ls\n",
         path = path.display(),
         ak = creds.access_key,
         sk = creds.secret_key,

@@ -145,7 +145,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let local = listener.local_addr().context("cannot read the bound address")?;
         let url = server::listen_url(local, tls.is_some());
         if let credentials::Source::Generated(path) = &source {
-            print!("{}", credentials::banner(&creds, path, &server::client_url(local, tls.is_some())));
+            print!("{}", credentials::banner(
+                    &creds,
+                    path,
+                    &server::client_url(local, tls.is_some()),
+                    &settings.region,
+                ));
         }
         tracing::info!(url = %url, data_dir = %settings.data_dir.display(), region = %settings.region, "listening");
         println!("tessera listening on {url}");
