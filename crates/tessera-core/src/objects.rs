@@ -320,6 +320,15 @@ impl Tessera {
         if covered != end - start {
             return Ok(None);
         }
+        // Lease the blobs, then check the object is still the current one: if it was replaced
+        // before the lease was taken its blobs may be gone, and the caller reads the new one.
+        let lease = self
+            .leases
+            .lease(segments.iter().map(|s| s.blob.clone()).collect());
+        let current = self.meta.get_object(&object.bucket, &object.key).await?;
+        if current.is_none_or(|c| c.object_id != object.object_id) {
+            return Ok(None);
+        }
         let blobs = self.blobs.clone();
         let stream = futures::stream::iter(segments)
             .then(move |seg| {
@@ -337,7 +346,11 @@ impl Tessera {
                 Ok(s) => s,
                 Err(e) => Box::pin(futures::stream::once(async move { Err(e) })) as ByteStream,
             })
-            .flatten();
+            .flatten()
+            .map(move |chunk| {
+                let _held = &lease; // released when the stream is dropped
+                chunk
+            });
         Ok(Some(Box::pin(stream)))
     }
 

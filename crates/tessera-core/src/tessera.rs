@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::blob::BlobStore;
 use crate::error::{Error, Result};
+use crate::leases::Leases;
 use crate::meta::MetaStore;
 use crate::names::validate_bucket_name;
 use crate::records::{now_millis, BlobId, BucketRecord};
@@ -31,6 +32,8 @@ pub struct Tessera {
     pub(crate) meta: Arc<dyn MetaStore>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) options: Options,
+    /// Blobs being read, kept from deletion until their readers finish.
+    pub(crate) leases: Leases,
 }
 
 /// How many blob ids the start-up sweep checks per metadata query.
@@ -44,10 +47,12 @@ impl Tessera {
         blobs: Arc<dyn BlobStore>,
         options: Options,
     ) -> Result<Self> {
+        let leases = Leases::new(blobs.clone());
         let this = Self {
             meta,
             blobs,
             options,
+            leases,
         };
         this.sweep().await?;
         Ok(this)
@@ -84,17 +89,7 @@ impl Tessera {
 
     /// Deletes blobs that metadata no longer references, in the background.
     pub(crate) fn free_blobs(&self, ids: Vec<BlobId>) {
-        if ids.is_empty() {
-            return;
-        }
-        let blobs = self.blobs.clone();
-        tokio::spawn(async move {
-            for id in ids {
-                if let Err(e) = blobs.delete(&id).await {
-                    tracing::warn!(blob = %id, error = %e, "could not delete a freed blob; the start-up sweep will");
-                }
-            }
-        });
+        self.leases.free(ids);
     }
 
     /// `NoSuchBucket` unless the bucket exists.
