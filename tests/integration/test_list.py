@@ -349,3 +349,22 @@ def test_v1_prefix_comes_back_as_sent(s3, bucket):
     resp = s3.list_objects(Bucket=bucket, Prefix="\n")
     assert resp["Prefix"] == "\n"
     assert [o["Key"] for o in resp["Contents"]] == ["\nkey"]
+
+
+def test_list_object_versions_of_an_unversioned_bucket(s3, bucket):
+    # Without versioning each object is its only version, "null", and the latest.
+    for k in ("a/1", "a/2", "b", "c d+e"):
+        s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    resp = s3.list_object_versions(Bucket=bucket)
+    assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in resp["Versions"]] == [
+        ("a/1", "null", True), ("a/2", "null", True), ("b", "null", True), ("c d+e", "null", True)]
+    assert resp["Versions"][0]["ETag"] == etag_of(b"a/1")
+    assert "DeleteMarkers" not in resp
+    page = s3.list_object_versions(Bucket=bucket, Delimiter="/", MaxKeys=2)
+    assert [p["Prefix"] for p in page["CommonPrefixes"]] == ["a/"]
+    assert [v["Key"] for v in page["Versions"]] == ["b"]
+    assert page["IsTruncated"] is True
+    rest = s3.list_object_versions(Bucket=bucket, Delimiter="/", KeyMarker=page["NextKeyMarker"],
+                                   VersionIdMarker=page["NextVersionIdMarker"])
+    assert [v["Key"] for v in rest["Versions"]] == ["c d+e"]
+    assert rest["IsTruncated"] is False

@@ -1312,4 +1312,84 @@ impl s3s::S3 for TesseraS3 {
             ..Default::default()
         }))
     }
+
+    /// Buckets are not versioned yet: every object is its only ("null") version, so version
+    /// listings are key listings (clients such as s3-tests' cleanup and rclone call this).
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let input = req.input;
+        let url = encoding_url(&input.encoding_type)?;
+        let max = max_keys(input.max_keys)?;
+        let request = ListRequest {
+            bucket: input.bucket.clone(),
+            prefix: input.prefix.clone().unwrap_or_default(),
+            delimiter: input.delimiter.clone(),
+            after: input.key_marker.clone().filter(|m| !m.is_empty()),
+            max_keys: max,
+        };
+        let page = self.app.list_objects(&request).await.map_err(to_s3)?;
+        let versions = page
+            .objects
+            .iter()
+            .map(|o| ObjectVersion {
+                checksum_algorithm: o
+                    .checksum
+                    .as_ref()
+                    .map(|c| vec![convert::algorithm_out(c.algorithm)]),
+                checksum_type: o
+                    .checksum
+                    .as_ref()
+                    .map(|c| convert::checksum_type_out(c.checksum_type)),
+                e_tag: Some(convert::etag(&o.etag)),
+                is_latest: Some(true),
+                key: Some(encode(&o.key, url)),
+                last_modified: Some(convert::ts(o.last_modified)),
+                owner: Some(owner()),
+                restore_status: None,
+                size: Some(i64_of(o.size)),
+                storage_class: Some(ObjectVersionStorageClass::from_static(
+                    ObjectVersionStorageClass::STANDARD,
+                )),
+                version_id: Some("null".into()),
+            })
+            .collect();
+        let next_key_marker = page
+            .is_truncated
+            .then(|| page.next_marker.as_deref().map(|m| encode(m, url)))
+            .flatten();
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            common_prefixes: Some(
+                page.common_prefixes
+                    .iter()
+                    .map(|p| CommonPrefix {
+                        prefix: Some(encode(p, url)),
+                    })
+                    .collect(),
+            ),
+            delete_markers: None,
+            delimiter: input
+                .delimiter
+                .filter(|d| !d.is_empty())
+                .map(|d| encode(&d, url)),
+            encoding_type: input.encoding_type,
+            is_truncated: Some(page.is_truncated),
+            key_marker: Some(
+                input
+                    .key_marker
+                    .as_deref()
+                    .map(|k| encode(k, url))
+                    .unwrap_or_default(),
+            ),
+            max_keys: Some(i32::try_from(max).unwrap_or(1000)),
+            name: Some(input.bucket),
+            next_version_id_marker: next_key_marker.as_ref().map(|_| "null".to_string()),
+            next_key_marker,
+            prefix: Some(encode(&request.prefix, url)),
+            request_charged: None,
+            version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
+            versions: Some(versions),
+        }))
+    }
 }
