@@ -164,6 +164,16 @@ fn encode(s: &str, url: bool) -> String {
     }
 }
 
+/// CommonPrefixes elements, URL-encoded when asked.
+fn common_prefixes(prefixes: &[String], url: bool) -> Vec<CommonPrefix> {
+    prefixes
+        .iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(encode(p, url)),
+        })
+        .collect()
+}
+
 fn list_entry(o: &ObjectRecord, url: bool, with_owner: bool) -> Object {
     Object {
         checksum_algorithm: o
@@ -731,14 +741,7 @@ impl s3s::S3 for TesseraS3 {
                     .map(|o| list_entry(o, url, true))
                     .collect(),
             ),
-            common_prefixes: Some(
-                page.common_prefixes
-                    .iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(encode(p, url)),
-                    })
-                    .collect(),
-            ),
+            common_prefixes: Some(common_prefixes(&page.common_prefixes, url)),
             delimiter: input
                 .delimiter
                 .filter(|d| !d.is_empty())
@@ -787,14 +790,7 @@ impl s3s::S3 for TesseraS3 {
                     .map(|o| list_entry(o, url, with_owner))
                     .collect(),
             ),
-            common_prefixes: Some(
-                page.common_prefixes
-                    .iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(encode(p, url)),
-                    })
-                    .collect(),
-            ),
+            common_prefixes: Some(common_prefixes(&page.common_prefixes, url)),
             delimiter: input
                 .delimiter
                 .filter(|d| !d.is_empty())
@@ -1187,14 +1183,7 @@ impl s3s::S3 for TesseraS3 {
             .collect();
         Ok(S3Response::new(ListMultipartUploadsOutput {
             bucket: Some(input.bucket),
-            common_prefixes: Some(
-                page.common_prefixes
-                    .iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(encode(p, url)),
-                    })
-                    .collect(),
-            ),
+            common_prefixes: Some(common_prefixes(&page.common_prefixes, url)),
             delimiter: input
                 .delimiter
                 .filter(|d| !d.is_empty())
@@ -1360,14 +1349,7 @@ impl s3s::S3 for TesseraS3 {
             .then(|| page.next_marker.as_deref().map(|m| encode(m, url)))
             .flatten();
         Ok(S3Response::new(ListObjectVersionsOutput {
-            common_prefixes: Some(
-                page.common_prefixes
-                    .iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(encode(p, url)),
-                    })
-                    .collect(),
-            ),
+            common_prefixes: Some(common_prefixes(&page.common_prefixes, url)),
             delete_markers: None,
             delimiter: input
                 .delimiter
