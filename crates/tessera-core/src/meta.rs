@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::records::{
-    BlobId, BucketRecord, CompleteRequest, CompletedUpload, ListAfter, ObjectRecord, PartRecord,
-    Segment, UploadRecord, WriteCondition,
+    BlobId, BucketRecord, CompleteRequest, CompletedUpload, ListAfter, Millis, ObjectRecord,
+    PartRecord, Segment, UploadRecord, WriteCondition,
 };
 
 /// Durable metadata storage. Implemented by `tessera-meta` (SQLite, later PostgreSQL);
@@ -118,6 +118,10 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// A completed upload, if this upload id was completed (kept for retries).
     async fn get_completed_upload(&self, upload_id: &str) -> Result<Option<CompletedUpload>>;
+
+    /// Forgets completed-upload records made before `before` (a Complete retried after that
+    /// gets NoSuchUpload, as on S3 once an upload is long gone). Returns how many were removed.
+    async fn prune_completed_uploads(&self, before: Millis) -> Result<u64>;
 
     /// Removes the upload and its parts. `NoSuchUpload` if it is gone. Returns the parts' blobs.
     async fn abort_upload(&self, upload_id: &str) -> Result<Vec<BlobId>>;

@@ -36,6 +36,9 @@ pub struct Tessera {
     pub(crate) leases: Leases,
 }
 
+/// How long a completed upload is remembered, so that a retried Complete gets the same answer.
+pub const COMPLETED_RETENTION_MS: i64 = 24 * 3600 * 1000;
+
 /// How many blob ids the start-up sweep checks per metadata query.
 const SWEEP_BATCH: usize = 1000;
 
@@ -55,7 +58,28 @@ impl Tessera {
             leases,
         };
         this.sweep().await?;
+        this.spawn_completed_pruning();
         Ok(this)
+    }
+
+    /// Forgets completed uploads older than [`COMPLETED_RETENTION_MS`], now and every hour,
+    /// so the records kept for retried Completes do not grow without bound.
+    fn spawn_completed_pruning(&self) {
+        let meta = self.meta.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                match meta
+                    .prune_completed_uploads(now_millis() - COMPLETED_RETENTION_MS)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "forgot old completed uploads"),
+                    Err(e) => tracing::warn!(error = %e, "could not prune completed uploads"),
+                }
+            }
+        });
     }
 
     /// The settings in force.

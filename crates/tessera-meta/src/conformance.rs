@@ -74,6 +74,7 @@ macro_rules! meta_store_conformance {
             complete_upload_replaces_object,
             complete_upload_conflict,
             complete_upload_condition,
+            prune_completed_uploads,
             abort_upload,
             referenced_blobs,
             group_commit_isolation,
@@ -109,6 +110,7 @@ where
     complete_upload_replaces_object(&make().await).await;
     complete_upload_conflict(&make().await).await;
     complete_upload_condition(&make().await).await;
+    prune_completed_uploads(&make().await).await;
     abort_upload(&make().await).await;
     referenced_blobs(&make().await).await;
     group_commit_isolation(&make().await).await;
@@ -1427,6 +1429,38 @@ pub async fn complete_upload_conflict(h: &dyn Harness) {
     };
     assert!(store.complete_upload(request).await.unwrap().is_empty());
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o));
+}
+
+/// Completed-upload records older than the cut-off are forgotten; newer ones stay.
+pub async fn prune_completed_uploads(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    for id in ["u1", "u2"] {
+        store.create_upload(upload("b", "k", id, 1)).await.unwrap();
+        let p = part(1, 4);
+        store.put_part(id, p.clone()).await.unwrap();
+        let (mut o, _) = object("b", "k", id, &[]);
+        o.size = 4;
+        let request = CompleteRequest {
+            upload_id: id.into(),
+            object: o,
+            segments: segments_from_parts(&[&p]),
+            condition: none(),
+        };
+        store.complete_upload(request).await.unwrap();
+    }
+    let done = store.get_completed_upload("u1").await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .prune_completed_uploads(done.completed - 1)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(store.get_completed_upload("u1").await.unwrap().is_some());
+    assert_eq!(store.prune_completed_uploads(i64::MAX).await.unwrap(), 2);
+    assert_eq!(store.get_completed_upload("u1").await.unwrap(), None);
+    assert_eq!(store.get_completed_upload("u2").await.unwrap(), None);
 }
 
 /// Complete checks its condition against the current object, atomically.

@@ -121,6 +121,7 @@ CREATE TABLE completed_uploads (
     completed          INTEGER NOT NULL
 );
 CREATE INDEX completed_uploads_by_bucket ON completed_uploads (bucket);
+CREATE INDEX completed_uploads_by_time ON completed_uploads (completed);
 ";
 
 const OBJECT_COLUMNS: &str = "bucket, key, object_id, size, etag, last_modified, content_type, \
@@ -1319,6 +1320,18 @@ impl MetaStore for SqliteMetaStore {
                 },
             )?;
             Ok(rows.into_iter().next())
+        })
+        .await
+    }
+
+    async fn prune_completed_uploads(&self, before: tessera_core::Millis) -> Result<u64> {
+        self.write(move |conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM completed_uploads WHERE completed < ?1")
+                .db()?
+                .execute([before])
+                .db()?;
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
         })
         .await
     }
