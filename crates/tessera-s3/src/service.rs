@@ -164,6 +164,23 @@ fn encode(s: &str, url: bool) -> String {
     }
 }
 
+/// The domain request of the three key listings (V1, V2, versions).
+fn list_request(
+    bucket: &str,
+    prefix: &Option<String>,
+    delimiter: &Option<String>,
+    after: Option<String>,
+    max_keys: usize,
+) -> ListRequest {
+    ListRequest {
+        bucket: bucket.to_string(),
+        prefix: prefix.clone().unwrap_or_default(),
+        delimiter: delimiter.clone(),
+        after,
+        max_keys,
+    }
+}
+
 /// CommonPrefixes elements, URL-encoded when asked.
 fn common_prefixes(prefixes: &[String], url: bool) -> Vec<CommonPrefix> {
     prefixes
@@ -710,13 +727,13 @@ impl s3s::S3 for TesseraS3 {
         let input = req.input;
         let url = encoding_url(&input.encoding_type)?;
         let max = max_keys(input.max_keys)?;
-        let request = ListRequest {
-            bucket: input.bucket.clone(),
-            prefix: input.prefix.clone().unwrap_or_default(),
-            delimiter: input.delimiter.clone(),
-            after: input.marker.clone().filter(|m| !m.is_empty()),
-            max_keys: max,
-        };
+        let request = list_request(
+            &input.bucket,
+            &input.prefix,
+            &input.delimiter,
+            input.marker.clone().filter(|m| !m.is_empty()),
+            max,
+        );
         let page = self.app.list_objects(&request).await.map_err(to_s3)?;
         let next_marker = (page.is_truncated && input.delimiter.is_some())
             .then(|| page.next_marker.as_deref().map(|m| encode(m, url)))
@@ -763,13 +780,7 @@ impl s3s::S3 for TesseraS3 {
             Some(t) => Some(decode_token(t)?),
             None => input.start_after.clone().filter(|s| !s.is_empty()),
         };
-        let request = ListRequest {
-            bucket: input.bucket.clone(),
-            prefix: input.prefix.clone().unwrap_or_default(),
-            delimiter: input.delimiter.clone(),
-            after,
-            max_keys: max,
-        };
+        let request = list_request(&input.bucket, &input.prefix, &input.delimiter, after, max);
         let page = self.app.list_objects(&request).await.map_err(to_s3)?;
         let with_owner = input.fetch_owner.unwrap_or(false);
         let key_count = page.objects.len() + page.common_prefixes.len();
@@ -1311,13 +1322,13 @@ impl s3s::S3 for TesseraS3 {
         let input = req.input;
         let url = encoding_url(&input.encoding_type)?;
         let max = max_keys(input.max_keys)?;
-        let request = ListRequest {
-            bucket: input.bucket.clone(),
-            prefix: input.prefix.clone().unwrap_or_default(),
-            delimiter: input.delimiter.clone(),
-            after: input.key_marker.clone().filter(|m| !m.is_empty()),
-            max_keys: max,
-        };
+        let request = list_request(
+            &input.bucket,
+            &input.prefix,
+            &input.delimiter,
+            input.key_marker.clone().filter(|m| !m.is_empty()),
+            max,
+        );
         let page = self.app.list_objects(&request).await.map_err(to_s3)?;
         let versions = page
             .objects
