@@ -612,7 +612,8 @@ class RawClient:
 
     def signed_chunked_put(self, path: str, data: bytes, chunk_size: int = 64 * 1024,
                            headers=None, tamper_chunk: int | None = None,
-                           decoded_length: int | None = None) -> RawResponse:
+                           decoded_length: int | None = None,
+                           unsigned_headers=None) -> RawResponse:
         """PUT with `x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD` and per-chunk
         signatures (AWS "Signature Calculations for the Authorization Header: Transferring
         Payload in Multiple Chunks"). tamper_chunk=i corrupts the signature of chunk i."""
@@ -634,6 +635,7 @@ class RawClient:
                 sig = ("0" if sig[0] != "0" else "1") + sig[1:]
             body += f"{len(chunk):x};chunk-signature={sig}\r\n".encode() + chunk + b"\r\n"
         assert len(body) == encoded_len
+        signed.update(unsigned_headers or {})
         return self.send("PUT", path, signed, bytes(body))
 
     @staticmethod
@@ -648,7 +650,7 @@ class RawClient:
 
     def unsigned_trailer_put(self, path: str, data: bytes, algorithm: str = "CRC32",
                              value: str | None = None, headers=None,
-                             chunk_size: int = 64 * 1024) -> RawResponse:
+                             chunk_size: int = 64 * 1024, unsigned_headers=None) -> RawResponse:
         """PUT with `x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER`, aws-chunked
         body and a trailing x-amz-checksum-<algorithm> (value: base64; default = correct)."""
         name = f"x-amz-checksum-{algorithm.lower()}"
@@ -664,6 +666,7 @@ class RawClient:
         }
         hdrs.update(headers or {})
         signed = self.sign_v4("PUT", path, None, hdrs, payload_hash=STREAMING_UNSIGNED_TRAILER)
+        signed.update(unsigned_headers or {})
         return self.send("PUT", path, signed, body)
 
 

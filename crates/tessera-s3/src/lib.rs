@@ -5,6 +5,7 @@ mod convert;
 mod errors;
 mod service;
 pub mod sigv2;
+pub mod sigv4;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -187,6 +188,7 @@ impl HttpService {
                 req.headers_mut().remove(http::header::RANGE);
             }
         }
+        sigv4::check_request(req.uri().query(), req.headers()).map_err(sigv4_error)?;
         let verified = {
             let v2 = sigv2::SigV2Request {
                 method: req.method().as_str(),
@@ -359,6 +361,19 @@ fn sigv2_error(e: sigv2::SigV2Error) -> S3Error {
             "The difference between the request time and the current time is too large.",
         ),
     }
+}
+
+fn sigv4_error(e: sigv4::SigV4CheckError) -> S3Error {
+    let code = match &e {
+        sigv4::SigV4CheckError::UnsignedHeaders(names) => {
+            tracing::debug!(headers = ?names, "refused: x-amz-* headers not signed");
+            S3ErrorCode::AccessDenied
+        }
+        sigv4::SigV4CheckError::MoreThanOneAuth => S3ErrorCode::InvalidArgument,
+        sigv4::SigV4CheckError::MalformedAuthorization => S3ErrorCode::AuthorizationHeaderMalformed,
+        sigv4::SigV4CheckError::MalformedQuery => S3ErrorCode::AuthorizationQueryParametersError,
+    };
+    S3Error::with_message(code, e.to_string())
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {

@@ -416,12 +416,12 @@ impl<'a> Headers<'a> {
 }
 
 /// Form-decoded query parameters sorted by name (stable), like s3s's `OrderedQs`.
-struct Query {
+pub(crate) struct Query {
     pairs: Vec<(String, String)>,
 }
 
 impl Query {
-    fn parse(raw: &str) -> Self {
+    pub(crate) fn parse(raw: &str) -> Self {
         let mut pairs: Vec<(String, String)> = raw
             .split('&')
             .filter(|p| !p.is_empty())
@@ -434,14 +434,14 @@ impl Query {
         Self { pairs }
     }
 
-    fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.pairs
             .binary_search_by(|p| p.0.as_str().cmp(name))
             .is_ok()
     }
 
     /// The value if the parameter occurs exactly once.
-    fn get_unique(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get_unique(&self, name: &str) -> Option<&str> {
         let lo = self.pairs.partition_point(|p| p.0.as_str() < name);
         let hi = self.pairs.partition_point(|p| p.0.as_str() <= name);
         match &self.pairs[lo..hi] {
