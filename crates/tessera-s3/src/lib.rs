@@ -6,6 +6,7 @@ mod errors;
 mod service;
 pub mod sigv2;
 pub mod sigv4;
+mod unsupported;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -189,6 +190,7 @@ impl HttpService {
             }
         }
         sigv4::check_request(req.uri().query(), req.headers()).map_err(sigv4_error)?;
+        unsupported::refuse_unimplemented_protection(req.headers())?;
         let verified = {
             let v2 = sigv2::SigV2Request {
                 method: req.method().as_str(),

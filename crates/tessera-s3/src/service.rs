@@ -73,6 +73,24 @@ fn write_condition(
     })
 }
 
+/// An `If-Match` / `If-None-Match` request header as a condition (`*` or a list of ETags).
+fn header_condition(
+    headers: &http::HeaderMap,
+    name: http::header::HeaderName,
+) -> S3Result<Option<ETagCondition>> {
+    let Some(value) = headers.get(&name) else {
+        return Ok(None);
+    };
+    ETagCondition::parse_http_header(value.as_bytes())
+        .map(Some)
+        .map_err(|_| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                format!("Invalid {name} header value"),
+            )
+        })
+}
+
 fn range_request(r: Option<Range>) -> Option<RangeRequest> {
     r.map(|r| match r {
         Range::Int { first, last } => RangeRequest::FromTo { first, last },
@@ -686,6 +704,11 @@ impl s3s::S3 for TesseraS3 {
                 convert::metadata_in(input.metadata),
             )
         });
+        // s3s 0.14.1 has no CopyObject fields for these: read the headers.
+        let condition = write_condition(
+            header_condition(&req.headers, http::header::IF_MATCH)?,
+            header_condition(&req.headers, http::header::IF_NONE_MATCH)?,
+        )?;
         let request = CopyObjectRequest {
             source_bucket,
             source_key,
@@ -698,7 +721,7 @@ impl s3s::S3 for TesseraS3 {
             bucket: input.bucket,
             key: input.key,
             replace_metadata,
-            condition: write_condition(None, None)?,
+            condition,
         };
         let object = self.app.copy_object(request).await.map_err(to_s3)?;
         let c = ChecksumOut::object(object.checksum.as_ref());

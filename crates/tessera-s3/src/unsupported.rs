@@ -1,0 +1,100 @@
+//! Request headers that promise protection Tessera does not provide yet (encryption, object
+//! lock). S3 would honour them; silently ignoring them would let a client believe its data is
+//! encrypted or retained when it is not, so such requests are refused with 501 NotImplemented.
+
+use s3s::{S3Error, S3ErrorCode};
+
+/// Headers refused whatever their value, with the feature each one asks for.
+const REFUSED: &[(&str, &str)] = &[
+    ("x-amz-server-side-encryption", "Server-side encryption"),
+    ("x-amz-server-side-encryption-aws-kms-key-id", "SSE-KMS"),
+    ("x-amz-server-side-encryption-context", "SSE-KMS"),
+    (
+        "x-amz-server-side-encryption-bucket-key-enabled",
+        "S3 Bucket Keys",
+    ),
+    ("x-amz-server-side-encryption-customer-algorithm", "SSE-C"),
+    ("x-amz-server-side-encryption-customer-key", "SSE-C"),
+    ("x-amz-server-side-encryption-customer-key-md5", "SSE-C"),
+    (
+        "x-amz-copy-source-server-side-encryption-customer-algorithm",
+        "SSE-C",
+    ),
+    (
+        "x-amz-copy-source-server-side-encryption-customer-key",
+        "SSE-C",
+    ),
+    (
+        "x-amz-copy-source-server-side-encryption-customer-key-md5",
+        "SSE-C",
+    ),
+    ("x-amz-object-lock-mode", "Object Lock"),
+    ("x-amz-object-lock-retain-until-date", "Object Lock"),
+    ("x-amz-object-lock-legal-hold", "Object Lock legal holds"),
+];
+
+/// Refuses a request that asks for a protection feature Tessera does not implement.
+/// `x-amz-bucket-object-lock-enabled` is refused only when it asks for the lock (`true`).
+pub fn refuse_unimplemented_protection(headers: &http::HeaderMap) -> Result<(), S3Error> {
+    for (name, feature) in REFUSED {
+        if headers.contains_key(*name) {
+            return Err(not_implemented(feature, name));
+        }
+    }
+    let lock = headers
+        .get("x-amz-bucket-object-lock-enabled")
+        .map(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"false"));
+    if lock == Some(false) {
+        return Err(not_implemented(
+            "Object Lock",
+            "x-amz-bucket-object-lock-enabled",
+        ));
+    }
+    Ok(())
+}
+
+fn not_implemented(feature: &str, header: &str) -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::NotImplemented,
+        format!("{feature} is not implemented by this server (header {header})"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(name: &'static str, value: &'static str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(name, http::HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn every_protection_header_is_refused() {
+        for (name, _) in REFUSED {
+            let e = refuse_unimplemented_protection(&with(name, "x")).unwrap_err();
+            assert_eq!(*e.code(), S3ErrorCode::NotImplemented, "{name}");
+        }
+    }
+
+    #[test]
+    fn bucket_lock_refused_only_when_asked_for() {
+        assert!(
+            refuse_unimplemented_protection(&with("x-amz-bucket-object-lock-enabled", "true"))
+                .is_err()
+        );
+        assert!(refuse_unimplemented_protection(&with(
+            "x-amz-bucket-object-lock-enabled",
+            "anything"
+        ))
+        .is_err());
+        assert!(refuse_unimplemented_protection(&with(
+            "x-amz-bucket-object-lock-enabled",
+            "False"
+        ))
+        .is_ok());
+        assert!(refuse_unimplemented_protection(&http::HeaderMap::new()).is_ok());
+        assert!(refuse_unimplemented_protection(&with("x-amz-meta-x", "1")).is_ok());
+    }
+}

@@ -1,0 +1,141 @@
+"""Headers that promise protection Tessera does not provide yet (SSE, SSE-C, SSE-KMS, object
+lock, legal hold) are refused with 501 NotImplemented on every operation that accepts them,
+never silently ignored; CopyObject honours If-None-Match / If-Match atomically."""
+
+import base64
+import hashlib
+
+import pytest
+
+from conftest import RawResponse
+from s3util import key_path
+
+KEY = b"0123456789abcdef0123456789abcdef"
+SSE_C = {
+    "x-amz-server-side-encryption-customer-algorithm": "AES256",
+    "x-amz-server-side-encryption-customer-key": base64.b64encode(KEY).decode(),
+    "x-amz-server-side-encryption-customer-key-md5": base64.b64encode(hashlib.md5(KEY).digest()).decode(),
+}
+COPY_SSE_C = {k.replace("x-amz-", "x-amz-copy-source-"): v for k, v in SSE_C.items()}
+PROTECTION = {
+    "sse-c": SSE_C,
+    "sse-s3": {"x-amz-server-side-encryption": "AES256"},
+    "sse-kms": {"x-amz-server-side-encryption": "aws:kms",
+                "x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:us-east-1:1:key/x"},
+    "lock": {"x-amz-object-lock-mode": "GOVERNANCE",
+             "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z"},
+    "legal-hold": {"x-amz-object-lock-legal-hold": "ON"},
+}
+
+
+def _assert_501(r: RawResponse):
+    assert r.status == 501, r.body
+    assert r.error_code == "NotImplemented", r.body
+
+
+def _absent(s3, bucket, key):
+    return "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=key)
+
+
+@pytest.mark.parametrize("feature", sorted(PROTECTION))
+def test_put_object_refused(raw, s3, bucket, feature):
+    r = raw.request("PUT", key_path(bucket, "k"), headers=PROTECTION[feature], body=b"secret")
+    _assert_501(r)
+    assert _absent(s3, bucket, "k")
+
+
+@pytest.mark.parametrize("feature", sorted(PROTECTION))
+def test_create_multipart_upload_refused(raw, s3, bucket, feature):
+    r = raw.request("POST", key_path(bucket, "mp"), query={"uploads": None}, headers=PROTECTION[feature])
+    _assert_501(r)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+@pytest.mark.parametrize("feature", sorted(PROTECTION))
+def test_copy_object_refused(raw, s3, bucket, feature):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"plain")
+    hdrs = {"x-amz-copy-source": f"/{bucket}/src", **PROTECTION[feature]}
+    _assert_501(raw.request("PUT", key_path(bucket, "dst"), headers=hdrs))
+    assert _absent(s3, bucket, "dst")
+
+
+def test_upload_part_and_part_copy_with_sse_c_refused(raw, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"plain")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    q = {"partNumber": "1", "uploadId": upload}
+    _assert_501(raw.request("PUT", key_path(bucket, "mp"), query=q, headers=SSE_C, body=b"part"))
+    hdrs = {"x-amz-copy-source": f"/{bucket}/src", **COPY_SSE_C}
+    _assert_501(raw.request("PUT", key_path(bucket, "mp"), query=q, headers=hdrs))
+    assert s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload).get("Parts", []) == []
+    s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
+
+
+def test_get_and_head_with_sse_c_refused(raw, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"plain")
+    _assert_501(raw.request("GET", key_path(bucket, "k"), headers=SSE_C))
+    r = raw.request("HEAD", key_path(bucket, "k"), headers=SSE_C)
+    assert r.status == 501
+
+
+def test_create_bucket_with_object_lock_refused(raw, s3, bucket):
+    name = bucket + "-lock"
+    _assert_501(raw.request("PUT", f"/{name}", headers={"x-amz-bucket-object-lock-enabled": "true"}))
+    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    r = raw.request("PUT", f"/{name}", headers={"x-amz-bucket-object-lock-enabled": "false"})
+    assert r.status == 200, r.body
+    s3.delete_bucket(Bucket=name)
+
+
+def test_boto3_sse_c_put_refused(s3, bucket):
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=KEY)
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    assert _absent(s3, bucket, "k")
+
+
+# -- CopyObject conditional writes ------------------------------------------------------------
+
+def _copy(raw, bucket, src, dst, **cond):
+    hdrs = {"x-amz-copy-source": f"/{bucket}/{src}"}
+    hdrs.update({k.replace("_", "-"): v for k, v in cond.items()})
+    return raw.request("PUT", key_path(bucket, dst), headers=hdrs)
+
+
+def test_copy_if_none_match_star(raw, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"new")
+    r = _copy(raw, bucket, "src", "dst", If_None_Match="*")
+    assert r.status == 200, r.body
+    s3.put_object(Bucket=bucket, Key="dst", Body=b"existing")
+    r = _copy(raw, bucket, "src", "dst", If_None_Match="*")
+    assert r.status == 412, r.body
+    assert r.error_code == "PreconditionFailed"
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"existing"
+
+
+def test_copy_if_match(raw, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"new")
+    etag = s3.put_object(Bucket=bucket, Key="dst", Body=b"old")["ETag"]
+    r = _copy(raw, bucket, "src", "dst", If_Match='"0123456789abcdef0123456789abcdef"')
+    assert r.status == 412, r.body
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"old"
+    r = _copy(raw, bucket, "src", "dst", If_Match=etag)
+    assert r.status == 200, r.body
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"new"
+    r = _copy(raw, bucket, "src", "missing", If_Match=etag)
+    assert r.status == 404, r.body
+    assert r.error_code == "NoSuchKey"
+    assert _absent(s3, bucket, "missing")
+
+
+def test_racing_copies_if_none_match_exactly_one_wins(raw, s3, bucket):
+    from concurrent.futures import ThreadPoolExecutor
+    for i in range(8):
+        s3.put_object(Bucket=bucket, Key=f"src{i}", Body=f"body{i}".encode())
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: _copy(raw, bucket, f"src{i}", "dst", If_None_Match="*"), range(8)))
+    statuses = sorted(r.status for r in results)
+    assert statuses.count(200) == 1, statuses
+    assert statuses.count(412) == 7, statuses
+    winner = [i for i, r in enumerate(results) if r.status == 200][0]
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == f"body{winner}".encode()
