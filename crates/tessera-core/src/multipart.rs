@@ -138,6 +138,16 @@ fn part_checksum(part: &PartRecord, algorithm: ChecksumAlgorithm) -> Option<&Che
     part.checksums.iter().find(|c| c.algorithm == algorithm)
 }
 
+/// The multipart ETag a Complete's part list would produce; `None` if a part has no valid ETag.
+fn requested_etag(req: &CompleteUploadRequest) -> Option<String> {
+    let md5s: Option<Vec<[u8; 16]>> = req
+        .parts
+        .iter()
+        .map(|p| p.etag.as_deref().and_then(etag::parse_etag))
+        .collect();
+    md5s.map(|m| etag::multipart_etag(&m))
+}
+
 fn invalid_part(n: u32) -> Error {
     Error::InvalidPart(format!(
         "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {n})"
@@ -404,11 +414,17 @@ impl Tessera {
         Err(Error::Conflict)
     }
 
-    /// The answer to a Complete whose upload is gone: the same success if it was completed.
+    /// The answer to a Complete whose upload is gone: the same success if it was completed with
+    /// the same parts (the ETags it names give the recorded multipart ETag), else NoSuchUpload:
+    /// a retry may not claim a different part list, nor the loser of two racing Completes.
     async fn completed_again(&self, req: &CompleteUploadRequest) -> Result<ObjectRecord> {
         let done = self.meta.get_completed_upload(&req.upload_id).await?;
         match done {
-            Some(done) if done.bucket == req.bucket && done.key == req.key => {
+            Some(done)
+                if done.bucket == req.bucket
+                    && done.key == req.key
+                    && requested_etag(req).as_deref() == Some(done.etag.as_str()) =>
+            {
                 match self.meta.get_object(&req.bucket, &req.key).await? {
                     Some(obj) if obj.etag == done.etag => Ok(obj),
                     _ => Ok(ObjectRecord {
