@@ -6,7 +6,8 @@ CompleteMultipartUpload) either finishes or undoes its blob work when the client
 await point. For each path the test sends many hand-made requests over raw sockets and drops the
 connection at a random point: inside the headers, inside the body, right after the body, or after
 a random delay of 0..MAX_DELAY ms while the server works (closing with a FIN or, with
-SO_LINGER 0, with an RST); a few requests run to completion as a control. Then, WITHOUT
+SO_LINGER 0, with an RST), or after a prefix of the request and a half-close (shutdown of the
+sending side, then the answer is read); a few requests run to completion as a control. Then, WITHOUT
 restarting the server (the start-up sweep would hide a leak), it asserts:
 
 - zero unreferenced blobs: every committed blob file under <data_dir>/blobs is referenced by the
@@ -37,7 +38,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import leakcheck
-from conftest import (EMPTY_SHA256, STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER,
+from conftest import (STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER,
                       UNSIGNED_PAYLOAD, RawClient)
 from s3util import checksum_b64, key_path, md5_b64, md5_hex
 
@@ -55,6 +56,7 @@ CUTS = [
     ("body", 2),         # inside the body (for bodies; else inside the head)
     ("after_body", 4),   # the whole request, then close at once (the known orphan case)
     ("delay", 5),        # the whole request, wait 0..MAX_DELAY ms (reading any answer), close
+    ("half_close", 1),   # a prefix of the request (or all of it), shutdown(SHUT_WR), read the answer
     ("complete", 1),     # control: read the whole answer
 ]
 
@@ -166,12 +168,20 @@ def fire(server, head: bytes, body: bytes, method: str, rng: random.Random, cut:
             sock.sendall(wire)
             detail = "all sent"
         elif cut == "delay":
-            delay = rng.uniform(0, MAX_DELAY_MS) / 1000
+            delay = MAX_DELAY_MS * rng.random() ** 3 / 1000  # dense at a few ms, up to the max
             sock.sendall(wire)
             got = read_response(sock, method, delay) if delay > 0 else None
             if got is not None:
                 status, resp_body = got
             detail = f"{delay * 1000:.1f} ms"
+        elif cut == "half_close":
+            n = len(head) + rng.randrange(0, len(body) + 1) if body else len(wire)
+            sock.sendall(wire[:n])
+            sock.shutdown(socket.SHUT_WR)
+            got = read_response(sock, method, 10)
+            if got is not None:
+                status, resp_body = got
+            detail = f"{n}/{len(wire)} bytes, then SHUT_WR"
         elif cut == "complete":
             sock.sendall(wire)
             got = read_response(sock, method, 60)
@@ -454,7 +464,7 @@ def run_complete(server, raw, rng, tries, exp, outcomes, notes):
     pending = []
     for i in range(tries):
         key = f"done/{i:03d}"
-        if rng.random() < 0.4:  # completing over an object frees the old object's blobs
+        if rng.random() < 0.5:  # completing over an object frees the old object's blobs
             old = body_bytes(rng)
             put(raw, key, old)
             exp.existing(key, old)
@@ -462,7 +472,7 @@ def run_complete(server, raw, rng, tries, exp, outcomes, notes):
         count = rng.randint(1, 3)
         parts = [rng.randbytes(rng.randrange(8 * KiB, 200 * KiB)) for _ in range(count)]
         etags = [upload_part(raw, key, uid, n, p) for n, p in enumerate(parts, 1)]
-        if rng.random() < 0.5:  # a part left out of the list: freed by the Complete
+        if rng.random() < 0.7:  # a part left out of the list: freed by the Complete
             upload_part(raw, key, uid, count + 1, rng.randbytes(16 * KiB))
         head, body = wire_request(raw, "POST", key_path(BUCKET, key), {"uploadId": uid}, None,
                                   complete_xml(list(enumerate(etags, 1))))
@@ -540,18 +550,25 @@ def test_cut_connections_leave_no_unreferenced_blob(cancel_server, path):
     summary = (f"{path}: {len(outcomes)} cut requests in {sent_for:.1f}s {by_cut}; "
                f"{report['blobs']} blobs, {report['referenced']} referenced; seed {SEED}")
 
-    assert not five, f"{summary}\n5xx answers: {five}\nserver log 5xx: {log_5xx(server)[-10:]}"
-    assert not refused, f"{summary}\ncontrol requests not answered 200: {refused}"
-    assert not report["dangling"], f"{summary}\nmetadata references missing blobs: {report['dangling']}"
-    assert not report["unreferenced"], (
-        f"{summary}\n{len(report['unreferenced'])} unreferenced blob(s) after {SETTLE:.0f}s "
-        f"without restart: {report['unreferenced'][:10]}\n"
-        f"cuts: {[o for o in outcomes if o.cut in ('after_body', 'delay')][:20]}"
-    )
-    assert not report["temporary"], f"{summary}\ntemporary files left: {report['temporary'][:10]}"
-    assert not problems, f"{summary}\ncontent problems:\n" + "\n".join(problems[:30])
-    assert not after["unreferenced"] and not after["temporary"] and not after["dangling"], (
-        f"{summary}\nafter the content checks: {after}")
+    failures = []
+    if five:
+        failures.append(f"{len(five)} 5xx answer(s): {five}\nserver log 5xx: {log_5xx(server)[-5:]}")
+    if refused:
+        failures.append(f"control requests not answered 200: {refused}")
+    if report["dangling"]:
+        failures.append(f"metadata references missing blobs: {report['dangling']}")
+    if report["unreferenced"]:
+        failures.append(
+            f"{len(report['unreferenced'])} unreferenced blob(s) after {SETTLE:.0f}s without "
+            f"restart: {report['unreferenced'][:10]}\n"
+            f"cut after the whole request: {[o for o in outcomes if o.cut in ('after_body', 'delay')][:20]}")
+    if report["temporary"]:
+        failures.append(f"temporary files left: {report['temporary'][:10]}")
+    if problems:
+        failures.append("content problems:\n" + "\n".join(problems[:30]))
+    if after["unreferenced"] or after["temporary"] or after["dangling"]:
+        failures.append(f"after the content checks: {after}")
+    assert not failures, summary + "\n" + "\n\n".join(failures)
 
 
 def test_leak_check_sees_a_planted_blob(cancel_server):
