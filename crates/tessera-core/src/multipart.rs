@@ -10,7 +10,7 @@ use crate::etag;
 use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
 use crate::objects::MAX_PUT_SIZE;
-use crate::payload::{receive, BodyStream, PayloadChecks, ReceivedBlob};
+use crate::payload::{receive, receive_verified, BodyStream, PayloadChecks, ReceivedBlob};
 use crate::records::{
     now_millis, BlobId, CompleteRequest, ContentHeaders, ListAfter, ObjectChecksum, ObjectRecord,
     PartRecord, Segment, UploadRecord, WriteCondition,
@@ -216,12 +216,16 @@ impl Tessera {
             .as_ref()
             .map(|c| c.algorithm)
             .or(checks.algorithm);
-        let received = receive(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await?;
-        Ok((
-            self.store_part(upload_id, new_part(part_number, received))
-                .await?,
-            reported,
-        ))
+        let verified = receive_verified(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await?;
+        let upload_id = upload_id.to_string();
+        let part = self
+            .run_detached(move |this| async move {
+                let received = verified.commit().await?;
+                this.store_part(&upload_id, new_part(part_number, received))
+                    .await
+            })
+            .await?;
+        Ok((part, reported))
     }
 
     async fn store_part(&self, upload_id: &str, part: PartRecord) -> Result<PartRecord> {
@@ -247,6 +251,20 @@ impl Tessera {
         source: CopySource,
     ) -> Result<(PartRecord, ObjectRecord)> {
         let upload = self.upload(bucket, key, upload_id).await?;
+        self.run_detached(move |this| async move {
+            this.upload_part_copy_now(upload, part_number, source).await
+        })
+        .await
+    }
+
+    /// UploadPartCopy's work, run detached: it commits a blob and then records the part.
+    async fn upload_part_copy_now(
+        &self,
+        upload: UploadRecord,
+        part_number: u32,
+        source: CopySource,
+    ) -> Result<(PartRecord, ObjectRecord)> {
+        let upload_id = upload.upload_id.as_str();
         for _ in 0..5 {
             let object = self.object_record(&source.bucket, &source.key).await?;
             source.conditions.check_copy_source(&object)?;
@@ -293,9 +311,13 @@ impl Tessera {
     /// AbortMultipartUpload: removes the upload and frees its parts.
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
         self.upload(bucket, key, upload_id).await?;
-        let freed = self.meta.abort_upload(upload_id).await?;
-        self.free_blobs(freed);
-        Ok(())
+        let upload_id = upload_id.to_string();
+        self.run_detached(move |this| async move {
+            let freed = this.meta.abort_upload(&upload_id).await?;
+            this.free_blobs(freed);
+            Ok(())
+        })
+        .await
     }
 
     /// ListParts: up to `max_parts` (at most 1000) parts after `marker`.
@@ -380,6 +402,12 @@ impl Tessera {
     /// the part blobs (O(parts), no byte copied). A retry of a Complete that already succeeded
     /// returns the same object.
     pub async fn complete_upload(&self, req: CompleteUploadRequest) -> Result<ObjectRecord> {
+        self.run_detached(move |this| async move { this.complete_upload_now(req).await })
+            .await
+    }
+
+    /// CompleteMultipartUpload's work, run detached: its metadata write frees unnamed parts.
+    async fn complete_upload_now(&self, req: CompleteUploadRequest) -> Result<ObjectRecord> {
         validate_key(&req.key)?;
         if req.parts.is_empty() {
             return Err(Error::MalformedXml);

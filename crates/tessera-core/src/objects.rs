@@ -10,7 +10,7 @@ use crate::conditions::ReadConditions;
 use crate::error::{Error, Result};
 use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
-use crate::payload::{receive, BodyStream, PayloadChecks};
+use crate::payload::{receive_verified, BodyStream, PayloadChecks};
 use crate::records::{
     now_millis, BlobId, ContentHeaders, ListAfter, ObjectChecksum, ObjectRecord, Segment,
     WriteCondition,
@@ -158,18 +158,44 @@ impl Tessera {
         validate_key(&req.key)?;
         normalize_metadata(&mut req.headers, &req.user_metadata)?;
         self.require_bucket(&req.bucket).await?;
-        let received = receive(self.blobs.as_ref(), body, req.checks, MAX_PUT_SIZE).await?;
+        let verified =
+            receive_verified(self.blobs.as_ref(), body, req.checks, MAX_PUT_SIZE).await?;
+        self.run_detached(move |this| async move {
+            let received = verified.commit().await?;
+            this.record_put(
+                req.bucket,
+                req.key,
+                req.headers,
+                req.user_metadata,
+                req.condition,
+                received,
+            )
+            .await
+        })
+        .await
+    }
+
+    /// The metadata half of PutObject, for a committed blob (freed again if the write fails).
+    async fn record_put(
+        &self,
+        bucket: String,
+        key: String,
+        headers: ContentHeaders,
+        user_metadata: BTreeMap<String, String>,
+        condition: WriteCondition,
+        received: crate::payload::ReceivedBlob,
+    ) -> Result<ObjectRecord> {
         let checksum = single_put_checksum(&received);
         let size = received.digest.size;
         let object = ObjectRecord {
-            bucket: req.bucket,
-            key: req.key,
+            bucket,
+            key,
             object_id: BlobId::random().0,
             size,
             etag: hex::encode(received.digest.md5),
             last_modified: now_millis(),
-            headers: req.headers,
-            user_metadata: req.user_metadata,
+            headers,
+            user_metadata,
             checksum,
             parts_count: None,
         };
@@ -183,7 +209,7 @@ impl Tessera {
         }];
         match self
             .meta
-            .put_object(object.clone(), segments, req.condition)
+            .put_object(object.clone(), segments, condition)
             .await
         {
             Ok(freed) => {
@@ -362,17 +388,27 @@ impl Tessera {
         condition: WriteCondition,
     ) -> Result<bool> {
         self.require_bucket(bucket).await?;
-        match self.meta.delete_object(bucket, key, condition).await? {
-            Some(freed) => {
-                self.free_blobs(freed);
-                Ok(true)
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.run_detached(move |this| async move {
+            match this.meta.delete_object(&bucket, &key, condition).await? {
+                Some(freed) => {
+                    this.free_blobs(freed);
+                    Ok(true)
+                }
+                None => Ok(false),
             }
-            None => Ok(false),
-        }
+        })
+        .await
     }
 
     /// CopyObject: a new object with the source's bytes (copied into a fresh blob per segment).
     pub async fn copy_object(&self, req: CopyObjectRequest) -> Result<ObjectRecord> {
+        self.run_detached(move |this| async move { this.copy_object_now(req).await })
+            .await
+    }
+
+    /// CopyObject's work, run detached: it commits blobs one segment at a time.
+    async fn copy_object_now(&self, req: CopyObjectRequest) -> Result<ObjectRecord> {
         validate_key(&req.key)?;
         self.require_bucket(&req.bucket).await?;
         let same = req.source_bucket == req.bucket && req.source_key == req.key;

@@ -68,14 +68,47 @@ pub struct ReceivedBlob {
     pub client_checksum: Option<ChecksumValue>,
 }
 
-/// Streams `body` into a new blob, hashing as it goes; verifies the checks; commits the blob
-/// only if every check holds and the size is at most `max_size` (`EntityTooLarge`).
+/// A body written to a blob and verified, not yet committed: dropping it discards the bytes.
+pub struct VerifiedBlob {
+    writer: Box<dyn BlobWriter>,
+    digest: PayloadDigest,
+    client_checksum: Option<ChecksumValue>,
+}
+
+impl VerifiedBlob {
+    /// Makes the blob durable under its id.
+    pub async fn commit(self) -> Result<ReceivedBlob> {
+        let (blob, _size) = self.writer.commit().await?;
+        Ok(ReceivedBlob {
+            blob,
+            digest: self.digest,
+            client_checksum: self.client_checksum,
+        })
+    }
+}
+
+/// [`receive_verified`], then commit.
 pub async fn receive(
+    blobs: &dyn BlobStore,
+    body: BodyStream,
+    checks: PayloadChecks,
+    max_size: u64,
+) -> Result<ReceivedBlob> {
+    receive_verified(blobs, body, checks, max_size)
+        .await?
+        .commit()
+        .await
+}
+
+/// Streams `body` into a new blob, hashing as it goes, and verifies the checks and that the
+/// size is at most `max_size` (`EntityTooLarge`). The blob is left uncommitted: a caller that
+/// is dropped before committing leaves nothing behind.
+pub async fn receive_verified(
     blobs: &dyn BlobStore,
     mut body: BodyStream,
     mut checks: PayloadChecks,
     max_size: u64,
-) -> Result<ReceivedBlob> {
+) -> Result<VerifiedBlob> {
     let md5 = checks.content_md5()?;
     if let Some(len) = checks.length {
         if len > max_size {
@@ -138,9 +171,8 @@ pub async fn receive(
             }
         }
     }
-    let (blob, _size) = writer.commit().await?;
-    Ok(ReceivedBlob {
-        blob,
+    Ok(VerifiedBlob {
+        writer,
         digest,
         client_checksum,
     })

@@ -28,6 +28,8 @@ impl Default for Options {
 }
 
 /// Buckets, objects and multipart uploads over a [`MetaStore`] and a [`BlobStore`].
+/// Cloning is cheap (shared stores); clones are what detached write steps run on.
+#[derive(Clone)]
 pub struct Tessera {
     pub(crate) meta: Arc<dyn MetaStore>,
     pub(crate) blobs: Arc<dyn BlobStore>,
@@ -111,6 +113,21 @@ impl Tessera {
         Ok(removed)
     }
 
+    /// Runs `step` to completion on its own task, even if the caller is dropped meanwhile (a
+    /// client that goes away): every step that commits a blob, writes metadata that frees
+    /// blobs, or both, runs here, so that a cancelled request never leaves a blob that nothing
+    /// references nor a freed blob undeleted.
+    pub(crate) async fn run_detached<T, F, Fut>(&self, step: F) -> Result<T>
+    where
+        F: FnOnce(Tessera) -> Fut,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        tokio::spawn(step(self.clone()))
+            .await
+            .map_err(|e| Error::Internal(format!("write task failed: {e}")))?
+    }
+
     /// Deletes blobs that metadata no longer references, in the background.
     pub(crate) fn free_blobs(&self, ids: Vec<BlobId>) {
         self.leases.free(ids);
@@ -149,8 +166,12 @@ impl Tessera {
 
     /// DeleteBucket: only when it holds no object; in-progress uploads go with it.
     pub async fn delete_bucket(&self, name: &str) -> Result<()> {
-        let freed = self.meta.delete_bucket(name).await?;
-        self.free_blobs(freed);
-        Ok(())
+        let name = name.to_string();
+        self.run_detached(move |this| async move {
+            let freed = this.meta.delete_bucket(&name).await?;
+            this.free_blobs(freed);
+            Ok(())
+        })
+        .await
     }
 }
