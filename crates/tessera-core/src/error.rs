@@ -59,6 +59,9 @@ pub enum Error {
     KeyTooLong,
     #[error("A conflicting operation is in progress; retry")]
     Conflict,
+    /// The storage has no room left for this write (a full disk).
+    #[error("no space left on the server's storage")]
+    InsufficientStorage,
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("metadata backend error: {0}")]

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -159,7 +159,13 @@ trait Db<T> {
 
 impl<T> Db<T> for rusqlite::Result<T> {
     fn db(self) -> Result<T> {
-        self.map_err(|e| Error::Backend(e.to_string()))
+        self.map_err(|e| {
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+                Error::InsufficientStorage
+            } else {
+                Error::Backend(e.to_string())
+            }
+        })
     }
 }
 
@@ -489,13 +495,33 @@ trait WriteJob: Send {
     /// Runs the job inside the open transaction; true if it succeeded.
     fn run(&mut self, conn: &Connection) -> bool;
     /// Replies to the caller: with the job's own result if the batch committed, else the error.
-    fn finish(self: Box<Self>, commit_error: Option<&str>);
+    fn finish(self: Box<Self>, commit_error: Option<&BatchError>);
+    /// Whether the job frees space (a delete or an abort): the space reserve is for those.
+    fn frees_space(&self) -> bool;
 }
 
 struct Job<T, F> {
     work: Option<F>,
     result: Option<Result<T>>,
     reply: oneshot::Sender<Result<T>>,
+    frees_space: bool,
+}
+
+/// Why a batch as a whole failed.
+#[derive(Debug)]
+struct BatchError {
+    message: String,
+    disk_full: bool,
+}
+
+impl BatchError {
+    fn to_error(&self) -> Error {
+        if self.disk_full {
+            Error::InsufficientStorage
+        } else {
+            Error::Backend(self.message.clone())
+        }
+    }
 }
 
 impl<T, F> WriteJob for Job<T, F>
@@ -514,9 +540,13 @@ where
         ok
     }
 
-    fn finish(self: Box<Self>, commit_error: Option<&str>) {
+    fn frees_space(&self) -> bool {
+        self.frees_space
+    }
+
+    fn finish(self: Box<Self>, commit_error: Option<&BatchError>) {
         let result = match commit_error {
-            Some(msg) => Err(Error::Backend(msg.to_owned())),
+            Some(e) => Err(e.to_error()),
             None => self
                 .result
                 .unwrap_or_else(|| Err(Error::Internal("metadata write job never ran".into()))),
@@ -528,7 +558,12 @@ where
 
 type BoxedJob = Box<dyn WriteJob>;
 
-fn writer_loop(conn: Connection, jobs: mpsc::Receiver<BoxedJob>, commits: Arc<AtomicU64>) {
+fn writer_loop(
+    conn: Connection,
+    jobs: mpsc::Receiver<BoxedJob>,
+    commits: Arc<AtomicU64>,
+    mut reserve: Reserve,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = Vec::with_capacity(16);
         batch.push(first);
@@ -538,18 +573,126 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<BoxedJob>, commits: Arc<At
                 Err(_) => break,
             }
         }
+        if batch.iter().any(|j| j.frees_space()) {
+            // On a (nearly) full disk a delete must still be able to grow SQLite's WAL.
+            reserve.release_if_short();
+        }
         if run_batch(&conn, batch) {
             commits.fetch_add(1, Ordering::Relaxed);
+            reserve.refill();
         }
     }
     debug!("metadata writer stopped");
 }
 
-fn exec(conn: &Connection, sql: &str) -> std::result::Result<(), String> {
+fn exec(conn: &Connection, sql: &str) -> std::result::Result<(), BatchError> {
     conn.prepare_cached(sql)
         .and_then(|mut s| s.execute([]))
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| BatchError {
+            disk_full: e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            message: e.to_string(),
+        })
+}
+
+/// Space kept on the metadata store's filesystem for deletes: a file of zeros released when
+/// a batch that frees space finds the disk nearly full, and made again once there is room.
+struct Reserve {
+    path: PathBuf,
+    size: u64,
+    held: bool,
+    /// When refilling last failed or was skipped for lack of room (refills are rate-limited).
+    last_try: Option<std::time::Instant>,
+}
+
+/// How often a released reserve is tried again.
+const RESERVE_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Reserve {
+    fn open(path: PathBuf, size: u64) -> Self {
+        let held =
+            size == 0 || std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size);
+        let mut reserve = Self {
+            path,
+            size,
+            held,
+            last_try: None,
+        };
+        reserve.refill();
+        reserve
+    }
+
+    /// Free bytes on the filesystem holding the reserve (`None` if it cannot be told).
+    fn free_space(&self) -> Option<u64> {
+        let dir = self.path.parent()?;
+        let st = rustix::fs::statvfs(dir).ok()?;
+        Some(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+
+    /// Gives the reserve back to the filesystem if less than its size is free.
+    fn release_if_short(&mut self) {
+        if !self.held || self.size == 0 {
+            return;
+        }
+        if self.free_space().is_some_and(|free| free >= self.size) {
+            return;
+        }
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => {
+                warn!(
+                    path = %self.path.display(),
+                    bytes = self.size,
+                    "disk nearly full: released the metadata space reserve for deletes"
+                );
+                self.held = false;
+                self.last_try = Some(std::time::Instant::now());
+            }
+            Err(e) => {
+                warn!(path = %self.path.display(), error = %e, "could not release the metadata space reserve")
+            }
+        }
+    }
+
+    /// Makes the reserve again once there is room for it twice over.
+    fn refill(&mut self) {
+        if self.held || self.last_try.is_some_and(|t| t.elapsed() < RESERVE_RETRY) {
+            return;
+        }
+        self.last_try = Some(std::time::Instant::now());
+        if self
+            .free_space()
+            .is_some_and(|free| free < self.size.saturating_mul(2))
+        {
+            return;
+        }
+        match write_zeros(&self.path, self.size) {
+            Ok(()) => {
+                debug!(path = %self.path.display(), bytes = self.size, "metadata space reserve in place");
+                self.held = true;
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&self.path);
+                warn!(path = %self.path.display(), error = %e, "could not make the metadata space reserve");
+            }
+        }
+    }
+}
+
+/// Writes `size` zero bytes to a new file at `path` and makes them durable (real blocks, not
+/// a sparse file, so that the space is really held).
+fn write_zeros(path: &Path, size: u64) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("reserve-tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    let block = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = usize::try_from(left.min(block.len() as u64)).unwrap_or(block.len());
+        file.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Runs and replies to one batch; true if it committed.
@@ -563,15 +706,15 @@ fn run_batch(conn: &Connection, mut batch: Vec<BoxedJob>) -> bool {
             }
             true
         }
-        Err(msg) => {
-            warn!(jobs = n, error = %msg, "metadata batch failed; rolled back");
+        Err(err) => {
+            warn!(jobs = n, error = %err.message, "metadata batch failed; rolled back");
             if !conn.is_autocommit() {
                 if let Err(e) = conn.execute_batch("ROLLBACK") {
                     warn!(error = %e, "metadata rollback failed");
                 }
             }
             for job in batch {
-                job.finish(Some(&msg));
+                job.finish(Some(&err));
             }
             false
         }
@@ -580,7 +723,7 @@ fn run_batch(conn: &Connection, mut batch: Vec<BoxedJob>) -> bool {
 
 /// One transaction over the batch; each job in its own savepoint. `Err` if the transaction
 /// as a whole failed (nothing committed).
-fn run_jobs(conn: &Connection, batch: &mut [BoxedJob]) -> std::result::Result<(), String> {
+fn run_jobs(conn: &Connection, batch: &mut [BoxedJob]) -> std::result::Result<(), BatchError> {
     exec(conn, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         exec(conn, "SAVEPOINT job")?;
@@ -727,8 +870,15 @@ impl SqliteMetaStore {
     /// Opens (creating if needed) the database at `path`, creates or checks the schema, and
     /// starts the writer thread.
     pub async fn open(path: &Path) -> Result<Self> {
+        Self::open_with_reserve(path, 0).await
+    }
+
+    /// [`Self::open`], keeping `reserve_bytes` of disk space in a file beside the database
+    /// (`<db>.reserve`) that is released for deletes when the disk is nearly full, so that
+    /// users can always free space; made again once there is room.
+    pub async fn open_with_reserve(path: &Path, reserve_bytes: u64) -> Result<Self> {
         let path = path.to_path_buf();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path, reserve_bytes))
             .await
             .map_err(|e| Error::Internal(format!("opening the metadata store: {e}")))?
     }
@@ -738,8 +888,9 @@ impl SqliteMetaStore {
         self.commits.load(Ordering::Relaxed)
     }
 
-    fn open_blocking(path: &Path) -> Result<Self> {
+    fn open_blocking(path: &Path, reserve_bytes: u64) -> Result<Self> {
         let writer_conn = open_writer(path)?;
+        let reserve = Reserve::open(path.with_extension("reserve"), reserve_bytes);
         let readers = (0..READERS)
             .map(|_| open_reader(path))
             .collect::<Result<Vec<_>>>()?;
@@ -748,7 +899,7 @@ impl SqliteMetaStore {
         let writer_commits = Arc::clone(&commits);
         let writer = std::thread::Builder::new()
             .name("tessera-meta-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx, writer_commits))?;
+            .spawn(move || writer_loop(writer_conn, rx, writer_commits, reserve))?;
         info!(path = %path.display(), "metadata store open");
         Ok(Self {
             jobs: Some(tx),
@@ -767,11 +918,29 @@ impl SqliteMetaStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.submit(work, false).await
+    }
+
+    /// [`Self::write`] for a job that frees space (deletes, aborts): it may use the reserve.
+    async fn write_freeing<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.submit(work, true).await
+    }
+
+    async fn submit<T, F>(&self, work: F, frees_space: bool) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job: BoxedJob = Box::new(Job {
             work: Some(work),
             result: None,
             reply,
+            frees_space,
         });
         self.jobs
             .as_ref()
@@ -888,7 +1057,7 @@ impl MetaStore for SqliteMetaStore {
 
     async fn delete_bucket(&self, name: &str) -> Result<Vec<BlobId>> {
         let name = name.to_owned();
-        self.write(move |conn| {
+        self.write_freeing(move |conn| {
             if !bucket_exists(conn, &name)? {
                 return Err(Error::NoSuchBucket);
             }
@@ -1009,7 +1178,7 @@ impl MetaStore for SqliteMetaStore {
         condition: WriteCondition,
     ) -> Result<Option<Vec<BlobId>>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.write(move |conn| {
+        self.write_freeing(move |conn| {
             let current = current_object(conn, &bucket, &key)?;
             let delete_condition = WriteCondition {
                 if_none_match_any: false,
@@ -1325,7 +1494,7 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn prune_completed_uploads(&self, before: tessera_core::Millis) -> Result<u64> {
-        self.write(move |conn| {
+        self.write_freeing(move |conn| {
             let n = conn
                 .prepare_cached("DELETE FROM completed_uploads WHERE completed < ?1")
                 .db()?
@@ -1338,7 +1507,7 @@ impl MetaStore for SqliteMetaStore {
 
     async fn abort_upload(&self, upload_id: &str) -> Result<Vec<BlobId>> {
         let upload_id = upload_id.to_owned();
-        self.write(move |conn| {
+        self.write_freeing(move |conn| {
             let deleted = conn
                 .prepare_cached("DELETE FROM uploads WHERE upload_id = ?1")
                 .db()?
@@ -1389,6 +1558,34 @@ impl MetaStore for SqliteMetaStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserve_is_made_kept_released_and_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.reserve");
+        let mut r = Reserve::open(path.clone(), 3 << 20);
+        assert!(r.held);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 3 << 20);
+        // Plenty of room here: nothing is released.
+        r.release_if_short();
+        assert!(r.held && path.exists());
+        // Pretend the disk was full: released, then made again once the retry delay passed.
+        std::fs::remove_file(&path).unwrap();
+        r.held = false;
+        r.last_try = Some(std::time::Instant::now());
+        r.refill();
+        assert!(
+            !path.exists(),
+            "refills wait {RESERVE_RETRY:?} after a release"
+        );
+        r.last_try = None;
+        r.refill();
+        assert!(r.held);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 3 << 20);
+        // A reserve of 0 bytes is no reserve.
+        let none = Reserve::open(dir.path().join("none.reserve"), 0);
+        assert!(none.held && !dir.path().join("none.reserve").exists());
+    }
 
     #[test]
     fn successor() {

@@ -35,9 +35,17 @@ pub fn to_s3(err: Error) -> S3Error {
         Error::IncompleteBody => C::IncompleteBody,
         Error::Conflict => C::SlowDown,
         Error::Body(source) => return body_error(source),
+        Error::InsufficientStorage => return insufficient_storage(),
+        Error::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+            return insufficient_storage()
+        }
         Error::Io(_) | Error::Backend(_) | Error::Internal(_) => {
-            tracing::error!(error = %msg, "internal error");
-            C::InternalError
+            // The detail is for the operator's log only: it may name files or backend state.
+            tracing::error!(error = ?msg, "internal error");
+            return S3Error::with_message(
+                C::InternalError,
+                "We encountered an internal error. Please try again.",
+            );
         }
     };
     let mut e = S3Error::with_message(code, msg);
@@ -85,10 +93,21 @@ fn body_error(source: Box<dyn std::error::Error + Send + Sync>) -> S3Error {
         }
         cur = e.source();
     }
+    tracing::debug!(error = ?source.to_string(), "request body failed");
     S3Error::with_message(
         S3ErrorCode::IncompleteBody,
-        format!("The request body could not be read: {source}"),
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
     )
+}
+
+/// A full disk: 507, which SDKs do not retry (a retry cannot succeed until space is freed).
+fn insufficient_storage() -> S3Error {
+    let mut e = S3Error::with_message(
+        S3ErrorCode::Custom("InsufficientStorage".into()),
+        "The server has no storage space left for this request; delete objects or abort uploads to free space.",
+    );
+    e.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
+    e
 }
 
 /// A 304 carries the validators of the object it refers to.
