@@ -3,7 +3,8 @@ PUT (small and medium; some with Content-MD5 or x-amz-checksum-crc32), GET (whol
 content verified), multipart uploads (small parts: the server runs with --min-part-size 5),
 DeleteObject, DeleteObjects and CopyObject, while about CUT_FRACTION of the requests are cut at
 a random point (inside the head, inside the body, right after the body, or inside the answer;
-with a FIN or, SO_LINGER 0, an RST).
+with a FIN or, SO_LINGER 0, an RST; or a half-close after a prefix of the request, whose answer
+is read).
 
 Each client owns its keys and knows what each holds: the body of the last acknowledged write, or
 nothing after a delete. A key touched by a cut write or delete is "retired": it may end up
@@ -137,6 +138,13 @@ class Stats:
         self.five: list[str] = []
         self.errors: list[str] = []
         self.requests = 0
+        self.slowest = (0.0, "")
+
+    def timed(self, seconds: float, what: str):
+        if seconds > self.slowest[0]:
+            with self.lock:
+                if seconds > self.slowest[0]:
+                    self.slowest = (seconds, what)
 
     def op(self, name: str):
         with self.lock:
@@ -206,8 +214,10 @@ class Client:
         target = target_of(path, query)
         with self.stats.lock:
             self.stats.requests += 1
+        t0 = time.monotonic()
         if may_cut and self.rng.random() < CUT_FRACTION:
             self.cut_request(method, target, signed, body, what)
+            self.stats.timed(time.monotonic() - t0, f"{what} {target} (cut)")
             raise Cut()
         for attempt in (0, 1):
             if self.conn is None:
@@ -228,6 +238,7 @@ class Client:
                 # An idle keep-alive connection the server closed: the request never got there
                 # (RemoteDisconnected / reset before any answer byte). Retry once, fresh.
                 continue
+            self.stats.timed(time.monotonic() - t0, f"{what} {target}")
             if resp.will_close:
                 self.conn.close()
                 self.conn = None
@@ -241,7 +252,7 @@ class Client:
                 + "".join(f"{k}: {v}\r\n" for k, v in signed.items()) + "\r\n").encode()
         wire = head + body
         rng = self.rng
-        where = rng.choice(["head", "body", "after_body", "after_body", "response"])
+        where = rng.choice(["head", "body", "after_body", "after_body", "response", "half_close"])
         if where == "body" and not body:
             where = "after_body"
         rst = rng.random() < 0.5
@@ -256,6 +267,13 @@ class Client:
                 sock.sendall(wire)
                 if rng.random() < 0.5:
                     time.sleep(rng.uniform(0, 0.03))
+            elif where == "half_close":  # a prefix (or all), shutdown(SHUT_WR), read the answer
+                sock.sendall(wire[:len(head) + rng.randrange(0, len(body) + 1)])
+                sock.shutdown(socket.SHUT_WR)
+                sock.settimeout(10)
+                got = sock.recv(64)
+                if got.startswith(b"HTTP/1.1 5"):
+                    self.stats.five_xx(f"{what} (half-closed) {method} {target}: {got[:40]!r}")
             else:  # inside the answer: read the status line and a few bytes, then go
                 sock.sendall(wire)
                 sock.settimeout(30)
@@ -499,12 +517,19 @@ class Client:
                              f"{[None if s is None else sum(n for _, n in s) for s in allowed]}")
 
 
-def rss_bytes(pid: int) -> int:
+def rss_and_threads(pid: int) -> tuple[int, int]:
+    rss = threads = anon = None
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+            elif line.startswith("RssAnon:"):
+                anon = int(line.split()[1]) // 1024
+    if rss is None:
+        raise AssertionError("no VmRSS")
+    return rss, f"{threads}t/{anon}MiB-anon"
 
 
 @pytest.mark.timeout(DURATION + 240)
@@ -521,12 +546,15 @@ def test_load_with_cut_connections(make_server):
     deadline = started + DURATION
     clients = [Client(i, server, deadline, stats) for i in range(CLIENTS)]
     samples: list[tuple[float, int]] = []
+    thread_counts: list[int] = []
     stop = threading.Event()
 
     def sample():
         while not stop.is_set():
             try:
-                samples.append((time.monotonic() - started, rss_bytes(server.pid)))
+                rss, nthreads = rss_and_threads(server.pid)
+                samples.append((time.monotonic() - started, rss))
+                thread_counts.append(nthreads)
             except (OSError, AssertionError):
                 return
             stop.wait(1.0)
@@ -558,23 +586,37 @@ def test_load_with_cut_connections(make_server):
     later = [rss for t, rss in samples if t > RSS_WARMUP]
     mib = 1024 * 1024
     summary = (f"{CLIENTS} clients, {ran_for:.0f}s, {stats.requests} requests, ops {stats.ops}, "
-               f"cuts {sum(stats.cuts.values())} {stats.cuts}; blobs {report['blobs']} "
+               f"cuts {sum(stats.cuts.values())} {stats.cuts}; slowest request {stats.slowest[0]:.1f}s "
+               f"({stats.slowest[1]}); blobs {report['blobs']} "
                f"(referenced {report['referenced']}); RSS warm-up max "
                f"{max(warm, default=0) / mib:.0f} MiB, later max {max(later, default=0) / mib:.0f} MiB, "
                f"last {samples[-1][1] / mib if samples else 0:.0f} MiB")
     print(summary)
     log5 = [line for line in server.log_text().splitlines() if " status=5" in line]
 
-    assert not stats.five, f"{summary}\n{len(stats.five)} 5xx answers:\n" + "\n".join(stats.five[:20])
-    assert not stats.errors, f"{summary}\n{len(stats.errors)} wrong answers:\n" + "\n".join(stats.errors[:30])
-    assert not report["dangling"], f"{summary}\nmetadata references missing blobs: {report['dangling'][:10]}"
-    assert not report["unreferenced"], (
-        f"{summary}\n{len(report['unreferenced'])} unreferenced blob(s) after {SETTLE:.0f}s without "
-        f"restart: {report['unreferenced'][:10]}\n(server log has {len(log5)} status=5xx lines, "
-        f"for requests whose client was gone: {log5[:3]})")
-    assert not report["temporary"], f"{summary}\ntemporary files left: {report['temporary'][:10]}"
-    assert warm and later, f"{summary}\ntoo few RSS samples: {samples}"
-    bound = RSS_FACTOR * max(warm) + RSS_SLACK
-    assert max(later) <= bound, (
-        f"{summary}\nRSS grew past {bound / mib:.0f} MiB (1.5 x warm-up + 50 MiB): "
-        f"{[(round(t), rss // mib) for t, rss in samples]}")
+    series = [(round(t), rss // mib) for t, rss in samples]
+    print("RSS (s, MiB):", series)
+    print("server threads / anonymous RSS:", thread_counts)
+    failures = []
+    if stats.five:
+        failures.append(f"{len(stats.five)} 5xx answer(s):\n" + "\n".join(stats.five[:20]))
+    if stats.errors:
+        failures.append(f"{len(stats.errors)} wrong answer(s):\n" + "\n".join(stats.errors[:30]))
+    if report["dangling"]:
+        failures.append(f"metadata references missing blobs: {report['dangling'][:10]}")
+    if report["unreferenced"]:
+        failures.append(
+            f"{len(report['unreferenced'])} unreferenced blob(s) after {SETTLE:.0f}s without "
+            f"restart: {report['unreferenced'][:10]}")
+    if report["temporary"]:
+        failures.append(f"temporary files left: {report['temporary'][:10]}")
+    if not warm or not later:
+        failures.append(f"too few RSS samples: {series}")
+    else:
+        bound = RSS_FACTOR * max(warm) + RSS_SLACK
+        if max(later) > bound:
+            failures.append(f"RSS grew past {bound / mib:.0f} MiB ({RSS_FACTOR} x the warm-up peak "
+                            f"+ {RSS_SLACK // mib} MiB): {series}\nserver threads: {thread_counts}")
+    if log5:
+        print(f"server log: {len(log5)} status=5xx line(s), e.g. {log5[:3]}")
+    assert not failures, summary + "\n" + "\n\n".join(failures)
