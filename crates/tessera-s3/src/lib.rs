@@ -478,3 +478,32 @@ fn split_path(path: &str) -> (&str, &str) {
     let p = path.trim_start_matches('/');
     p.split_once('/').unwrap_or((p, ""))
 }
+
+/// Entry points for the fuzz targets (`crates/tessera-fuzz`, `fuzz/`): private helpers that parse
+/// untrusted input, re-exported as is. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::convert::{decoded_length, trailer_algorithm, trailer_reader, ChecksumFields};
+
+    /// [`crate::check_presigned_expires`]: whether the `X-Amz-Expires` value is accepted.
+    pub fn check_presigned_expires(expires: &str) -> bool {
+        crate::check_presigned_expires(expires).is_ok()
+    }
+
+    pub fn valid_content_sha256(v: &[u8]) -> bool {
+        crate::valid_content_sha256(v)
+    }
+
+    pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+        crate::query_param(query, name)
+    }
+
+    /// The bucket virtual-host style addressing reads from `host` under `domain`; `None` if
+    /// `domain` is refused at start-up or `host` is.
+    pub fn virtual_host_bucket(domain: &str, host: &str) -> Option<Option<String>> {
+        use s3s::host::S3Host as _;
+        let vh = crate::VirtualHostStyle::new(domain).ok()?;
+        let parsed = vh.parse_host_header(host).ok()?;
+        Some(parsed.bucket().map(str::to_owned))
+    }
+}
