@@ -18,6 +18,11 @@ use tracing::{debug, info, warn};
 const FLUSH_AT: usize = 1 << 20;
 /// Chunks smaller than this are copied into a coalescing buffer; larger ones are written as-is.
 const COALESCE_BELOW: usize = 64 << 10;
+/// Size of a writer's first coalescing buffer. Each next one is twice the previous, up to
+/// [`FLUSH_AT`]: buffer memory grows with the bytes actually received (a slow client that sent
+/// a few bytes holds a few KiB, not a batch), and a fast upload reaches full-size buffers after
+/// a handful of allocations, without copying.
+const SMALL_FIRST: usize = 8 << 10;
 /// Size of each read issued for a [`ByteStream`].
 const READ_CHUNK: u64 = 512 << 10;
 
@@ -90,19 +95,18 @@ impl LocalBlobStore {
 impl BlobStore for LocalBlobStore {
     async fn create(&self) -> Result<Box<dyn BlobWriter>> {
         let tmp_path = self.dirs.tmp.join(format!("{}.tmp", BlobId::random()));
-        let path = tmp_path.clone();
-        let file =
-            blocking(move || OpenOptions::new().write(true).create_new(true).open(&path)).await?;
-        Ok(Box::new(LocalBlobWriter {
-            dirs: self.dirs.clone(),
-            tmp_path: Some(tmp_path),
-            file: Some(file),
-            inflight: None,
-            pending: Vec::new(),
-            pending_len: 0,
-            small: BytesMut::new(),
-            size: 0,
-        }))
+        let dirs = self.dirs.clone();
+        // The writer is made on the blocking thread: if this future is dropped meanwhile, the
+        // task's output (the writer) is dropped with it, and its Drop removes the file.
+        let writer = blocking(move || {
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp_path)?;
+            Ok(LocalBlobWriter::new(dirs, tmp_path, file))
+        })
+        .await?;
+        Ok(Box::new(writer))
     }
 
     async fn read(&self, id: &BlobId, offset: u64, len: u64) -> Result<ByteStream> {
@@ -251,10 +255,26 @@ pub struct LocalBlobWriter {
     pending_len: usize,
     /// Coalesces small chunks.
     small: BytesMut,
+    /// Capacity of the last coalescing buffer allocated (0: none yet).
+    small_cap: usize,
     size: u64,
 }
 
 impl LocalBlobWriter {
+    fn new(dirs: Arc<Dirs>, tmp_path: PathBuf, file: File) -> Self {
+        Self {
+            dirs,
+            tmp_path: Some(tmp_path),
+            file: Some(file),
+            inflight: None,
+            pending: Vec::new(),
+            pending_len: 0,
+            small: BytesMut::new(),
+            small_cap: 0,
+            size: 0,
+        }
+    }
+
     /// Gets the file back, waiting for the write in flight if any.
     async fn take_file(&mut self) -> Result<File> {
         if let Some(handle) = self.inflight.take() {
@@ -273,6 +293,28 @@ impl LocalBlobWriter {
             let b = self.small.split().freeze();
             self.pending_len += b.len();
             self.pending.push(b);
+        }
+    }
+
+    /// Copies a small chunk into the coalescing buffer. When the buffer is full it is sealed
+    /// and a new one, twice as large (at most [`FLUSH_AT`]), takes the rest: memory grows only
+    /// with the bytes received, and bytes are copied once.
+    fn push_small(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let room = self.small.capacity() - self.small.len();
+            if room == 0 {
+                self.seal_small();
+                self.small_cap = if self.small_cap == 0 {
+                    SMALL_FIRST
+                } else {
+                    (self.small_cap * 2).min(FLUSH_AT)
+                };
+                self.small = BytesMut::with_capacity(self.small_cap);
+                continue;
+            }
+            let n = room.min(data.len());
+            self.small.extend_from_slice(&data[..n]);
+            data = &data[n..];
         }
     }
 
@@ -303,11 +345,7 @@ impl BlobWriter for LocalBlobWriter {
         }
         self.size += data.len() as u64;
         if data.len() < COALESCE_BELOW {
-            if self.small.is_empty() && self.small.capacity() < data.len() {
-                // One allocation per batch: the batch is flushed once it reaches FLUSH_AT.
-                self.small.reserve(FLUSH_AT + COALESCE_BELOW);
-            }
-            self.small.extend_from_slice(&data);
+            self.push_small(&data);
         } else {
             self.seal_small();
             self.pending_len += data.len();
@@ -472,6 +510,20 @@ fn pread(file: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
 mod tests {
     use super::*;
 
+    /// A `create` whose caller goes away at any point leaves no temporary file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropped_create_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).unwrap();
+        for i in 0..200u64 {
+            let create = store.create();
+            let _ = tokio::time::timeout(std::time::Duration::from_micros(i % 50), create).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let left: Vec<_> = fs::read_dir(dir.path().join("tmp")).unwrap().collect();
+        assert!(left.is_empty(), "{} temporary files left", left.len());
+    }
+
     #[tokio::test]
     async fn small_writes_are_batched() {
         let dir = tempfile::tempdir().unwrap();
@@ -484,26 +536,58 @@ mod tests {
             pending: Vec::new(),
             pending_len: 0,
             small: BytesMut::new(),
+            small_cap: 0,
             size: 0,
         };
-        for _ in 0..1000 {
+        // One tiny chunk reserves a small buffer, not a whole batch.
+        w.write(Bytes::from_static(&[7; 100])).await.unwrap();
+        assert_eq!(w.small.len(), 100);
+        assert!(w.small.capacity() <= SMALL_FIRST, "{}", w.small.capacity());
+        for _ in 1..1000 {
             w.write(Bytes::from_static(&[7; 100])).await.unwrap();
         }
-        // 100 KB of tiny chunks: one buffer, no write started yet.
-        assert!(w.inflight.is_none() && w.pending.is_empty());
-        assert_eq!(w.small.len(), 100_000);
+        // 100 KB of tiny chunks: buffers doubling from SMALL_FIRST, no write started yet, and
+        // no more memory than twice the bytes received.
+        assert!(w.inflight.is_none());
+        assert_eq!(w.pending_len + w.small.len(), 100_000);
+        let held: usize = w.pending.iter().map(Bytes::len).sum::<usize>() + w.small.capacity();
+        assert!(w.small_cap <= 2 * 100_000 && held <= 2 * 100_000, "{held}");
+        assert!(w.pending.iter().all(|b| b.iter().all(|&x| x == 7)));
         // A large chunk is queued as-is, without copying.
         let big = Bytes::from(vec![1u8; 200_000]);
         let ptr = big.as_ptr();
         w.write(big).await.unwrap();
         assert!(w.inflight.is_none() && w.small.is_empty());
-        assert_eq!(w.pending.len(), 2);
-        assert_eq!(w.pending[1].as_ptr(), ptr);
+        assert_eq!(w.pending.last().map(|b| b.as_ptr()), Some(ptr));
+        assert_eq!(w.pending_len, 300_000);
         // Past FLUSH_AT the batch goes out on a blocking thread.
         w.write(Bytes::from(vec![2u8; FLUSH_AT])).await.unwrap();
         assert!(w.inflight.is_some() && w.pending.is_empty() && w.small.is_empty());
         let file = w.take_file().await.unwrap();
         assert_eq!(file.metadata().unwrap().len(), 300_000 + FLUSH_AT as u64);
         assert_eq!(w.size, 300_000 + FLUSH_AT as u64);
+        let mut expected = vec![7u8; 100_000];
+        expected.extend(vec![1u8; 200_000]);
+        expected.extend(vec![2u8; FLUSH_AT]);
+        drop(file);
+        assert!(std::fs::read(dir.path().join("tmp").join("t")).unwrap() == expected);
+    }
+
+    #[tokio::test]
+    async fn small_buffers_grow_to_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).unwrap();
+        let mut w = store.create().await.unwrap();
+        // 4 MiB in 60 KiB chunks: every byte arrives, in order, through full-size buffers.
+        let mut expected = Vec::new();
+        for i in 0..70u8 {
+            let chunk = vec![i; 60 << 10];
+            expected.extend_from_slice(&chunk);
+            w.write(Bytes::from(chunk)).await.unwrap();
+        }
+        let (id, size) = w.commit().await.unwrap();
+        assert_eq!(size, expected.len() as u64);
+        let path = store.dirs.blob_path(&id).unwrap();
+        assert!(std::fs::read(path).unwrap() == expected);
     }
 }

@@ -3,6 +3,7 @@
 
 mod convert;
 mod errors;
+pub mod limits;
 mod service;
 pub mod sigv2;
 pub mod sigv4;
@@ -30,6 +31,8 @@ pub struct EndpointConfig {
     /// Root credentials.
     pub access_key: String,
     pub secret_key: String,
+    /// A request body that sends no byte for this long fails with 400 RequestTimeout.
+    pub body_timeout: std::time::Duration,
 }
 
 /// The HTTP service to hand to hyper: one clone per connection.
@@ -413,15 +416,22 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
         let has_body = bytes_in > 0 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let mut req = req;
         let precheck = self.precheck(&mut req);
+        let (req, body_timed_out) = limits::time_body(req, self.config.body_timeout);
         let inner = self.inner.clone();
         Box::pin(async move {
             let mut resp = match precheck {
-                Ok(()) => hyper::service::Service::call(&inner, req).await?,
+                Ok(()) => inner.call(req).await?,
                 Err(e) => match e.to_http_response() {
                     Ok(r) => r,
                     Err(e) => return Err(s3s::HttpError::new(Box::new(e))),
                 },
             };
+            if body_timed_out.fired() {
+                // Whatever error the operation made of its failed body, S3 answers this.
+                resp = limits::request_timeout_error()
+                    .to_http_response()
+                    .map_err(|e| s3s::HttpError::new(Box::new(e)))?;
+            }
             if let Ok(v) = http::HeaderValue::from_str(&id) {
                 resp.headers_mut().insert("x-amz-request-id", v);
             }

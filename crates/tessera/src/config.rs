@@ -21,6 +21,18 @@ pub const DEFAULT_MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 pub const MAX_MIN_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Default bound on the graceful shutdown wait, in seconds.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: u64 = 30;
+/// Default idle keep-alive timeout, in seconds (S3 closes idle connections after about 20 s).
+pub const DEFAULT_IDLE_TIMEOUT: u64 = 20;
+/// Default time a client has to send a request's headers once it started, in seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT: u64 = 30;
+/// Default time a request body (or a response the client stopped reading) may stall, in seconds.
+pub const DEFAULT_BODY_TIMEOUT: u64 = 30;
+/// Largest default cap on concurrent connections (the default is also bounded by the fd limit).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Largest default cap on concurrent connections per client address.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 1_000;
+/// Longest accepted timeout setting (a day), in seconds.
+const MAX_TIMEOUT: u64 = 86_400;
 
 /// Environment variables of the settings.
 const SETTING_VARS: &[&str] = &[
@@ -33,6 +45,11 @@ const SETTING_VARS: &[&str] = &[
     "TESSERA_NO_SIGV2",
     "TESSERA_MIN_PART_SIZE",
     "TESSERA_SHUTDOWN_TIMEOUT",
+    "TESSERA_IDLE_TIMEOUT",
+    "TESSERA_HEADER_READ_TIMEOUT",
+    "TESSERA_BODY_TIMEOUT",
+    "TESSERA_MAX_CONNECTIONS",
+    "TESSERA_MAX_CONNECTIONS_PER_IP",
 ];
 
 /// Other `TESSERA_*` variables the binary reads.
@@ -78,6 +95,11 @@ pub struct Layer {
     #[serde(default, deserialize_with = "de_size")]
     pub min_part_size: Option<u64>,
     pub shutdown_timeout: Option<u64>,
+    pub idle_timeout: Option<u64>,
+    pub header_read_timeout: Option<u64>,
+    pub body_timeout: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
 }
 
 impl Layer {
@@ -93,6 +115,11 @@ impl Layer {
             no_sigv2: self.no_sigv2.or(lower.no_sigv2),
             min_part_size: self.min_part_size.or(lower.min_part_size),
             shutdown_timeout: self.shutdown_timeout.or(lower.shutdown_timeout),
+            idle_timeout: self.idle_timeout.or(lower.idle_timeout),
+            header_read_timeout: self.header_read_timeout.or(lower.header_read_timeout),
+            body_timeout: self.body_timeout.or(lower.body_timeout),
+            max_connections: self.max_connections.or(lower.max_connections),
+            max_connections_per_ip: self.max_connections_per_ip.or(lower.max_connections_per_ip),
         }
     }
 }
@@ -102,6 +129,45 @@ impl Layer {
 pub struct TlsPaths {
     pub cert: PathBuf,
     pub key: PathBuf,
+}
+
+/// Bounds on connections: timeouts and caps (the caps' defaults depend on the file descriptor
+/// limit, see [`ConnLimits::caps`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// A connection with no request in flight and no byte received for this long is closed.
+    pub idle_timeout: Duration,
+    /// Once the first byte of a request arrived, its headers must be complete within this.
+    pub header_read_timeout: Duration,
+    /// A request body that sends no byte for this long fails (400 RequestTimeout); a response
+    /// the client does not read for this long closes the connection.
+    pub body_timeout: Duration,
+    /// Cap on concurrent connections; `None`: sized from the file descriptor limit.
+    pub max_connections: Option<usize>,
+    /// Cap on concurrent connections from one client address; `None`: the default.
+    pub max_connections_per_ip: Option<usize>,
+}
+
+impl ConnLimits {
+    /// The connection caps (global, per client address) given the file descriptor limit.
+    ///
+    /// Global default: three quarters of the fd limit (the rest is left for blob files, the
+    /// database and the listener), at most [`DEFAULT_MAX_CONNECTIONS`]. Per-address default:
+    /// [`DEFAULT_MAX_CONNECTIONS_PER_IP`] (far above the 10 to a few hundred connections of one
+    /// busy SDK, aws cli or rclone client) but at most half the global cap, so that one address
+    /// cannot take the whole budget.
+    pub fn caps(&self, fd_limit: u64) -> (usize, usize) {
+        let by_fds = usize::try_from(fd_limit / 4 * 3).unwrap_or(usize::MAX);
+        let global = self
+            .max_connections
+            .unwrap_or_else(|| by_fds.min(DEFAULT_MAX_CONNECTIONS))
+            .max(1);
+        let per_ip = self
+            .max_connections_per_ip
+            .unwrap_or_else(|| DEFAULT_MAX_CONNECTIONS_PER_IP.min(global / 2))
+            .clamp(1, global);
+        (global, per_ip)
+    }
 }
 
 /// The validated settings.
@@ -115,6 +181,7 @@ pub struct Settings {
     pub allow_sigv2: bool,
     pub min_part_size: u64,
     pub shutdown_timeout: Duration,
+    pub limits: ConnLimits,
 }
 
 impl Settings {
@@ -179,6 +246,31 @@ impl Settings {
         }
         let shutdown_timeout =
             Duration::from_secs(layer.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT));
+        let timeout = |value: Option<u64>, default: u64, name: &str| {
+            let secs = value.unwrap_or(default);
+            if (1..=MAX_TIMEOUT).contains(&secs) {
+                Ok(Duration::from_secs(secs))
+            } else {
+                Err(config_err!(
+                    "invalid {name} {secs}: must be between 1 and {MAX_TIMEOUT} seconds"
+                ))
+            }
+        };
+        let count = |value: Option<usize>, name: &str| match value {
+            Some(0) => Err(config_err!("invalid {name} 0: must be at least 1")),
+            other => Ok(other),
+        };
+        let limits = ConnLimits {
+            idle_timeout: timeout(layer.idle_timeout, DEFAULT_IDLE_TIMEOUT, "idle timeout")?,
+            header_read_timeout: timeout(
+                layer.header_read_timeout,
+                DEFAULT_HEADER_READ_TIMEOUT,
+                "header read timeout",
+            )?,
+            body_timeout: timeout(layer.body_timeout, DEFAULT_BODY_TIMEOUT, "body timeout")?,
+            max_connections: count(layer.max_connections, "max connections")?,
+            max_connections_per_ip: count(layer.max_connections_per_ip, "max connections per IP")?,
+        };
         Ok(Settings {
             listen,
             data_dir,
@@ -188,6 +280,7 @@ impl Settings {
             allow_sigv2: !layer.no_sigv2.unwrap_or(false),
             min_part_size,
             shutdown_timeout,
+            limits,
         })
     }
 }
@@ -282,6 +375,21 @@ fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
         layer.shutdown_timeout =
             Some(parse_seconds(&v).map_err(|e| parse("TESSERA_SHUTDOWN_TIMEOUT", &v, &e))?);
     }
+    let seconds = |name: &str| -> Result<Option<u64>, ConfigError> {
+        get(name)?
+            .map(|v| parse_seconds(&v).map_err(|e| parse(name, &v, &e)))
+            .transpose()
+    };
+    let count = |name: &str| -> Result<Option<usize>, ConfigError> {
+        get(name)?
+            .map(|v| parse_count(&v).map_err(|e| parse(name, &v, &e)))
+            .transpose()
+    };
+    layer.idle_timeout = seconds("TESSERA_IDLE_TIMEOUT")?;
+    layer.header_read_timeout = seconds("TESSERA_HEADER_READ_TIMEOUT")?;
+    layer.body_timeout = seconds("TESSERA_BODY_TIMEOUT")?;
+    layer.max_connections = count("TESSERA_MAX_CONNECTIONS")?;
+    layer.max_connections_per_ip = count("TESSERA_MAX_CONNECTIONS_PER_IP")?;
     Ok(layer)
 }
 
@@ -325,6 +433,14 @@ pub fn parse_seconds(value: &str) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| "expected a whole number of seconds".to_owned())
+}
+
+/// Parses a count (a whole number).
+pub fn parse_count(value: &str) -> Result<usize, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number".to_owned())
 }
 
 /// Parses a size in bytes: a plain integer, or with a suffix `B`, `KiB`/`K`, `MiB`/`M`,
@@ -395,6 +511,89 @@ mod tests {
         assert!(s.allow_sigv2);
         assert_eq!(s.min_part_size, 5 * 1024 * 1024);
         assert_eq!(s.shutdown_timeout, Duration::from_secs(30));
+        assert_eq!(s.limits.idle_timeout, Duration::from_secs(20));
+        assert_eq!(s.limits.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(s.limits.body_timeout, Duration::from_secs(30));
+        assert_eq!(s.limits.max_connections, None);
+        assert_eq!(s.limits.max_connections_per_ip, None);
+    }
+
+    #[test]
+    fn connection_limits_from_each_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "idle_timeout = 5\nheader_read_timeout = 6\nbody_timeout = 7\nmax_connections = 100\nmax_connections_per_ip = 10\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(Layer::default(), Some(file.clone()), vars(&[])).unwrap();
+        assert_eq!(
+            s.limits,
+            ConnLimits {
+                idle_timeout: Duration::from_secs(5),
+                header_read_timeout: Duration::from_secs(6),
+                body_timeout: Duration::from_secs(7),
+                max_connections: Some(100),
+                max_connections_per_ip: Some(10),
+            }
+        );
+        let env = vars(&[
+            ("TESSERA_IDLE_TIMEOUT", "8"),
+            ("TESSERA_MAX_CONNECTIONS_PER_IP", "20"),
+        ]);
+        let cli = Layer {
+            idle_timeout: Some(9),
+            ..Layer::default()
+        };
+        let s = Settings::resolve(cli, Some(file), env).unwrap();
+        assert_eq!(s.limits.idle_timeout, Duration::from_secs(9));
+        assert_eq!(s.limits.max_connections_per_ip, Some(20));
+        assert_eq!(s.limits.body_timeout, Duration::from_secs(7));
+
+        for (var, value) in [
+            ("TESSERA_IDLE_TIMEOUT", "0"),
+            ("TESSERA_HEADER_READ_TIMEOUT", "soon"),
+            ("TESSERA_BODY_TIMEOUT", "100000"),
+            ("TESSERA_MAX_CONNECTIONS", "0"),
+            ("TESSERA_MAX_CONNECTIONS_PER_IP", "-1"),
+        ] {
+            let e = Settings::resolve(Layer::default(), None, vars(&[(var, value)])).unwrap_err();
+            let words = var
+                .trim_start_matches("TESSERA_")
+                .to_ascii_lowercase()
+                .replace('_', " ");
+            assert!(
+                e.0.contains(var) || e.0.to_ascii_lowercase().contains(&words),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn connection_caps() {
+        let auto = ConnLimits {
+            idle_timeout: Duration::from_secs(1),
+            header_read_timeout: Duration::from_secs(1),
+            body_timeout: Duration::from_secs(1),
+            max_connections: None,
+            max_connections_per_ip: None,
+        };
+        assert_eq!(auto.caps(1024), (768, 384));
+        assert_eq!(auto.caps(20_000), (10_000, 1_000));
+        assert_eq!(auto.caps(1_048_576), (10_000, 1_000));
+        assert_eq!(auto.caps(0), (1, 1));
+        let set = ConnLimits {
+            max_connections: Some(50),
+            max_connections_per_ip: Some(500),
+            ..auto
+        };
+        assert_eq!(set.caps(1024), (50, 50));
+        let set = ConnLimits {
+            max_connections: Some(50_000),
+            ..auto
+        };
+        assert_eq!(set.caps(1024), (50_000, 1_000));
     }
 
     #[test]

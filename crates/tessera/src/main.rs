@@ -1,6 +1,7 @@
 //! Tessera: an S3-compatible object storage server.
 
 mod config;
+mod conn;
 mod credentials;
 mod server;
 
@@ -65,6 +66,25 @@ struct ServeArgs {
     /// Seconds to let in-flight requests finish on SIGTERM/SIGINT [env: TESSERA_SHUTDOWN_TIMEOUT] [default: 30]
     #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
     shutdown_timeout: Option<u64>,
+    /// Close a connection idle (no request) for this many seconds [env: TESSERA_IDLE_TIMEOUT] [default: 20]
+    #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
+    idle_timeout: Option<u64>,
+    /// Seconds a client has to send a request's headers, from their first byte
+    /// [env: TESSERA_HEADER_READ_TIMEOUT] [default: 30]
+    #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
+    header_read_timeout: Option<u64>,
+    /// Fail a request whose body sends nothing for this many seconds (400 RequestTimeout), and
+    /// close a connection whose response is not read for as long [env: TESSERA_BODY_TIMEOUT] [default: 30]
+    #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
+    body_timeout: Option<u64>,
+    /// Concurrent connections at most; more are closed on accept [env: TESSERA_MAX_CONNECTIONS]
+    /// [default: 3/4 of the open-file limit, at most 10000]
+    #[arg(long, value_name = "N", value_parser = config::parse_count)]
+    max_connections: Option<usize>,
+    /// Concurrent connections from one client address (IPv6: one /64) at most
+    /// [env: TESSERA_MAX_CONNECTIONS_PER_IP] [default: 1000, at most half of --max-connections]
+    #[arg(long, value_name = "N", value_parser = config::parse_count)]
+    max_connections_per_ip: Option<usize>,
     /// TOML settings file [env: TESSERA_CONFIG]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -82,6 +102,11 @@ impl ServeArgs {
             no_sigv2: self.no_sigv2.then_some(true),
             min_part_size: self.min_part_size,
             shutdown_timeout: self.shutdown_timeout,
+            idle_timeout: self.idle_timeout,
+            header_read_timeout: self.header_read_timeout,
+            body_timeout: self.body_timeout,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
         };
         (layer, self.config)
     }
@@ -143,6 +168,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local = listener.local_addr().context("cannot read the bound address")?;
+        let limits = connection_limits(&settings);
         let url = server::listen_url(local, tls.is_some());
         if let credentials::Source::Generated(path) = &source {
             print!("{}", credentials::banner(
@@ -155,11 +181,57 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(url = %url, data_dir = %settings.data_dir.display(), region = %settings.region, "listening");
         println!("tessera listening on {url}");
 
-        server::serve(listener, tls, service, signals.nth(1), signals.nth(2), settings.shutdown_timeout).await;
+        server::serve(listener, tls, service, signals.nth(1), signals.nth(2), settings.shutdown_timeout, limits).await;
         tracing::info!("stopped");
         Ok(())
     })
 }
+
+/// Raises the open-file limit and sizes the connection caps from it.
+fn connection_limits(settings: &Settings) -> server::Limits {
+    let fd_limit = match server::raise_fd_limit() {
+        Ok(l) => {
+            let hard = l
+                .hard
+                .map_or_else(|| "unlimited".to_owned(), |h| h.to_string());
+            if l.now > l.before {
+                tracing::info!(from = l.before, to = l.now, hard = %hard, "raised the open-file limit (RLIMIT_NOFILE)");
+            } else {
+                tracing::info!(limit = l.now, hard = %hard, "open-file limit (RLIMIT_NOFILE)");
+            }
+            l.now
+        }
+        Err(e) => {
+            let l = server::fd_soft_limit();
+            tracing::warn!(error = %e, limit = l, "cannot raise the open-file limit (RLIMIT_NOFILE)");
+            l
+        }
+    };
+    let (max_connections, max_connections_per_ip) = settings.limits.caps(fd_limit);
+    if u64::try_from(max_connections).unwrap_or(u64::MAX) > fd_limit {
+        tracing::warn!(max_connections, fd_limit, "--max-connections is above the open-file limit: accepts will fail before the cap is reached");
+    }
+    tracing::info!(
+        fd_limit,
+        max_connections,
+        max_connections_per_ip,
+        idle_timeout_secs = settings.limits.idle_timeout.as_secs(),
+        header_read_timeout_secs = settings.limits.header_read_timeout.as_secs(),
+        body_timeout_secs = settings.limits.body_timeout.as_secs(),
+        "connection limits"
+    );
+    server::Limits {
+        idle_timeout: settings.limits.idle_timeout,
+        header_read_timeout: settings.limits.header_read_timeout,
+        write_timeout: settings.limits.body_timeout,
+        max_connections,
+        max_connections_per_ip,
+    }
+}
+
+/// Disk space held back for the metadata store (`meta.reserve` in the data dir) and released
+/// for deletes when the disk is full, so that users can always free space.
+const META_RESERVE_BYTES: u64 = 32 << 20;
 
 /// Opens the stores and the domain under the data dir and builds the S3 service.
 async fn open_service(
@@ -168,7 +240,7 @@ async fn open_service(
 ) -> anyhow::Result<HttpService> {
     let data_dir: &Path = &settings.data_dir;
     let meta_path = data_dir.join("meta.sqlite3");
-    let meta = tessera_meta::SqliteMetaStore::open(&meta_path)
+    let meta = tessera_meta::SqliteMetaStore::open_with_reserve(&meta_path, META_RESERVE_BYTES)
         .await
         .with_context(|| format!("cannot open metadata store {}", meta_path.display()))?;
     let blob_dir = data_dir.join("blobs");
@@ -189,6 +261,7 @@ async fn open_service(
             allow_sigv2: settings.allow_sigv2,
             access_key: creds.access_key,
             secret_key: creds.secret_key,
+            body_timeout: settings.limits.body_timeout,
         },
     )
     .context("cannot build the S3 service")
@@ -200,9 +273,10 @@ fn init_logging() -> Result<(), ConfigError> {
         Some(f) => (config::ENV_LOG, f),
         None => match config::known_env_var("RUST_LOG")? {
             Some(f) => ("RUST_LOG", f),
-            // s3s logs every client error (NoSuchKey, a bad signature...) at ERROR level; the
-            // request line Tessera logs for each request already carries the status.
-            None => ("default", "info,s3s::ops=off".to_owned()),
+            // s3s logs every client error (NoSuchKey, a bad signature...) at ERROR level, and
+            // a malformed XML body whole (a client could fill the log with it); the request
+            // line Tessera logs for each request already carries the status.
+            None => ("default", "info,s3s::ops=off,s3s::http::de=off".to_owned()),
         },
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
