@@ -41,3 +41,13 @@ def test_one_log_line_per_request(server, s3, bucket):
     # GET of put_key logged once (200), not confused with the PUT or DELETE lines.
     gets = [line for line in _lines_with(server, put_key) if re.search(r"\bGET\b", line)]
     assert len(gets) == 1, gets
+
+
+def test_malformed_bodies_are_not_logged(server, raw, bucket):
+    marker = unique_key("INJECTED")
+    body = (f"<CreateBucketConfiguration><LocationConstraint>x\n2026-01-01T00:00:00Z ERROR {marker}"
+            f"</Location></CreateBucketConfiguration>").encode()
+    r = raw.request("PUT", f"/{bucket}-inj", body=body)
+    assert r.status == 400 and r.error_code == "MalformedXML", r.body
+    time.sleep(0.3)
+    assert _lines_with(server, marker) == [], "a client's body must not reach the log"

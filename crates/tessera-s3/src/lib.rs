@@ -1,6 +1,7 @@
 //! The S3 protocol adapter: the only crate that knows `s3s`. It turns S3 requests into
 //! [`tessera_core::Tessera`] calls and domain errors into S3 error codes.
 
+mod chunked;
 mod convert;
 mod errors;
 pub mod limits;
@@ -8,6 +9,7 @@ mod service;
 pub mod sigv2;
 pub mod sigv4;
 mod unsupported;
+mod xmlbody;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -52,6 +54,84 @@ pub enum BuildError {
     Domain(String),
 }
 
+/// Marks a request whose SigV4 signature Tessera verified itself before handing it to s3s
+/// without it (see `drop_unparseable_range`). Only the server sets request extensions.
+#[derive(Clone, Debug)]
+struct PreVerified {
+    #[allow(dead_code)] // the identity, for authorization once there are several users
+    access_key: String,
+}
+
+/// The access check after s3s's authentication: a signed request, or one verified here.
+struct SignedOnly;
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for SignedOnly {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_some() || cx.extensions_mut().get::<PreVerified>().is_some() {
+            Ok(())
+        } else {
+            Err(S3Error::with_message(
+                S3ErrorCode::AccessDenied,
+                "Signature is required",
+            ))
+        }
+    }
+}
+
+/// Removes a request's SigV4 signature: the Authorization header, or a presigned URL's
+/// `X-Amz-*` authentication parameters.
+fn strip_sigv4(req: &mut http::Request<hyper::body::Incoming>) {
+    req.headers_mut().remove(http::header::AUTHORIZATION);
+    let Some(query) = req.uri().query() else {
+        return;
+    };
+    const AUTH_PARAMS: [&str; 8] = [
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+        "X-Amz-Content-Sha256",
+    ];
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !AUTH_PARAMS.contains(&p.split_once('=').map_or(*p, |(k, _)| k)))
+        .collect();
+    let path_and_query = if kept.is_empty() {
+        req.uri().path().to_owned()
+    } else {
+        format!("{}?{}", req.uri().path(), kept.join("&"))
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    if let Ok(uri) = http::Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+}
+
+fn verify_error(e: sigv4::VerifyError) -> S3Error {
+    match e {
+        sigv4::VerifyError::SignatureDoesNotMatch => S3Error::with_message(
+            S3ErrorCode::SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        ),
+        sigv4::VerifyError::UnknownAccessKey => S3Error::with_message(
+            S3ErrorCode::InvalidAccessKeyId,
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ),
+        sigv4::VerifyError::Expired => {
+            S3Error::with_message(S3ErrorCode::AccessDenied, "Request has expired")
+        }
+        sigv4::VerifyError::TimeSkewed => S3Error::with_message(
+            S3ErrorCode::RequestTimeTooSkewed,
+            "The difference between the request time and the current time is too large.",
+        ),
+    }
+}
+
 /// Root credentials checked by s3s's SigV4 verification.
 struct RootAuth {
     access_key: String,
@@ -83,6 +163,7 @@ pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpSe
         access_key: config.access_key.clone(),
         secret_key: SecretKey::from(config.secret_key.clone()),
     });
+    builder.set_access(SignedOnly);
     if let Some(domain) = &config.domain {
         builder.set_host(VirtualHostStyle::new(domain)?);
     }
@@ -139,6 +220,77 @@ impl s3s::host::S3Host for VirtualHostStyle {
 const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
 
 impl HttpService {
+    /// Whether the request's path names an object key (not just a bucket, nor the root).
+    fn names_object<B>(&self, req: &http::Request<B>) -> bool {
+        let path = req.uri().path().trim_start_matches('/');
+        let virtual_host = self.config.domain.as_deref().is_some_and(|domain| {
+            let host = req
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .or_else(|| req.uri().host())
+                .unwrap_or_default();
+            VirtualHostStyle::new(domain)
+                .ok()
+                .and_then(|vh| {
+                    use s3s::host::S3Host as _;
+                    vh.parse_host_header(host)
+                        .ok()
+                        .map(|v| v.bucket().is_some())
+                })
+                .unwrap_or(false)
+        });
+        if virtual_host {
+            !path.is_empty()
+        } else {
+            path.split_once('/').is_some_and(|(_, key)| !key.is_empty())
+        }
+    }
+
+    /// S3 ignores a Range header it cannot parse (`bytes=5-2`, `lines=0-5`) and serves the whole
+    /// object; s3s refuses it. Under SigV2 or without a signature the header is simply dropped
+    /// (SigV2 does not sign it). A SigV4 signature covers it, so the request is verified here,
+    /// then handed to s3s without the header and without its signature, marked [`PreVerified`].
+    fn drop_unparseable_range(
+        &self,
+        req: &mut http::Request<hyper::body::Incoming>,
+        auth: &sigv4::AuthKind,
+    ) -> Result<(), S3Error> {
+        let Some(range) = req.headers().get(http::header::RANGE) else {
+            return Ok(());
+        };
+        if s3s::dto::Range::parse(range.to_str().unwrap_or_default()).is_ok() {
+            return Ok(());
+        }
+        let bodyless = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
+        match auth {
+            sigv4::AuthKind::Anonymous | sigv4::AuthKind::SigV2 => {}
+            sigv4::AuthKind::V4Header(_) | sigv4::AuthKind::V4Presigned(_) if !bodyless => {
+                // Ignored by every operation but GET and HEAD: leave the signed header alone.
+                return Ok(());
+            }
+            sigv4::AuthKind::V4Header(_) | sigv4::AuthKind::V4Presigned(_) => {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let parts = sigv4::SignedParts {
+                    method: req.method().as_str(),
+                    raw_path: req.uri().path(),
+                    query: req.uri().query(),
+                    headers: req.headers(),
+                    authority: req.uri().authority().map(http::uri::Authority::as_str),
+                };
+                let secret_for = |ak: &str| {
+                    (ak == self.config.access_key).then(|| self.config.secret_key.clone())
+                };
+                let access_key =
+                    sigv4::verify_bodyless(&parts, secret_for, now).map_err(verify_error)?;
+                strip_sigv4(req);
+                req.extensions_mut().insert(PreVerified { access_key });
+            }
+        }
+        req.headers_mut().remove(http::header::RANGE);
+        Ok(())
+    }
+
     /// Checks s3s leaves to us, run before s3s sees the request: presigned URL expiry bounds,
     /// the form of `x-amz-content-sha256`, Range headers S3 would ignore, and SigV2 (verified
     /// here in constant time; refused when switched off).
@@ -186,13 +338,8 @@ impl HttpService {
                 ));
             }
         }
-        // S3 ignores a Range header it cannot parse and serves the whole object.
-        if let Some(range) = req.headers().get(http::header::RANGE) {
-            if s3s::dto::Range::parse(range.to_str().unwrap_or_default()).is_err() {
-                req.headers_mut().remove(http::header::RANGE);
-            }
-        }
-        sigv4::check_request(req.uri().query(), req.headers()).map_err(sigv4_error)?;
+        let auth = sigv4::check_request(req.uri().query(), req.headers()).map_err(sigv4_error)?;
+        self.drop_unparseable_range(req, &auth)?;
         unsupported::refuse_unimplemented_protection(req.headers())?;
         let verified = {
             let v2 = sigv2::SigV2Request {
@@ -416,11 +563,17 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
         let has_body = bytes_in > 0 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let mut req = req;
         let precheck = self.precheck(&mut req);
+        let body_kind = xmlbody::body_kind(&method, self.names_object(&req), req.uri().query());
         let (req, body_timed_out) = limits::time_body(req, self.config.body_timeout);
+        let req = check_chunked_framing(req);
         let inner = self.inner.clone();
         Box::pin(async move {
-            let mut resp = match precheck {
-                Ok(()) => inner.call(req).await?,
+            let ready = match precheck {
+                Ok(()) => read_document_body(req, body_kind, bytes_in).await,
+                Err(e) => Err(e),
+            };
+            let mut resp = match ready {
+                Ok(req) => inner.call(req).await?,
                 Err(e) => match e.to_http_response() {
                     Ok(r) => r,
                     Err(e) => return Err(s3s::HttpError::new(Box::new(e))),
@@ -481,6 +634,44 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
             Ok(resp)
         })
     }
+}
+
+/// Follows the framing of an aws-chunked body, so that one cut before its final chunk fails.
+fn check_chunked_framing(req: http::Request<s3s::Body>) -> http::Request<s3s::Body> {
+    let aws_chunked = req
+        .headers()
+        .get("x-amz-content-sha256")
+        .is_some_and(|v| v.as_bytes().starts_with(b"STREAMING-"));
+    if !aws_chunked {
+        return req;
+    }
+    req.map(|body| s3s::Body::http_body(chunked::FramingCheck::new(body)))
+}
+
+/// Reads a document body (XML) whole and checks it before s3s parses it; object data is
+/// left streaming. `content_length` is the announced length (0 if none).
+async fn read_document_body(
+    req: http::Request<s3s::Body>,
+    kind: xmlbody::BodyKind,
+    content_length: u64,
+) -> Result<http::Request<s3s::Body>, S3Error> {
+    let xmlbody::BodyKind::Document { limit, .. } = kind else {
+        return Ok(req);
+    };
+    if content_length > limit {
+        return Err(xmlbody::too_large());
+    }
+    let streaming = req
+        .headers()
+        .get("x-amz-content-sha256")
+        .is_some_and(|v| v.as_bytes().starts_with(b"STREAMING-"));
+    let (parts, mut body) = req.into_parts();
+    let bytes = xmlbody::read_document(&mut body, limit).await?;
+    if !streaming {
+        // An aws-chunked body is still framed here; s3s decodes and verifies it.
+        xmlbody::check_document(kind, &parts.headers, &bytes)?;
+    }
+    Ok(http::Request::from_parts(parts, s3s::Body::from(bytes)))
 }
 
 /// Bucket and key of a path-style request path, for logs.
