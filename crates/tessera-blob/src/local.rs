@@ -451,8 +451,11 @@ impl RangeReader {
         self.left -= n;
         // `n` <= READ_CHUNK, so it fits in usize.
         let n = n as usize;
+        // Allocated here, on the runtime's worker, which also frees it once sent: memory the
+        // many short-lived blocking threads allocated would stay cached per thread.
+        let buf = Vec::with_capacity(n);
         self.inflight = Some(tokio::task::spawn_blocking(move || {
-            read_exact_at(&file, off, n)
+            read_exact_at(&file, off, n, buf)
         }));
     }
 
@@ -473,8 +476,9 @@ impl RangeReader {
 }
 
 /// Reads exactly `n` bytes at `off`; hitting the end of the file first is an error.
-fn read_exact_at(file: &File, off: u64, n: usize) -> io::Result<Bytes> {
-    let mut buf = vec![0u8; n];
+fn read_exact_at(file: &File, off: u64, n: usize, mut buf: Vec<u8>) -> io::Result<Bytes> {
+    buf.clear();
+    buf.resize(n, 0);
     let mut filled = 0;
     while filled < n {
         match pread(file, &mut buf[filled..], off + filled as u64) {
