@@ -12,6 +12,7 @@ pub mod sign;
 
 pub mod targets {
     pub mod aws_chunked;
+    pub mod body_framing;
     pub mod checksum;
     pub mod copy_source;
     pub mod etag_names;
@@ -32,6 +33,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "aws_chunked",
         run: targets::aws_chunked::run,
+    },
+    Target {
+        name: "body_framing",
+        run: targets::body_framing::run,
     },
     Target {
         name: "checksum",

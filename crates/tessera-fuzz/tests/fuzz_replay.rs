@@ -98,6 +98,7 @@ fn fnv(s: &str) -> u64 {
 fn every_target_has_a_test_and_a_corpus() {
     let tested = [
         "aws_chunked",
+        "body_framing",
         "checksum",
         "copy_source",
         "etag_names",
@@ -119,6 +120,11 @@ fn every_target_has_a_test_and_a_corpus() {
 #[test]
 fn aws_chunked() {
     run_target("aws_chunked");
+}
+
+#[test]
+fn body_framing() {
+    run_target("body_framing");
 }
 
 #[test]

@@ -684,7 +684,9 @@ fn split_path(path: &str) -> (&str, &str) {
 /// untrusted input, re-exported as is. Not an API.
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::chunked::Framing;
     pub use crate::convert::{decoded_length, trailer_algorithm, trailer_reader, ChecksumFields};
+    pub use crate::xmlbody::{body_kind, check_document, check_shape, BodyKind, MAX_DEPTH};
 
     /// [`crate::check_presigned_expires`]: whether the `X-Amz-Expires` value is accepted.
     pub fn check_presigned_expires(expires: &str) -> bool {

@@ -134,7 +134,7 @@ pub fn check_document(
             ));
         }
     }
-    check_shape(body).map_err(|()| {
+    shape(body).map_err(|()| {
         S3Error::with_message(
             S3ErrorCode::MalformedXML,
             "The XML you provided was not well-formed or did not validate against our published schema",
@@ -173,7 +173,7 @@ fn sent_checksum(headers: &http::HeaderMap) -> Result<Option<ChecksumValue>, S3E
 
 /// Nesting depth at most [`MAX_DEPTH`], and no `<!DOCTYPE` / `<!ENTITY` (S3 documents have
 /// none; refusing them keeps entity tricks away from the parser).
-pub fn check_shape(body: &[u8]) -> Result<(), ()> {
+fn shape(body: &[u8]) -> Result<(), ()> {
     let mut depth = 0usize;
     let mut i = 0;
     while let Some(off) = body[i..].iter().position(|&b| b == b'<') {
@@ -210,6 +210,11 @@ pub fn check_shape(body: &[u8]) -> Result<(), ()> {
         }
     }
     Ok(())
+}
+
+/// Whether `body` passes [`MAX_DEPTH`] and carries no DTD (see `shape`).
+pub fn check_shape(body: &[u8]) -> bool {
+    shape(body).is_ok()
 }
 
 /// Index of the `>` closing a tag, skipping quoted attribute values.
@@ -302,24 +307,21 @@ mod tests {
   <Part><PartNumber>1</PartNumber><ETag>"a&gt;b"</ETag></Part>
   <Part><PartNumber>2</PartNumber><ETag><![CDATA[<x>]]></ETag><Empty/></Part>
 </CompleteMultipartUpload>"#;
-        assert_eq!(check_shape(doc), Ok(()));
-        assert_eq!(check_shape(b""), Ok(()));
-        assert_eq!(check_shape(br#"<a b="x>y"><c/></a>"#), Ok(()));
+        assert!(check_shape(doc));
+        assert!(check_shape(b""));
+        assert!(check_shape(br#"<a b="x>y"><c/></a>"#));
     }
 
     #[test]
     fn shape_refuses_deep_nesting_dtds_and_broken_tags() {
         let deep = "<a>".repeat(MAX_DEPTH + 1) + &"</a>".repeat(MAX_DEPTH + 1);
-        assert_eq!(check_shape(deep.as_bytes()), Err(()));
+        assert!(!check_shape(deep.as_bytes()));
         let ok = "<a>".repeat(MAX_DEPTH) + &"</a>".repeat(MAX_DEPTH);
-        assert_eq!(check_shape(ok.as_bytes()), Ok(()));
-        assert_eq!(
-            check_shape(b"<!DOCTYPE x [<!ENTITY a \"b\">]><x/>"),
-            Err(())
-        );
-        assert_eq!(check_shape(b"<a"), Err(()));
-        assert_eq!(check_shape(b"</a>"), Err(()));
-        assert_eq!(check_shape(b"<!-- never closed"), Err(()));
+        assert!(check_shape(ok.as_bytes()));
+        assert!(!check_shape(b"<!DOCTYPE x [<!ENTITY a \"b\">]><x/>"));
+        assert!(!check_shape(b"<a"));
+        assert!(!check_shape(b"</a>"));
+        assert!(!check_shape(b"<!-- never closed"));
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
