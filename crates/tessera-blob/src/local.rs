@@ -532,17 +532,12 @@ mod tests {
     async fn small_writes_are_batched() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalBlobStore::open(dir.path()).unwrap();
-        let mut w = LocalBlobWriter {
-            dirs: store.dirs.clone(),
-            tmp_path: None,
-            file: Some(File::create(dir.path().join("tmp").join("t")).unwrap()),
-            inflight: None,
-            pending: Vec::new(),
-            pending_len: 0,
-            small: BytesMut::new(),
-            small_cap: 0,
-            size: 0,
-        };
+        let path = dir.path().join("tmp").join("t");
+        let mut w = LocalBlobWriter::new(
+            store.dirs.clone(),
+            path.clone(),
+            File::create(&path).unwrap(),
+        );
         // One tiny chunk reserves a small buffer, not a whole batch.
         w.write(Bytes::from_static(&[7; 100])).await.unwrap();
         assert_eq!(w.small.len(), 100);
