@@ -62,6 +62,9 @@ pub enum Error {
     /// The storage has no room left for this write (a full disk).
     #[error("no space left on the server's storage")]
     InsufficientStorage,
+    /// A blob is missing from the BlobStore (deleted meanwhile, or never committed).
+    #[error("blob {id} not found")]
+    BlobNotFound { id: crate::records::BlobId },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("metadata backend error: {0}")]

@@ -39,7 +39,7 @@ pub fn to_s3(err: Error) -> S3Error {
         Error::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => {
             return insufficient_storage()
         }
-        Error::Io(_) | Error::Backend(_) | Error::Internal(_) => {
+        Error::Io(_) | Error::BlobNotFound { .. } | Error::Backend(_) | Error::Internal(_) => {
             // The detail is for the operator's log only: it may name files or backend state.
             tracing::error!(error = ?msg, "internal error");
             return S3Error::with_message(
