@@ -7,6 +7,7 @@
 #   4. runs `tessera-bench all --server-pid PID` against it (extra arguments
 #      to this script go to tessera-bench, e.g. `run.sh --size 256MiB`),
 #   5. stops the server with SIGTERM and removes the data directory.
+# TESSERA_BIN=path benchmarks that server binary instead of this tree's.
 # Exits with tessera-bench's status. Output: the bench's human-readable
 # figures and one `BENCH {json}` line per scenario.
 set -euo pipefail
@@ -17,7 +18,8 @@ cd "$root"
 echo "run.sh: building tessera and tessera-bench (release)" >&2
 cargo build --release -p tessera -p tessera-bench
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-tessera="$target_dir/release/tessera"
+# TESSERA_BIN runs another build of the server (a baseline: see ab.sh) under the same bench.
+tessera="${TESSERA_BIN:-$target_dir/release/tessera}"
 bench="$target_dir/release/tessera-bench"
 
 # A loopback port nothing listens on (a refused connection means free).

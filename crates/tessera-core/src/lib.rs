@@ -2,6 +2,9 @@
 //! and the two ports the domain needs, [`MetaStore`] and [`BlobStore`].
 //! No HTTP, no SQL, no files: those live in the adapter and backend crates.
 
+// A panic on a request path takes down the request's task: return an error instead (tests may panic).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod blob;
 pub mod checksum;
 pub mod conditions;

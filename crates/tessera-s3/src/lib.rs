@@ -1,6 +1,9 @@
 //! The S3 protocol adapter: the only crate that knows `s3s`. It turns S3 requests into
 //! [`tessera_core::Tessera`] calls and domain errors into S3 error codes.
 
+// A panic on a request path takes down the request's task: return an error instead (tests may panic).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod chunked;
 mod convert;
 mod errors;

@@ -1,5 +1,8 @@
 //! Tessera: an S3-compatible object storage server.
 
+// A panic on a request path takes down the request's task: return an error instead (tests may panic).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod config;
 mod conn;
 mod credentials;

@@ -101,6 +101,7 @@ impl Server {
     }
 
     fn sigterm(&self) {
+        #[allow(unsafe_code)] // SIGTERM to the server under test: std has no signal API
         let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         assert_eq!(rc, 0);
     }
