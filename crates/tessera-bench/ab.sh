@@ -4,6 +4,7 @@
 # Builds BASE_REV's server (release) in a git worktree under $TMPDIR, then runs run.sh
 # ROUNDS times (default 3) for each build, alternating base/head so that drift of this
 # machine's speed hits both alike, and prints each scenario's figures per build (median).
+# AB_BASE_BIN=path uses an already built baseline server instead of building BASE_REV.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -16,16 +17,21 @@ if [[ $# -gt 0 && "$1" != "--" ]]; then rounds="$1"; shift; fi
 
 base_sha="$(git rev-parse --verify "$base_rev^{commit}")"
 tmp="${TMPDIR:-/tmp}"
-base_tree="$tmp/tessera-ab-$base_sha"
-base_target="$tmp/tessera-ab-target"
-if [[ ! -d "$base_tree" ]]; then
-    git worktree add --detach "$base_tree" "$base_sha" >&2
+if [[ -n "${AB_BASE_BIN:-}" ]]; then
+    # A baseline binary built earlier (of BASE_REV, release): skips the baseline build.
+    base_bin="$AB_BASE_BIN"
+else
+    base_tree="$tmp/tessera-ab-$base_sha"
+    base_target="$tmp/tessera-ab-target"
+    if [[ ! -d "$base_tree" ]]; then
+        git worktree add --detach "$base_tree" "$base_sha" >&2
+    fi
+    echo "ab.sh: building baseline $base_sha (release)" >&2
+    (cd "$base_tree" && CARGO_TARGET_DIR="$base_target" cargo build --release -p tessera >&2)
+    base_bin="$base_target/release/tessera"
 fi
-echo "ab.sh: building baseline $base_sha (release)" >&2
-(cd "$base_tree" && CARGO_TARGET_DIR="$base_target" cargo build --release -p tessera >&2)
 cargo build --release -p tessera -p tessera-bench >&2
 head_bin="${CARGO_TARGET_DIR:-$root/target}/release/tessera"
-base_bin="$base_target/release/tessera"
 
 out="$(mktemp "$tmp/tessera-ab.XXXXXX")"
 for round in $(seq 1 "$rounds"); do
