@@ -528,3 +528,37 @@ async fn put_object_with_wrong_checksum_is_bad_digest() {
     ));
     assert!(h.wait_blobs(|b| b.is_empty()).await, "no blob left behind");
 }
+
+#[tokio::test]
+async fn composite_of_one_part_is_the_checksum_of_its_digest_with_suffix_1() {
+    let h = open().await;
+    let data = bytes_of(500, 1);
+    let upload = create(&h, "k", Some(Crc32), None).await.unwrap();
+    let checks = PayloadChecks {
+        checksum: Some(reference_value(Crc32, &data)),
+        ..Default::default()
+    };
+    h.upload_part_with(&upload, 1, &data, checks).await.unwrap();
+    let mut req = complete_request(&upload, &[(1, &md5_hex(&data))]);
+    req.parts[0].checksums = vec![reference_value(Crc32, &data)];
+    let obj = h.app.complete_upload(req).await.unwrap();
+    let value = obj.checksum.unwrap().value;
+    assert!(value.ends_with("-1"), "{value}");
+    // The checksum of the part's checksum, not the part's checksum itself.
+    assert_eq!(value, composite_b64(Crc32, &[&data]));
+    assert_ne!(value, format!("{}-1", reference_b64(Crc32, &data)));
+}
+
+#[tokio::test]
+async fn complete_with_object_checksum_of_another_algorithm_is_bad_digest() {
+    let h = open().await;
+    let whole = part_data().concat();
+    let upload = create(&h, "k", Some(Crc32c), Some(ChecksumType::FullObject))
+        .await
+        .unwrap();
+    upload_with_checksums(&h, &upload, Crc32c).await;
+    let mut req = complete_all(&upload, None);
+    req.object_checksum = Some((Crc32, reference_b64(Crc32, &whole)));
+    let err = h.app.complete_upload(req).await.unwrap_err();
+    assert!(matches!(err, Error::BadDigest(_)), "{err:?}");
+}

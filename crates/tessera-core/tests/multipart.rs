@@ -717,3 +717,74 @@ async fn delete_bucket_aborts_uploads_in_progress() {
         Err(Error::NoSuchBucket)
     ));
 }
+
+#[tokio::test]
+async fn empty_last_part_completes_and_has_no_part_range() {
+    let h = open().await;
+    let upload = h.create_upload("k").await;
+    let a = bytes_of(MIN_PART as usize, 1);
+    let ea = h.upload_part(&upload, 1, &a).await.etag;
+    let empty = h.upload_part(&upload, 2, b"").await;
+    assert_eq!(empty.etag, md5_hex(b""));
+    let obj = h
+        .complete(&upload, &[(1, &ea), (2, &empty.etag)])
+        .await
+        .unwrap();
+    assert_eq!(obj.size, MIN_PART);
+    assert_eq!(obj.etag, multipart_etag(&[&a, b""]));
+    assert_eq!(h.get_bytes("k").await.unwrap(), a);
+    let err = h
+        .app
+        .get_object(
+            &GetObjectRequest {
+                bucket: BUCKET.into(),
+                key: "k".into(),
+                part_number: Some(2),
+                ..Default::default()
+            },
+            true,
+        )
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::InvalidPartNumber), "{err:?}");
+}
+
+#[tokio::test]
+async fn upload_part_copy_range_across_the_parts_of_a_multipart_source() {
+    let h = open().await;
+    let src_upload = h.create_upload("src").await;
+    let a = bytes_of(MIN_PART as usize, 1);
+    let b = bytes_of(500, 2);
+    let ea = h.upload_part(&src_upload, 1, &a).await.etag;
+    let eb = h.upload_part(&src_upload, 2, &b).await.etag;
+    h.complete(&src_upload, &[(1, &ea), (2, &eb)])
+        .await
+        .unwrap();
+    let whole = [a, b].concat();
+
+    let upload = h.create_upload("k").await;
+    let (first, last) = (MIN_PART - 100, MIN_PART + 99);
+    let (part, source) = h
+        .app
+        .upload_part_copy(
+            BUCKET,
+            "k",
+            &upload.upload_id,
+            1,
+            CopySource {
+                bucket: BUCKET.into(),
+                key: "src".into(),
+                range: Some((first, last)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(source.key, "src");
+    let want = &whole[first as usize..=last as usize];
+    assert_eq!(part.size, 200);
+    assert_eq!(part.etag, md5_hex(want));
+    h.complete(&upload, &[(1, &part.etag)]).await.unwrap();
+    assert_eq!(h.get_bytes("k").await.unwrap(), want);
+}
