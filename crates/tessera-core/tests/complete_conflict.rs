@@ -10,35 +10,44 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use common::hooked::{HookedMeta, Hooks};
 use common::*;
 use tessera_core::checksum::{compute_checksum, ChecksumAlgorithm};
 use tessera_core::{
-    BlobId, BlobStore, BucketRecord, CompleteRequest, CompletedUpload, Error, ListAfter, MetaStore,
-    Millis, ObjectRecord, PartRecord, Result, Segment, UploadRecord, WriteCondition,
+    BlobId, BlobStore, CompleteRequest, Error, MetaStore, PartRecord, UploadRecord,
 };
 
-/// What the wrapper does before delegating `complete_upload`.
+/// When part 1 is replaced.
 #[derive(Clone, Copy)]
 enum Mode {
-    /// Replace part 1 with these bytes before the first call only.
+    /// Before the first `complete_upload` only.
     ReplaceOnce,
-    /// Replace part 1 (same bytes, new blob) before every call.
+    /// Before every `complete_upload`.
     ReplaceAlways,
 }
 
-/// A MetaStore that replaces part 1 of the upload just before `complete_upload` runs.
-struct ReplacingMeta {
-    inner: Arc<dyn MetaStore>,
+/// Replaces part 1 of the upload (a new blob holding `replacement`) just before the store's
+/// `complete_upload` runs, as a client re-uploading the part at that moment would.
+struct ReplacePart1 {
     blobs: Mutex<Option<Arc<dyn BlobStore>>>,
     mode: Mode,
     replacement: Vec<u8>,
     calls: AtomicUsize,
-    /// The blobs the wrapper put in as part 1, in order.
+    /// The blobs put in as part 1, in order.
     injected: Mutex<Vec<BlobId>>,
 }
 
-impl ReplacingMeta {
-    async fn replace_part_1(&self, upload_id: &str) {
+#[async_trait]
+impl Hooks for Arc<ReplacePart1> {
+    async fn before_complete_upload(&self, inner: &dyn MetaStore, request: &CompleteRequest) {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        let replace = match self.mode {
+            Mode::ReplaceOnce => call == 0,
+            Mode::ReplaceAlways => true,
+        };
+        if !replace {
+            return;
+        }
         let blobs = self.blobs.lock().unwrap().clone().expect("blob store set");
         let mut w = blobs.create().await.unwrap();
         w.write(Bytes::from(self.replacement.clone()))
@@ -56,7 +65,7 @@ impl ReplacingMeta {
                 &self.replacement,
             )],
         };
-        let replaced = self.inner.put_part(upload_id, part).await.unwrap();
+        let replaced = inner.put_part(&request.upload_id, part).await.unwrap();
         self.injected.lock().unwrap().push(blob);
         // As the domain does for a replaced part.
         if let Some(old) = replaced {
@@ -65,135 +74,24 @@ impl ReplacingMeta {
     }
 }
 
-#[async_trait]
-impl MetaStore for ReplacingMeta {
-    async fn create_bucket(&self, bucket: BucketRecord) -> Result<()> {
-        self.inner.create_bucket(bucket).await
-    }
-    async fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
-        self.inner.get_bucket(name).await
-    }
-    async fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketRecord>> {
-        self.inner.list_buckets(after, limit).await
-    }
-    async fn delete_bucket(&self, name: &str) -> Result<Vec<BlobId>> {
-        self.inner.delete_bucket(name).await
-    }
-    async fn put_object(
-        &self,
-        object: ObjectRecord,
-        segments: Vec<Segment>,
-        condition: WriteCondition,
-    ) -> Result<Vec<BlobId>> {
-        self.inner.put_object(object, segments, condition).await
-    }
-    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        self.inner.get_object(bucket, key).await
-    }
-    async fn get_segments(&self, object_id: &str, from: u64, to: u64) -> Result<Vec<Segment>> {
-        self.inner.get_segments(object_id, from, to).await
-    }
-    async fn get_segment(&self, object_id: &str, part_number: u32) -> Result<Option<Segment>> {
-        self.inner.get_segment(object_id, part_number).await
-    }
-    async fn list_segments(
-        &self,
-        object_id: &str,
-        after: u32,
-        limit: usize,
-    ) -> Result<Vec<Segment>> {
-        self.inner.list_segments(object_id, after, limit).await
-    }
-    async fn delete_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        condition: WriteCondition,
-    ) -> Result<Option<Vec<BlobId>>> {
-        self.inner.delete_object(bucket, key, condition).await
-    }
-    async fn list_objects(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        after: ListAfter,
-        limit: usize,
-    ) -> Result<Vec<ObjectRecord>> {
-        self.inner.list_objects(bucket, prefix, after, limit).await
-    }
-    async fn create_upload(&self, upload: UploadRecord) -> Result<()> {
-        self.inner.create_upload(upload).await
-    }
-    async fn get_upload(&self, upload_id: &str) -> Result<Option<UploadRecord>> {
-        self.inner.get_upload(upload_id).await
-    }
-    async fn list_uploads(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        after_key: ListAfter,
-        after_upload_id: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<UploadRecord>> {
-        self.inner
-            .list_uploads(bucket, prefix, after_key, after_upload_id, limit)
-            .await
-    }
-    async fn put_part(&self, upload_id: &str, part: PartRecord) -> Result<Option<BlobId>> {
-        self.inner.put_part(upload_id, part).await
-    }
-    async fn list_parts(
-        &self,
-        upload_id: &str,
-        after: u32,
-        limit: usize,
-    ) -> Result<Vec<PartRecord>> {
-        self.inner.list_parts(upload_id, after, limit).await
-    }
-    async fn complete_upload(&self, request: CompleteRequest) -> Result<Vec<BlobId>> {
-        let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        let replace = match self.mode {
-            Mode::ReplaceOnce => call == 0,
-            Mode::ReplaceAlways => true,
-        };
-        if replace {
-            self.replace_part_1(&request.upload_id).await;
-        }
-        self.inner.complete_upload(request).await
-    }
-    async fn get_completed_upload(&self, upload_id: &str) -> Result<Option<CompletedUpload>> {
-        self.inner.get_completed_upload(upload_id).await
-    }
-    async fn prune_completed_uploads(&self, before: Millis) -> Result<u64> {
-        self.inner.prune_completed_uploads(before).await
-    }
-    async fn abort_upload(&self, upload_id: &str) -> Result<Vec<BlobId>> {
-        self.inner.abort_upload(upload_id).await
-    }
-    async fn referenced_blobs(&self, candidates: &[BlobId]) -> Result<Vec<BlobId>> {
-        self.inner.referenced_blobs(candidates).await
-    }
-}
-
 /// A harness whose MetaStore replaces part 1 with `replacement` during Complete.
-async fn harness(mode: Mode, replacement: &[u8]) -> (Harness, Arc<ReplacingMeta>) {
-    let mut wrapper = None;
+async fn harness(mode: Mode, replacement: &[u8]) -> (Harness, Arc<ReplacePart1>) {
+    let hooks = Arc::new(ReplacePart1 {
+        blobs: Mutex::new(None),
+        mode,
+        replacement: replacement.to_vec(),
+        calls: AtomicUsize::new(0),
+        injected: Mutex::new(Vec::new()),
+    });
     let h = open_with_meta(|inner| {
-        let w = Arc::new(ReplacingMeta {
+        Arc::new(HookedMeta {
             inner,
-            blobs: Mutex::new(None),
-            mode,
-            replacement: replacement.to_vec(),
-            calls: AtomicUsize::new(0),
-            injected: Mutex::new(Vec::new()),
-        });
-        wrapper = Some(w.clone());
-        w
+            hooks: hooks.clone(),
+        })
     })
     .await;
-    let w = wrapper.unwrap();
-    *w.blobs.lock().unwrap() = Some(h.blobs.clone());
-    (h, w)
+    *hooks.blobs.lock().unwrap() = Some(h.blobs.clone());
+    (h, hooks)
 }
 
 /// An upload with part 1 (`first`) and part 2 (`second`) uploaded through the domain.

@@ -7,6 +7,8 @@
 // Each test binary uses its own subset of the helpers.
 #![allow(dead_code)]
 
+pub mod hooked;
+
 use std::any::Any;
 use std::collections::HashSet;
 use std::sync::Arc;
