@@ -66,8 +66,17 @@ pub async fn open() -> Harness {
 pub async fn open_with_meta(
     wrap: impl FnOnce(Arc<dyn MetaStore>) -> Arc<dyn MetaStore>,
 ) -> Harness {
+    open_with_stores(wrap, |b| b).await
+}
+
+/// Like [`open`], with both stores wrapped.
+pub async fn open_with_stores(
+    wrap_meta: impl FnOnce(Arc<dyn MetaStore>) -> Arc<dyn MetaStore>,
+    wrap_blobs: impl FnOnce(Arc<dyn BlobStore>) -> Arc<dyn BlobStore>,
+) -> Harness {
     let (meta, blobs, keep) = stores().await;
-    let meta = wrap(meta);
+    let meta = wrap_meta(meta);
+    let blobs = wrap_blobs(blobs);
     let options = Options {
         min_part_size: MIN_PART,
         ..Options::default()
