@@ -397,6 +397,29 @@ async fn complete_retry_with_same_parts_returns_same_object() {
 }
 
 #[tokio::test]
+async fn complete_retry_with_quoted_etags_is_the_same_list() {
+    let h = open().await;
+    let (upload, data) = three_parts(&h, "k").await;
+    let e = etags(&data);
+    let first = h
+        .complete(&upload, &[(1, &e[0]), (2, &e[1]), (3, &e[2])])
+        .await
+        .unwrap();
+    let quoted: Vec<String> = e
+        .iter()
+        .map(|e| format!("\"{}\"", e.to_ascii_uppercase()))
+        .collect();
+    let again = h
+        .complete(
+            &upload,
+            &[(1, &quoted[0]), (2, &quoted[1]), (3, &quoted[2])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.etag, first.etag);
+}
+
+#[tokio::test]
 async fn complete_retry_after_overwrite_still_answers_the_first_etag() {
     let h = open().await;
     let (upload, data) = three_parts(&h, "k").await;

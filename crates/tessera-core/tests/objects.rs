@@ -244,3 +244,39 @@ async fn overwrite_replaces_bytes_and_frees_the_old_blob() {
             .await
     );
 }
+
+#[tokio::test]
+async fn part_number_on_a_single_put_object() {
+    let h = open().await;
+    let data = bytes_of(1234, 5);
+    h.put("single", &data).await;
+    let req = |part_number, range| GetObjectRequest {
+        bucket: BUCKET.into(),
+        key: "single".into(),
+        part_number,
+        range,
+        ..Default::default()
+    };
+    let read = h.app.get_object(&req(Some(1), None), true).await.unwrap();
+    assert!(read.part.is_none());
+    assert_eq!(read_all(read.body.unwrap()).await, data);
+    // HEAD: the same answer without a body.
+    let head = h.app.get_object(&req(Some(1), None), false).await.unwrap();
+    assert!(head.body.is_none());
+    assert_eq!(head.object.size, 1234);
+    assert!(matches!(
+        h.app.get_object(&req(Some(2), None), true).await,
+        Err(Error::InvalidPartNumber)
+    ));
+    let both = req(
+        Some(1),
+        Some(RangeRequest::FromTo {
+            first: 0,
+            last: Some(9),
+        }),
+    );
+    assert!(matches!(
+        h.app.get_object(&both, true).await,
+        Err(Error::InvalidRequest(_))
+    ));
+}
