@@ -1,0 +1,142 @@
+//! A MetaStore that delegates to a real one and runs test hooks around some calls, to make
+//! races happen at a chosen point (a part replaced during Complete, a copy source replaced
+//! while it is being copied).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use tessera_core::{
+    BlobId, BucketRecord, CompleteRequest, CompletedUpload, ListAfter, MetaStore, Millis,
+    ObjectRecord, PartRecord, Result, Segment, UploadRecord, WriteCondition,
+};
+
+/// What a test does around the delegated calls. Every hook defaults to nothing.
+#[async_trait]
+pub trait Hooks: Send + Sync + 'static {
+    /// Runs before `complete_upload` is delegated.
+    async fn before_complete_upload(&self, _inner: &dyn MetaStore, _request: &CompleteRequest) {}
+    /// Runs after `list_segments` was delegated, before its answer is returned.
+    async fn after_list_segments(
+        &self,
+        _inner: &dyn MetaStore,
+        _object_id: &str,
+        _segments: &[Segment],
+    ) {
+    }
+}
+
+/// Delegates every call to `inner`, with `hooks` around some of them.
+pub struct HookedMeta<H> {
+    pub inner: Arc<dyn MetaStore>,
+    pub hooks: H,
+}
+
+#[async_trait]
+impl<H: Hooks> MetaStore for HookedMeta<H> {
+    async fn create_bucket(&self, bucket: BucketRecord) -> Result<()> {
+        self.inner.create_bucket(bucket).await
+    }
+    async fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
+        self.inner.get_bucket(name).await
+    }
+    async fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketRecord>> {
+        self.inner.list_buckets(after, limit).await
+    }
+    async fn delete_bucket(&self, name: &str) -> Result<Vec<BlobId>> {
+        self.inner.delete_bucket(name).await
+    }
+    async fn put_object(
+        &self,
+        object: ObjectRecord,
+        segments: Vec<Segment>,
+        condition: WriteCondition,
+    ) -> Result<Vec<BlobId>> {
+        self.inner.put_object(object, segments, condition).await
+    }
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
+        self.inner.get_object(bucket, key).await
+    }
+    async fn get_segments(&self, object_id: &str, from: u64, to: u64) -> Result<Vec<Segment>> {
+        self.inner.get_segments(object_id, from, to).await
+    }
+    async fn get_segment(&self, object_id: &str, part_number: u32) -> Result<Option<Segment>> {
+        self.inner.get_segment(object_id, part_number).await
+    }
+    async fn list_segments(
+        &self,
+        object_id: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<Segment>> {
+        let segments = self.inner.list_segments(object_id, after, limit).await?;
+        self.hooks
+            .after_list_segments(self.inner.as_ref(), object_id, &segments)
+            .await;
+        Ok(segments)
+    }
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: WriteCondition,
+    ) -> Result<Option<Vec<BlobId>>> {
+        self.inner.delete_object(bucket, key, condition).await
+    }
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: ListAfter,
+        limit: usize,
+    ) -> Result<Vec<ObjectRecord>> {
+        self.inner.list_objects(bucket, prefix, after, limit).await
+    }
+    async fn create_upload(&self, upload: UploadRecord) -> Result<()> {
+        self.inner.create_upload(upload).await
+    }
+    async fn get_upload(&self, upload_id: &str) -> Result<Option<UploadRecord>> {
+        self.inner.get_upload(upload_id).await
+    }
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after_key: ListAfter,
+        after_upload_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<UploadRecord>> {
+        self.inner
+            .list_uploads(bucket, prefix, after_key, after_upload_id, limit)
+            .await
+    }
+    async fn put_part(&self, upload_id: &str, part: PartRecord) -> Result<Option<BlobId>> {
+        self.inner.put_part(upload_id, part).await
+    }
+    async fn list_parts(
+        &self,
+        upload_id: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<PartRecord>> {
+        self.inner.list_parts(upload_id, after, limit).await
+    }
+    async fn complete_upload(&self, request: CompleteRequest) -> Result<Vec<BlobId>> {
+        self.hooks
+            .before_complete_upload(self.inner.as_ref(), &request)
+            .await;
+        self.inner.complete_upload(request).await
+    }
+    async fn get_completed_upload(&self, upload_id: &str) -> Result<Option<CompletedUpload>> {
+        self.inner.get_completed_upload(upload_id).await
+    }
+    async fn prune_completed_uploads(&self, before: Millis) -> Result<u64> {
+        self.inner.prune_completed_uploads(before).await
+    }
+    async fn abort_upload(&self, upload_id: &str) -> Result<Vec<BlobId>> {
+        self.inner.abort_upload(upload_id).await
+    }
+    async fn referenced_blobs(&self, candidates: &[BlobId]) -> Result<Vec<BlobId>> {
+        self.inner.referenced_blobs(candidates).await
+    }
+}
