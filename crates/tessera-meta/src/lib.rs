@@ -1,10 +1,10 @@
-//! MetaStore backends for Tessera, and the conformance suite every backend must pass.
+//! MetaStore backends for Tessera.
 //!
 //! - [`SqliteMetaStore`]: metadata in one SQLite file, with group commit.
-//! - [`conformance`]: the behaviour every [`tessera_core::MetaStore`] must show, written once;
-//!   run it with [`meta_store_conformance!`].
+//!
+//! Every backend passes the conformance suite of `tessera-testing`
+//! (`tessera_testing::meta_store_conformance!`, run by `tests/sqlite.rs`).
 
-pub mod conformance;
 pub mod sqlite;
 
 pub use sqlite::SqliteMetaStore;
