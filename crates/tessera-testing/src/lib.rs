@@ -2,7 +2,11 @@
 //! - in-memory stores (`MemMetaStore`, `MemBlobStore`) that pass the same suites as the real ones;
 //! - the conformance suites every `MetaStore` and `BlobStore` backend runs, each written once.
 //!
+//! - [`MemMetaStore`]: a complete in-memory [`tessera_core::MetaStore`].
 //! - [`meta_conformance`]: the behaviour every `MetaStore` must show; run it with
 //!   [`meta_store_conformance!`].
 
+pub mod mem_meta;
 pub mod meta_conformance;
+
+pub use mem_meta::MemMetaStore;
