@@ -1,7 +1,7 @@
 //! The versioned schema of the SQLite store, upgraded in place at open.
 //!
 //! The version is `PRAGMA user_version`: 0 is an empty database, `N` the schema after step `N`
-//! of [`MIGRATIONS`]. Opening runs every pending step in ONE transaction with the new version,
+//! of `MIGRATIONS`. Opening runs every pending step in ONE transaction with the new version,
 //! so an upgrade that fails leaves the database exactly as it was. A schema change (object
 //! versioning, accounts...) appends a step; a step that has shipped is never edited.
 //! Version 1 is the schema Tessera shipped first; `crates/tessera/tests/fixtures/datadir-v1` is a
