@@ -14,7 +14,8 @@ use crate::records::{
 };
 
 /// Durable metadata storage. Implemented by `tessera-meta` (SQLite, later PostgreSQL);
-/// every implementation must pass `tessera_meta::conformance`.
+/// every implementation must pass `tessera_testing::meta_conformance`
+/// (`tessera_testing::meta_store_conformance!`); `tessera_testing::MemMetaStore` is the in-memory one.
 #[async_trait]
 pub trait MetaStore: Send + Sync + 'static {
     /// Creates a bucket. Exists already -> `BucketAlreadyOwnedByYou`.

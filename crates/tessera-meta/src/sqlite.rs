@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use tessera_core::{
     now_millis, BlobId, BucketRecord, CompleteRequest, CompletedUpload, ContentHeaders, Error,
@@ -31,98 +31,14 @@ use tessera_core::{
 use tokio::sync::oneshot;
 use tracing::{debug, info, trace, warn};
 
-/// Version of the schema below, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+use crate::migrate::{migrate, OpenError};
+
 /// Reader connections in the pool.
 const READERS: usize = 4;
 /// Most write jobs committed in one transaction.
 const MAX_BATCH: usize = 256;
 /// How long a connection waits on a lock held by another process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-const SCHEMA: &str = "
-CREATE TABLE buckets (
-    name    TEXT PRIMARY KEY,
-    created INTEGER NOT NULL,
-    region  TEXT NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE objects (
-    bucket              TEXT NOT NULL,
-    key                 BLOB NOT NULL,
-    object_id           TEXT NOT NULL UNIQUE,
-    size                INTEGER NOT NULL,
-    etag                TEXT NOT NULL,
-    last_modified       INTEGER NOT NULL,
-    content_type        TEXT,
-    content_encoding    TEXT,
-    content_disposition TEXT,
-    content_language    TEXT,
-    cache_control       TEXT,
-    expires             TEXT,
-    user_metadata       TEXT,
-    checksum_algorithm  TEXT,
-    checksum_type       TEXT,
-    checksum_value      TEXT,
-    parts_count         INTEGER,
-    PRIMARY KEY (bucket, key)
-) WITHOUT ROWID;
-
-CREATE TABLE segments (
-    object_id   TEXT NOT NULL,
-    part_number INTEGER NOT NULL,
-    offset      INTEGER NOT NULL,
-    size        INTEGER NOT NULL,
-    blob        TEXT NOT NULL,
-    etag        TEXT NOT NULL,
-    checksums   TEXT NOT NULL,
-    PRIMARY KEY (object_id, part_number)
-) WITHOUT ROWID;
-CREATE INDEX segments_by_offset ON segments (object_id, offset);
-CREATE INDEX segments_by_blob ON segments (blob);
-
-CREATE TABLE uploads (
-    upload_id           TEXT PRIMARY KEY,
-    bucket              TEXT NOT NULL,
-    key                 BLOB NOT NULL,
-    initiated           INTEGER NOT NULL,
-    content_type        TEXT,
-    content_encoding    TEXT,
-    content_disposition TEXT,
-    content_language    TEXT,
-    cache_control       TEXT,
-    expires             TEXT,
-    user_metadata       TEXT,
-    checksum_algorithm  TEXT,
-    checksum_type       TEXT
-);
-CREATE INDEX uploads_by_key ON uploads (bucket, key, initiated, upload_id);
-
-CREATE TABLE parts (
-    upload_id     TEXT NOT NULL,
-    part_number   INTEGER NOT NULL,
-    size          INTEGER NOT NULL,
-    etag          TEXT NOT NULL,
-    last_modified INTEGER NOT NULL,
-    blob          TEXT NOT NULL,
-    checksums     TEXT NOT NULL,
-    PRIMARY KEY (upload_id, part_number)
-) WITHOUT ROWID;
-CREATE INDEX parts_by_blob ON parts (blob);
-
-CREATE TABLE completed_uploads (
-    upload_id          TEXT PRIMARY KEY,
-    bucket             TEXT NOT NULL,
-    key                TEXT NOT NULL,
-    etag               TEXT NOT NULL,
-    checksum_algorithm TEXT,
-    checksum_type      TEXT,
-    checksum_value     TEXT,
-    completed          INTEGER NOT NULL
-);
-CREATE INDEX completed_uploads_by_bucket ON completed_uploads (bucket);
-CREATE INDEX completed_uploads_by_time ON completed_uploads (completed);
-";
 
 const OBJECT_COLUMNS: &str = "bucket, key, object_id, size, etag, last_modified, content_type, \
      content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, \
@@ -153,7 +69,7 @@ const PART_COLUMNS: &str = "part_number, size, etag, last_modified, blob, checks
 // ---------------------------------------------------------------------------------------------
 
 /// Maps SQLite errors to [`Error::Backend`].
-trait Db<T> {
+pub(crate) trait Db<T> {
     fn db(self) -> Result<T>;
 }
 
@@ -798,7 +714,7 @@ impl Drop for PooledConn<'_> {
 // Opening
 // ---------------------------------------------------------------------------------------------
 
-fn open_writer(path: &Path) -> Result<Connection> {
+fn open_writer(path: &Path) -> std::result::Result<Connection, OpenError> {
     let mut conn = Connection::open(path).db()?;
     conn.busy_timeout(BUSY_TIMEOUT).db()?;
     let mode: String = conn
@@ -807,7 +723,8 @@ fn open_writer(path: &Path) -> Result<Connection> {
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::Backend(format!(
             "could not enable WAL mode (journal_mode is {mode})"
-        )));
+        ))
+        .into());
     }
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
@@ -829,30 +746,6 @@ fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-fn user_version(conn: &Connection) -> Result<i64> {
-    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).db()
-}
-
-fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .db()?;
-    match user_version(&tx)? {
-        0 => {
-            info!("creating metadata schema version {SCHEMA_VERSION}");
-            tx.execute_batch(SCHEMA).db()?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION).db()?;
-        }
-        SCHEMA_VERSION => {}
-        v => {
-            return Err(Error::Backend(format!(
-                "metadata schema version {v} is not supported (this build knows version {SCHEMA_VERSION})"
-            )))
-        }
-    }
-    tx.commit().db()
-}
-
 // ---------------------------------------------------------------------------------------------
 // The store
 // ---------------------------------------------------------------------------------------------
@@ -867,16 +760,20 @@ pub struct SqliteMetaStore {
 }
 
 impl SqliteMetaStore {
-    /// Opens (creating if needed) the database at `path`, creates or checks the schema, and
-    /// starts the writer thread.
-    pub async fn open(path: &Path) -> Result<Self> {
+    /// Opens (creating if needed) the database at `path`, creates or upgrades the schema (see
+    /// [`crate::migrate`]), and starts the writer thread. A database of a newer schema is
+    /// refused with [`OpenError::SchemaTooNew`].
+    pub async fn open(path: &Path) -> std::result::Result<Self, OpenError> {
         Self::open_with_reserve(path, 0).await
     }
 
     /// [`Self::open`], keeping `reserve_bytes` of disk space in a file beside the database
     /// (`<db>.reserve`) that is released for deletes when the disk is nearly full, so that
     /// users can always free space; made again once there is room.
-    pub async fn open_with_reserve(path: &Path, reserve_bytes: u64) -> Result<Self> {
+    pub async fn open_with_reserve(
+        path: &Path,
+        reserve_bytes: u64,
+    ) -> std::result::Result<Self, OpenError> {
         let path = path.to_path_buf();
         tokio::task::spawn_blocking(move || Self::open_blocking(&path, reserve_bytes))
             .await
@@ -888,7 +785,7 @@ impl SqliteMetaStore {
         self.commits.load(Ordering::Relaxed)
     }
 
-    fn open_blocking(path: &Path, reserve_bytes: u64) -> Result<Self> {
+    fn open_blocking(path: &Path, reserve_bytes: u64) -> std::result::Result<Self, OpenError> {
         let writer_conn = open_writer(path)?;
         let reserve = Reserve::open(path.with_extension("reserve"), reserve_bytes);
         let readers = (0..READERS)
@@ -899,7 +796,8 @@ impl SqliteMetaStore {
         let writer_commits = Arc::clone(&commits);
         let writer = std::thread::Builder::new()
             .name("tessera-meta-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx, writer_commits, reserve))?;
+            .spawn(move || writer_loop(writer_conn, rx, writer_commits, reserve))
+            .map_err(Error::from)?;
         info!(path = %path.display(), "metadata store open");
         Ok(Self {
             jobs: Some(tx),
@@ -1764,22 +1662,5 @@ mod tests {
             .map(|i| format!("b{i:03}"))
             .collect();
         assert_eq!(names, expected);
-    }
-
-    #[tokio::test]
-    async fn schema_version_is_checked() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.db");
-        drop(SqliteMetaStore::open(&path).await.unwrap());
-        {
-            let conn = Connection::open(&path).unwrap();
-            assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-                .unwrap();
-        }
-        assert!(matches!(
-            SqliteMetaStore::open(&path).await,
-            Err(Error::Backend(_))
-        ));
     }
 }

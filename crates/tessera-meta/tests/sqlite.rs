@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tessera_core::MetaStore;
-use tessera_meta::conformance::Harness;
 use tessera_meta::SqliteMetaStore;
+use tessera_testing::meta_conformance::Harness;
 
 struct SqliteHarness {
     dir: tempfile::TempDir,
@@ -27,4 +27,4 @@ async fn harness() -> SqliteHarness {
     }
 }
 
-tessera_meta::meta_store_conformance!(harness);
+tessera_testing::meta_store_conformance!(harness);

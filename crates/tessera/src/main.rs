@@ -129,13 +129,25 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tessera: error: {e:#}");
-            if e.downcast_ref::<ConfigError>().is_some() {
+            if refused_start(&e) {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
             }
         }
     }
+}
+
+/// Whether `e` refuses the start for what the operator gave (settings, a data dir written by a
+/// newer Tessera) rather than a failure: those exit with code 2.
+fn refused_start(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ConfigError>().is_some()
+        || e.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<tessera_meta::OpenError>(),
+                Some(tessera_meta::OpenError::SchemaTooNew { .. })
+            )
+        })
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -4,24 +4,24 @@
 //! and expands [`meta_store_conformance!`](crate::meta_store_conformance) in a test file,
 //! which gives one `#[tokio::test]` per case, each with a fresh harness:
 //!
-//! ```ignore
+//! ```text
 //! struct MyHarness { /* a temp dir, a scratch database... */ }
 //!
 //! #[async_trait::async_trait]
-//! impl tessera_meta::conformance::Harness for MyHarness {
+//! impl tessera_testing::meta_conformance::Harness for MyHarness {
 //!     async fn open(&self) -> std::sync::Arc<dyn tessera_core::MetaStore> { /* ... */ }
 //! }
 //!
 //! async fn harness() -> MyHarness { /* a fresh, empty location */ }
 //!
-//! tessera_meta::meta_store_conformance!(harness);
+//! tessera_testing::meta_store_conformance!(harness);
 //! ```
 //!
 //! The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as a dependency.
-//! Cases panic on failure, like any test.
+//! Cases panic on failure, like any test. The list of cases lives in the macro only; a unit
+//! test checks that every case function of this file is in it.
 
 use std::collections::{BTreeMap, HashSet};
-use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -42,19 +42,12 @@ pub trait Harness: Send + Sync {
 
 /// Expands to one `#[tokio::test]` per conformance case. The argument is a function (or
 /// closure) taking no arguments and returning a future of a fresh [`Harness`].
+/// `meta_store_conformance!(@names)` is the list of case names, as a `&[&str]`.
 #[macro_export]
 macro_rules! meta_store_conformance {
-    (@cases $harness:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let harness = ($harness)().await;
-                $crate::conformance::$case(&harness).await;
-            }
-        )*
-    };
-    ($harness:expr) => {
-        $crate::meta_store_conformance!(@cases $harness;
+    // The one list of cases: every other arm receives it from here.
+    (@list $callback:ident! ($($args:tt)*)) => {
+        $crate::$callback! { $($args)*
             buckets_crud,
             list_buckets_paging,
             delete_bucket_not_empty,
@@ -80,42 +73,40 @@ macro_rules! meta_store_conformance {
             group_commit_isolation,
             concurrent_overwrites_free_every_blob,
             durability,
-        );
+        }
+    };
+    (@tests $harness:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let harness = ($harness)().await;
+                $crate::meta_conformance::$case(&harness).await;
+            }
+        )*
+    };
+    (@names; $($case:ident),* $(,)?) => {
+        &[$(stringify!($case)),*]
+    };
+    (@names) => {
+        $crate::meta_store_conformance!(@list meta_store_conformance!(@names;))
+    };
+    ($harness:expr) => {
+        $crate::meta_store_conformance!(@list meta_store_conformance!(@tests $harness;));
     };
 }
 
-/// Runs every case in turn, each with a fresh harness from `make` (for backends that prefer
-/// one test over [`meta_store_conformance!`](crate::meta_store_conformance)).
-pub async fn run_all<H, Fut>(make: impl Fn() -> Fut)
-where
-    H: Harness,
-    Fut: Future<Output = H>,
-{
-    buckets_crud(&make().await).await;
-    list_buckets_paging(&make().await).await;
-    delete_bucket_not_empty(&make().await).await;
-    delete_bucket_with_uploads(&make().await).await;
-    put_get_object(&make().await).await;
-    put_object_missing_bucket(&make().await).await;
-    overwrite_frees_blobs(&make().await).await;
-    put_conditions(&make().await).await;
-    if_none_match_race(&make().await).await;
-    delete_object_semantics(&make().await).await;
-    list_objects_byte_order(&make().await).await;
-    list_objects_paging(&make().await).await;
-    segments_ranges(&make().await).await;
-    uploads_create_get_list(&make().await).await;
-    parts_put_replace_list(&make().await).await;
-    complete_upload_basic(&make().await).await;
-    complete_upload_replaces_object(&make().await).await;
-    complete_upload_conflict(&make().await).await;
-    complete_upload_condition(&make().await).await;
-    prune_completed_uploads(&make().await).await;
-    abort_upload(&make().await).await;
-    referenced_blobs(&make().await).await;
-    group_commit_isolation(&make().await).await;
-    concurrent_overwrites_free_every_blob(&make().await).await;
-    durability(&make().await).await;
+/// Asserts that `$result` is an `Err` matching `$pattern`.
+macro_rules! assert_err {
+    ($result:expr, $pattern:pat) => {
+        match $result {
+            Err(e) => assert!(
+                matches!(e, $pattern),
+                "expected {}, got {e:?}",
+                stringify!($pattern)
+            ),
+            Ok(v) => panic!("expected {}, got Ok({v:?})", stringify!($pattern)),
+        }
+    };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -256,20 +247,6 @@ fn if_match(etag: &str) -> WriteCondition {
     }
 }
 
-#[track_caller]
-fn assert_err<T: std::fmt::Debug>(result: tessera_core::Result<T>, expected: &str) {
-    match result {
-        Err(e) => {
-            let name = format!("{e:?}");
-            assert!(
-                name.starts_with(expected),
-                "expected {expected}, got {name}"
-            );
-        }
-        Ok(v) => panic!("expected {expected}, got Ok({v:?})"),
-    }
-}
-
 async fn put(
     store: &dyn MetaStore,
     bucket: &str,
@@ -316,9 +293,9 @@ pub async fn buckets_crud(h: &dyn Harness) {
     };
     store.create_bucket(b.clone()).await.unwrap();
     assert_eq!(store.get_bucket("photos").await.unwrap(), Some(b.clone()));
-    assert_err(
+    assert_err!(
         store.create_bucket(bucket("photos")).await,
-        "BucketAlreadyOwnedByYou",
+        Error::BucketAlreadyOwnedByYou
     );
     assert_eq!(
         store.get_bucket("photos").await.unwrap(),
@@ -326,13 +303,13 @@ pub async fn buckets_crud(h: &dyn Harness) {
         "a failed create changes nothing"
     );
     assert_eq!(store.get_bucket("photo").await.unwrap(), None);
-    assert_err(store.delete_bucket("nope").await, "NoSuchBucket");
+    assert_err!(store.delete_bucket("nope").await, Error::NoSuchBucket);
     assert_eq!(
         store.delete_bucket("photos").await.unwrap(),
         Vec::<BlobId>::new()
     );
     assert_eq!(store.get_bucket("photos").await.unwrap(), None);
-    assert_err(store.delete_bucket("photos").await, "NoSuchBucket");
+    assert_err!(store.delete_bucket("photos").await, Error::NoSuchBucket);
     store.create_bucket(bucket("photos")).await.unwrap();
     assert!(store.get_bucket("photos").await.unwrap().is_some());
 }
@@ -393,7 +370,7 @@ pub async fn delete_bucket_not_empty(h: &dyn Harness) {
     let store = h.open().await;
     store.create_bucket(bucket("b")).await.unwrap();
     put(&*store, "b", "k", "e1").await;
-    assert_err(store.delete_bucket("b").await, "BucketNotEmpty");
+    assert_err!(store.delete_bucket("b").await, Error::BucketNotEmpty);
     assert!(store.get_bucket("b").await.unwrap().is_some());
     assert!(store.get_object("b", "k").await.unwrap().is_some());
     store
@@ -443,7 +420,7 @@ pub async fn delete_bucket_with_uploads(h: &dyn Harness) {
     for id in ["u1", "u2", "u3"] {
         assert_eq!(store.get_upload(id).await.unwrap(), None);
         assert!(store.list_parts(id, 0, 100).await.unwrap().is_empty());
-        assert_err(store.put_part(id, part(9, 1)).await, "NoSuchUpload");
+        assert_err!(store.put_part(id, part(9, 1)).await, Error::NoSuchUpload);
     }
     assert!(store.referenced_blobs(&expected).await.unwrap().is_empty());
     assert!(
@@ -546,14 +523,17 @@ pub async fn put_get_object(h: &dyn Harness) {
 pub async fn put_object_missing_bucket(h: &dyn Harness) {
     let store = h.open().await;
     let (o, s) = object("nope", "k", "e", &[1]);
-    assert_err(store.put_object(o.clone(), s, none()).await, "NoSuchBucket");
-    assert_err(
-        store.list_objects("nope", "", None, 10).await,
-        "NoSuchBucket",
+    assert_err!(
+        store.put_object(o.clone(), s, none()).await,
+        Error::NoSuchBucket
     );
-    assert_err(
+    assert_err!(
+        store.list_objects("nope", "", None, 10).await,
+        Error::NoSuchBucket
+    );
+    assert_err!(
         store.create_upload(upload("nope", "k", "u", 1)).await,
-        "NoSuchBucket",
+        Error::NoSuchBucket
     );
     assert_eq!(store.get_segment(&o.object_id, 1).await.unwrap(), None);
     assert_eq!(store.get_upload("u").await.unwrap(), None);
@@ -610,15 +590,15 @@ pub async fn put_conditions(h: &dyn Harness) {
 
     // If-Match on a missing key fails with NoSuchKey (as S3), If-None-Match succeeds.
     let (o, s) = object("b", "k", "etag1", &[3]);
-    assert_err(
+    assert_err!(
         store
             .put_object(o.clone(), s.clone(), if_match("etag1"))
             .await,
-        "NoSuchKey",
+        Error::NoSuchKey
     );
-    assert_err(
+    assert_err!(
         store.put_object(o.clone(), s.clone(), if_match("*")).await,
-        "NoSuchKey",
+        Error::NoSuchKey
     );
     assert_eq!(store.get_object("b", "k").await.unwrap(), None);
     store
@@ -628,11 +608,11 @@ pub async fn put_conditions(h: &dyn Harness) {
 
     // If-None-Match on an existing key fails and changes nothing.
     let (o2, s2) = object("b", "k", "etag2", &[3]);
-    assert_err(
+    assert_err!(
         store
             .put_object(o2.clone(), s2.clone(), if_none_match())
             .await,
-        "PreconditionFailed",
+        Error::PreconditionFailed
     );
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o.clone()));
     assert!(store
@@ -642,11 +622,11 @@ pub async fn put_conditions(h: &dyn Harness) {
         .is_empty());
 
     // If-Match with another ETag fails.
-    assert_err(
+    assert_err!(
         store
             .put_object(o2.clone(), s2.clone(), if_match("etag9"))
             .await,
-        "PreconditionFailed",
+        Error::PreconditionFailed
     );
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o.clone()));
 
@@ -715,9 +695,9 @@ pub async fn delete_object_semantics(h: &dyn Harness) {
         store.delete_object("b", "missing", none()).await.unwrap(),
         None
     );
-    assert_err(
+    assert_err!(
         store.delete_object("b", "missing", if_match("e")).await,
-        "NoSuchKey",
+        Error::NoSuchKey
     );
 
     let (o, s) = object("b", "k", "etag1", &[2, 2, 2]);
@@ -725,9 +705,9 @@ pub async fn delete_object_semantics(h: &dyn Harness) {
         .put_object(o.clone(), s.clone(), none())
         .await
         .unwrap();
-    assert_err(
+    assert_err!(
         store.delete_object("b", "k", if_match("other")).await,
-        "PreconditionFailed",
+        Error::PreconditionFailed
     );
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o.clone()));
     let freed = store
@@ -1170,7 +1150,10 @@ pub async fn uploads_create_get_list(h: &dyn Harness) {
 pub async fn parts_put_replace_list(h: &dyn Harness) {
     let store = h.open().await;
     store.create_bucket(bucket("b")).await.unwrap();
-    assert_err(store.put_part("nope", part(1, 1)).await, "NoSuchUpload");
+    assert_err!(
+        store.put_part("nope", part(1, 1)).await,
+        Error::NoSuchUpload
+    );
     store.create_upload(upload("b", "k", "u", 1)).await.unwrap();
     store.create_upload(upload("b", "k", "v", 2)).await.unwrap();
 
@@ -1306,9 +1289,9 @@ pub async fn complete_upload_basic(h: &dyn Harness) {
     assert_eq!(store.get_completed_upload("other").await.unwrap(), None);
 
     // The upload is gone for every later call.
-    assert_err(store.complete_upload(request).await, "NoSuchUpload");
-    assert_err(store.put_part("u", part(1, 1)).await, "NoSuchUpload");
-    assert_err(store.abort_upload("u").await, "NoSuchUpload");
+    assert_err!(store.complete_upload(request).await, Error::NoSuchUpload);
+    assert_err!(store.put_part("u", part(1, 1)).await, Error::NoSuchUpload);
+    assert_err!(store.abort_upload("u").await, Error::NoSuchUpload);
     assert_eq!(store.get_object("b", "big").await.unwrap(), Some(o.clone()));
 
     let used: Vec<BlobId> = blobs(&segments);
@@ -1323,7 +1306,7 @@ pub async fn complete_upload_basic(h: &dyn Harness) {
         .is_empty());
 
     // The object is an ordinary object now.
-    assert_err(store.delete_bucket("b").await, "BucketNotEmpty");
+    assert_err!(store.delete_bucket("b").await, Error::BucketNotEmpty);
     let freed = store
         .delete_object("b", "big", none())
         .await
@@ -1395,7 +1378,7 @@ pub async fn complete_upload_conflict(h: &dyn Harness) {
         segments,
         condition: none(),
     };
-    assert_err(store.complete_upload(request).await, "Conflict");
+    assert_err!(store.complete_upload(request).await, Error::Conflict);
     assert_eq!(store.get_object("b", "k").await.unwrap(), None);
     assert!(store.get_upload("u").await.unwrap().is_some());
     assert_eq!(
@@ -1417,7 +1400,7 @@ pub async fn complete_upload_conflict(h: &dyn Harness) {
         segments: segments_from_parts(&[&p1, &p3]),
         condition: none(),
     };
-    assert_err(store.complete_upload(request).await, "Conflict");
+    assert_err!(store.complete_upload(request).await, Error::Conflict);
     assert!(store.get_upload("u").await.unwrap().is_some());
 
     // With the current parts it succeeds.
@@ -1483,13 +1466,13 @@ pub async fn complete_upload_condition(h: &dyn Harness) {
         segments: segments_from_parts(&[&p]),
         condition,
     };
-    assert_err(
+    assert_err!(
         store.complete_upload(request(if_none_match())).await,
-        "PreconditionFailed",
+        Error::PreconditionFailed
     );
-    assert_err(
+    assert_err!(
         store.complete_upload(request(if_match("stale"))).await,
-        "PreconditionFailed",
+        Error::PreconditionFailed
     );
     assert_eq!(
         store.get_object("b", "k").await.unwrap(),
@@ -1501,9 +1484,9 @@ pub async fn complete_upload_condition(h: &dyn Harness) {
 
     // If-Match on a key that has no object fails with NoSuchKey, as S3.
     store.delete_object("b", "k", none()).await.unwrap();
-    assert_err(
+    assert_err!(
         store.complete_upload(request(if_match("current"))).await,
-        "NoSuchKey",
+        Error::NoSuchKey
     );
     assert!(store
         .complete_upload(request(if_none_match()))
@@ -1517,7 +1500,7 @@ pub async fn complete_upload_condition(h: &dyn Harness) {
 pub async fn abort_upload(h: &dyn Harness) {
     let store = h.open().await;
     store.create_bucket(bucket("b")).await.unwrap();
-    assert_err(store.abort_upload("nope").await, "NoSuchUpload");
+    assert_err!(store.abort_upload("nope").await, Error::NoSuchUpload);
     store.create_upload(upload("b", "k", "u", 1)).await.unwrap();
     store.create_upload(upload("b", "k", "v", 1)).await.unwrap();
     let parts: Vec<PartRecord> = (1..=3).map(|n| part(n, 1)).collect();
@@ -1534,8 +1517,8 @@ pub async fn abort_upload(h: &dyn Harness) {
     assert_eq!(store.get_upload("u").await.unwrap(), None);
     assert!(store.list_parts("u", 0, 10).await.unwrap().is_empty());
     assert_eq!(store.get_completed_upload("u").await.unwrap(), None);
-    assert_err(store.abort_upload("u").await, "NoSuchUpload");
-    assert_err(store.put_part("u", part(4, 1)).await, "NoSuchUpload");
+    assert_err!(store.abort_upload("u").await, Error::NoSuchUpload);
+    assert_err!(store.put_part("u", part(4, 1)).await, Error::NoSuchUpload);
     assert_eq!(
         store.list_parts("v", 0, 10).await.unwrap(),
         vec![other.clone()]
@@ -1803,4 +1786,23 @@ pub async fn durability(h: &dyn Harness) {
         .await
         .unwrap()
         .is_some());
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every public case function of this file is in the macro's list, and nothing else is.
+    #[test]
+    fn every_case_is_listed() {
+        let source = include_str!("meta_conformance.rs");
+        let mut defined: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub async fn "))
+            .filter_map(|l| l.split_once("(h: &dyn Harness)").map(|(name, _)| name))
+            .collect();
+        let mut listed: Vec<&str> = crate::meta_store_conformance!(@names).to_vec();
+        assert!(listed.len() > 20, "{listed:?}");
+        defined.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(defined, listed);
+    }
 }

@@ -1,0 +1,465 @@
+//! [`MemMetaStore`]: a complete [`MetaStore`] held in memory.
+//!
+//! For tests (the domain's own tests, the S3 adapter's tests) and for a no-disk mode; not a
+//! production store: nothing survives the process. It has exactly the semantics of the trait
+//! docs and of the SQLite store, and passes the whole conformance suite
+//! (`tests/mem_meta.rs`). Every method takes one lock over the whole state and does all its
+//! checks before its first change, so each call is atomic and a failed call changes nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use tessera_core::{
+    now_millis, BlobId, BucketRecord, CompleteRequest, CompletedUpload, Error, ListAfter,
+    MetaStore, Millis, ObjectRecord, PartRecord, Result, Segment, UploadRecord, WriteCondition,
+};
+
+/// An in-memory [`MetaStore`]. Clones share the same state, so a clone is the same store
+/// "opened again".
+#[derive(Clone, Default)]
+pub struct MemMetaStore {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    buckets: BTreeMap<String, BucketRecord>,
+    /// Objects per bucket, by key bytes (the order S3 lists in).
+    objects: HashMap<String, BTreeMap<Vec<u8>, ObjectRecord>>,
+    /// Segments per object id, by part number.
+    segments: HashMap<String, BTreeMap<u32, Segment>>,
+    uploads: HashMap<String, UploadRecord>,
+    /// Parts per upload id, by part number.
+    parts: HashMap<String, BTreeMap<u32, PartRecord>>,
+    completed: HashMap<String, CompletedUpload>,
+}
+
+impl MemMetaStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>> {
+        // A panic while the lock was held may have left a half-made change: refuse to go on.
+        self.state
+            .lock()
+            .map_err(|_| Error::Internal("in-memory metadata store lock poisoned".into()))
+    }
+}
+
+impl State {
+    fn current_etag(&self, bucket: &str, key: &str) -> Option<&str> {
+        self.objects
+            .get(bucket)
+            .and_then(|objects| objects.get(key.as_bytes()))
+            .map(|o| o.etag.as_str())
+    }
+
+    /// Removes the object at bucket/key and its segments; returns the segments' blobs in
+    /// part-number order (`None` if nothing was there).
+    fn remove_object(&mut self, bucket: &str, key: &str) -> Option<Vec<BlobId>> {
+        let removed = self.objects.get_mut(bucket)?.remove(key.as_bytes())?;
+        let segments = self.segments.remove(&removed.object_id).unwrap_or_default();
+        Some(segments.into_values().map(|s| s.blob).collect())
+    }
+
+    /// Stores `object` in place of whatever is at its key; returns the replaced object's blobs
+    /// minus any the new segments reuse.
+    fn replace_object(&mut self, object: ObjectRecord, segments: Vec<Segment>) -> Vec<BlobId> {
+        let mut freed = self
+            .remove_object(&object.bucket, &object.key)
+            .unwrap_or_default();
+        let kept: HashSet<&BlobId> = segments.iter().map(|s| &s.blob).collect();
+        freed.retain(|b| !kept.contains(b));
+        self.segments.insert(
+            object.object_id.clone(),
+            segments.into_iter().map(|s| (s.part_number, s)).collect(),
+        );
+        self.objects
+            .entry(object.bucket.clone())
+            .or_default()
+            .insert(object.key.as_bytes().to_vec(), object);
+        freed
+    }
+
+    /// Removes the upload and its parts; returns the parts' blobs in part-number order.
+    fn remove_upload(&mut self, upload_id: &str) -> Option<Vec<BlobId>> {
+        self.uploads.remove(upload_id)?;
+        let parts = self.parts.remove(upload_id).unwrap_or_default();
+        Some(parts.into_values().map(|p| p.blob).collect())
+    }
+}
+
+/// Whether `segment` intersects `[from, to)`; an empty segment counts as the point at its
+/// offset (so an empty object's segment is found by `[0, 1)`).
+fn intersects(segment: &Segment, from: u64, to: u64) -> bool {
+    segment.offset < to
+        && (segment.offset.saturating_add(segment.size) > from
+            || (segment.size == 0 && segment.offset >= from))
+}
+
+/// Where `list_uploads` resumes within the marker key.
+enum ResumeAfter {
+    /// After every upload of the key.
+    Key,
+    /// After the marker upload, by `(initiated, upload_id)`.
+    Upload(Millis, String),
+    /// The marker upload is gone: S3's documented rule, upload ids greater than the marker.
+    UploadId(String),
+}
+
+#[async_trait]
+impl MetaStore for MemMetaStore {
+    async fn create_bucket(&self, bucket: BucketRecord) -> Result<()> {
+        let mut state = self.lock()?;
+        if state.buckets.contains_key(&bucket.name) {
+            return Err(Error::BucketAlreadyOwnedByYou);
+        }
+        state.buckets.insert(bucket.name.clone(), bucket);
+        Ok(())
+    }
+
+    async fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
+        Ok(self.lock()?.buckets.get(name).cloned())
+    }
+
+    async fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketRecord>> {
+        let state = self.lock()?;
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(state
+            .buckets
+            .range::<str, _>((lower, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, b)| b.clone())
+            .collect())
+    }
+
+    async fn delete_bucket(&self, name: &str) -> Result<Vec<BlobId>> {
+        let mut state = self.lock()?;
+        if !state.buckets.contains_key(name) {
+            return Err(Error::NoSuchBucket);
+        }
+        if state.objects.get(name).is_some_and(|o| !o.is_empty()) {
+            return Err(Error::BucketNotEmpty);
+        }
+        let mut uploads: Vec<(Vec<u8>, Millis, String)> = state
+            .uploads
+            .values()
+            .filter(|u| u.bucket == name)
+            .map(|u| (u.key.as_bytes().to_vec(), u.initiated, u.upload_id.clone()))
+            .collect();
+        uploads.sort();
+        let mut freed = Vec::new();
+        for (_, _, upload_id) in uploads {
+            freed.extend(state.remove_upload(&upload_id).unwrap_or_default());
+        }
+        state.completed.retain(|_, c| c.bucket != name);
+        state.objects.remove(name);
+        state.buckets.remove(name);
+        Ok(freed)
+    }
+
+    async fn put_object(
+        &self,
+        object: ObjectRecord,
+        segments: Vec<Segment>,
+        condition: WriteCondition,
+    ) -> Result<Vec<BlobId>> {
+        let mut state = self.lock()?;
+        if !state.buckets.contains_key(&object.bucket) {
+            return Err(Error::NoSuchBucket);
+        }
+        condition.check(state.current_etag(&object.bucket, &object.key))?;
+        Ok(state.replace_object(object, segments))
+    }
+
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
+        let state = self.lock()?;
+        Ok(state
+            .objects
+            .get(bucket)
+            .and_then(|objects| objects.get(key.as_bytes()))
+            .cloned())
+    }
+
+    async fn get_segments(&self, object_id: &str, from: u64, to: u64) -> Result<Vec<Segment>> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let state = self.lock()?;
+        let mut out: Vec<Segment> = state
+            .segments
+            .get(object_id)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .filter(|s| intersects(s, from, to))
+            .cloned()
+            .collect();
+        out.sort_by_key(|s| (s.offset, s.part_number));
+        Ok(out)
+    }
+
+    async fn get_segment(&self, object_id: &str, part_number: u32) -> Result<Option<Segment>> {
+        let state = self.lock()?;
+        Ok(state
+            .segments
+            .get(object_id)
+            .and_then(|segments| segments.get(&part_number))
+            .cloned())
+    }
+
+    async fn list_segments(
+        &self,
+        object_id: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<Segment>> {
+        let state = self.lock()?;
+        Ok(state
+            .segments
+            .get(object_id)
+            .into_iter()
+            .flat_map(|segments| segments.range((Bound::Excluded(after), Bound::Unbounded)))
+            .take(limit)
+            .map(|(_, s)| s.clone())
+            .collect())
+    }
+
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: WriteCondition,
+    ) -> Result<Option<Vec<BlobId>>> {
+        let mut state = self.lock()?;
+        // `If-None-Match` means nothing to a delete.
+        let condition = WriteCondition {
+            if_none_match_any: false,
+            ..condition
+        };
+        condition.check(state.current_etag(bucket, key))?;
+        Ok(state.remove_object(bucket, key))
+    }
+
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: ListAfter,
+        limit: usize,
+    ) -> Result<Vec<ObjectRecord>> {
+        let state = self.lock()?;
+        if !state.buckets.contains_key(bucket) {
+            return Err(Error::NoSuchBucket);
+        }
+        let Some(objects) = state.objects.get(bucket) else {
+            return Ok(Vec::new());
+        };
+        let prefix = prefix.as_bytes();
+        // Keys under the prefix sort together from the prefix on; start at the later bound.
+        let lower = match after {
+            Some(after) if after.as_slice() >= prefix => Bound::Excluded(after),
+            _ => Bound::Included(prefix.to_vec()),
+        };
+        Ok(objects
+            .range((lower, Bound::Unbounded))
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .take(limit)
+            .map(|(_, o)| o.clone())
+            .collect())
+    }
+
+    async fn create_upload(&self, upload: UploadRecord) -> Result<()> {
+        let mut state = self.lock()?;
+        if !state.buckets.contains_key(&upload.bucket) {
+            return Err(Error::NoSuchBucket);
+        }
+        if state.uploads.contains_key(&upload.upload_id) {
+            return Err(Error::Internal(format!(
+                "upload id {} is already in use",
+                upload.upload_id
+            )));
+        }
+        state.uploads.insert(upload.upload_id.clone(), upload);
+        Ok(())
+    }
+
+    async fn get_upload(&self, upload_id: &str) -> Result<Option<UploadRecord>> {
+        Ok(self.lock()?.uploads.get(upload_id).cloned())
+    }
+
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after_key: ListAfter,
+        after_upload_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<UploadRecord>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let state = self.lock()?;
+        let prefix = prefix.as_bytes();
+        // An empty upload id marker is taken as none: after every upload of `after_key`.
+        let after_upload_id = after_upload_id.filter(|u| !u.is_empty());
+        // A marker key below the prefix skips nothing under it.
+        let marker = after_key.filter(|k| k.as_slice() >= prefix).map(|key| {
+            let resume = match after_upload_id {
+                None => ResumeAfter::Key,
+                Some(id) => match state.uploads.get(id) {
+                    Some(u) if u.bucket == bucket && u.key.as_bytes() == key.as_slice() => {
+                        ResumeAfter::Upload(u.initiated, id.to_owned())
+                    }
+                    _ => ResumeAfter::UploadId(id.to_owned()),
+                },
+            };
+            (key, resume)
+        });
+        let mut out: Vec<&UploadRecord> = state
+            .uploads
+            .values()
+            .filter(|u| u.bucket == bucket && u.key.as_bytes().starts_with(prefix))
+            .filter(|u| match &marker {
+                None => true,
+                Some((key, resume)) => {
+                    let k = u.key.as_bytes();
+                    k > key.as_slice()
+                        || (k == key.as_slice()
+                            && match resume {
+                                ResumeAfter::Key => false,
+                                ResumeAfter::Upload(initiated, id) => {
+                                    (u.initiated, u.upload_id.as_str()) > (*initiated, id.as_str())
+                                }
+                                ResumeAfter::UploadId(id) => u.upload_id.as_str() > id.as_str(),
+                            })
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.key.as_bytes(), a.initiated, &a.upload_id).cmp(&(
+                b.key.as_bytes(),
+                b.initiated,
+                &b.upload_id,
+            ))
+        });
+        Ok(out.into_iter().take(limit).cloned().collect())
+    }
+
+    async fn put_part(&self, upload_id: &str, part: PartRecord) -> Result<Option<BlobId>> {
+        let mut state = self.lock()?;
+        if !state.uploads.contains_key(upload_id) {
+            return Err(Error::NoSuchUpload);
+        }
+        let blob = part.blob.clone();
+        let old = state
+            .parts
+            .entry(upload_id.to_owned())
+            .or_default()
+            .insert(part.part_number, part);
+        // The same blob stored again stays referenced: not freed.
+        Ok(old.map(|p| p.blob).filter(|b| *b != blob))
+    }
+
+    async fn list_parts(
+        &self,
+        upload_id: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<PartRecord>> {
+        let state = self.lock()?;
+        Ok(state
+            .parts
+            .get(upload_id)
+            .into_iter()
+            .flat_map(|parts| parts.range((Bound::Excluded(after), Bound::Unbounded)))
+            .take(limit)
+            .map(|(_, p)| p.clone())
+            .collect())
+    }
+
+    async fn complete_upload(&self, request: CompleteRequest) -> Result<Vec<BlobId>> {
+        let CompleteRequest {
+            upload_id,
+            object,
+            segments,
+            condition,
+        } = request;
+        let mut state = self.lock()?;
+        let Some(upload) = state.uploads.get(&upload_id) else {
+            return Err(Error::NoSuchUpload);
+        };
+        if upload.bucket != object.bucket || upload.key != object.key {
+            return Err(Error::Internal(format!(
+                "complete of upload {upload_id} names another bucket/key than the upload's"
+            )));
+        }
+        condition.check(state.current_etag(&object.bucket, &object.key))?;
+        let parts = state.parts.get(&upload_id);
+        for s in &segments {
+            let current = parts.and_then(|p| p.get(&s.part_number)).map(|p| &p.blob);
+            if current != Some(&s.blob) {
+                return Err(Error::Conflict);
+            }
+        }
+        // Every check passed: from here on nothing fails.
+        let record = CompletedUpload {
+            upload_id: upload_id.clone(),
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            etag: object.etag.clone(),
+            checksum: object.checksum.clone(),
+            completed: now_millis(),
+        };
+        let used: HashSet<BlobId> = segments.iter().map(|s| s.blob.clone()).collect();
+        let mut freed = state.replace_object(object, segments);
+        let parts = state.remove_upload(&upload_id).unwrap_or_default();
+        freed.extend(parts.into_iter().filter(|b| !used.contains(b)));
+        state.completed.insert(upload_id, record);
+        Ok(freed)
+    }
+
+    async fn get_completed_upload(&self, upload_id: &str) -> Result<Option<CompletedUpload>> {
+        Ok(self.lock()?.completed.get(upload_id).cloned())
+    }
+
+    async fn prune_completed_uploads(&self, before: Millis) -> Result<u64> {
+        let mut state = self.lock()?;
+        let was = state.completed.len();
+        state.completed.retain(|_, c| c.completed >= before);
+        Ok(u64::try_from(was - state.completed.len()).unwrap_or(u64::MAX))
+    }
+
+    async fn abort_upload(&self, upload_id: &str) -> Result<Vec<BlobId>> {
+        self.lock()?
+            .remove_upload(upload_id)
+            .ok_or(Error::NoSuchUpload)
+    }
+
+    async fn referenced_blobs(&self, candidates: &[BlobId]) -> Result<Vec<BlobId>> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let state = self.lock()?;
+        let referenced: HashSet<&BlobId> = state
+            .segments
+            .values()
+            .flat_map(|s| s.values().map(|s| &s.blob))
+            .chain(
+                state
+                    .parts
+                    .values()
+                    .flat_map(|p| p.values().map(|p| &p.blob)),
+            )
+            .collect();
+        let mut seen = HashSet::new();
+        Ok(candidates
+            .iter()
+            .filter(|b| seen.insert(*b) && referenced.contains(b))
+            .cloned()
+            .collect())
+    }
+}
