@@ -135,7 +135,7 @@ async fn sweep_removes_old_unreferenced_blobs_and_leftovers_only() {
         found.blobs.iter().map(|b| &b.id).collect::<Vec<_>>(),
         [&old_orphan]
     );
-    assert_eq!(found.temporary, [old_temp.clone()]);
+    assert_eq!(found.temporary, std::slice::from_ref(&old_temp));
     // With no grace everything unreferenced shows (a leak check with no write in flight).
     tokio::time::sleep(Duration::from_millis(5)).await;
     let everything = t.unreferenced(Duration::ZERO).await.unwrap();
