@@ -19,7 +19,8 @@ pub struct Options {
     pub region: String,
     /// The sweep removes unreferenced blobs and temporary leftovers only once they are older
     /// than this: a younger one may be another node's write between its blob and metadata
-    /// commits.
+    /// commits. Zero is for tests and single nodes: the first sweep then takes everything
+    /// older than [`Tessera::start_background`], later ones may take writes in flight.
     pub sweep_grace: Duration,
     /// Time between two background sweeps (the first runs at start).
     pub sweep_interval: Duration,
@@ -142,6 +143,9 @@ impl Tessera {
 
         let this = self.clone();
         let mut stop_sweep = rx.clone();
+        // The first sweep's cutoff is taken now, before this node accepts a request, so that
+        // none of its writes can look old even with no grace at all.
+        let mut first_cutoff = Some(Self::sweep_cutoff(self.options.sweep_grace));
         tasks.spawn(async move {
             // A zero interval would make `interval` panic: a sweep a second at most.
             let period = this.options.sweep_interval.max(Duration::from_secs(1));
@@ -155,7 +159,9 @@ impl Tessera {
                 // A sweep cut short by a stop is harmless: each deletion stands alone.
                 tokio::select! {
                     () = stopped(&mut stop_sweep) => break,
-                    r = this.sweep() => if let Err(e) = r {
+                    r = this.sweep_before(first_cutoff.take().unwrap_or_else(|| {
+                        Self::sweep_cutoff(this.options.sweep_grace)
+                    })) => if let Err(e) = r {
                         tracing::warn!(error = %e, "blob sweep failed; the next one retries");
                     },
                 }
@@ -199,7 +205,12 @@ impl Tessera {
     /// if last modified more than [`Options::sweep_grace`] before the sweep started (younger
     /// ones may be writes in progress, here or on another node). Pages through the listing.
     pub async fn sweep(&self) -> Result<SweepReport> {
-        let cutoff = Self::sweep_cutoff(self.options.sweep_grace);
+        self.sweep_before(Self::sweep_cutoff(self.options.sweep_grace))
+            .await
+    }
+
+    /// [`Tessera::sweep`] of what was last modified before `cutoff`.
+    async fn sweep_before(&self, cutoff: Millis) -> Result<SweepReport> {
         let mut report = SweepReport::default();
         let mut after: Option<BlobId> = None;
         loop {
