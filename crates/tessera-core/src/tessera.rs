@@ -137,6 +137,7 @@ impl Tessera {
     /// Starts this node's background work: a sweep at once and every
     /// [`Options::sweep_interval`], and the hourly pruning of completed uploads older than
     /// [`COMPLETED_RETENTION_MS`] (kept for retried Completes, they would grow without bound).
+    /// Call it inside a Tokio runtime, once per node; stop it with [`Background::shutdown`].
     pub fn start_background(&self) -> Background {
         let (stop, rx) = tokio::sync::watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
