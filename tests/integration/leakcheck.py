@@ -1,55 +1,62 @@
 """Blob leak checks without a restart (used by test_cancellation.py and test_load_fault.py).
 
-A committed blob is a file `<data_dir>/blobs/blobs/xx/<32 hex>`; it is referenced when the
-metadata (`<data_dir>/meta.sqlite3`) names it in `segments.blob` (an object's manifest) or in
-`parts.blob` (a part of an upload in progress). Anything else under `<data_dir>/blobs` that is
-not a committed blob is a temporary file (`tmp/<id>.tmp`, a write in progress or a leftover).
+The blob store is asked through the supported hook, `tessera blobs unreferenced --grace 0`
+(committed blobs no metadata references, and temporary leftovers of writes that never
+committed) and `tessera blobs list` (every committed blob), instead of counting files: the
+answer does not depend on the store's on-disk layout. Both open the data dir read-only beside
+the running server (SQLite in WAL mode: the reader never blocks the server's writer) and start
+no sweep.
 
-The metadata is read with a separate read-only SQLite connection (`mode=ro`; the database is in
-WAL mode, so this reader sees the last committed state and never blocks the server's writer).
+The metadata's own view (`referenced_blobs`, for the dangling-reference check) is read with a
+separate read-only SQLite connection (`mode=ro`).
 
 Blobs freed by a delete or an overwrite are deleted asynchronously, and a GET in progress holds a
 lease that defers the deletion, so a blob may be unreferenced for a moment without being leaked:
 `unreferenced_blobs` polls until the answer is empty or `settle` seconds have passed. Call it
 once no request is in flight (clients done), otherwise a PUT between its blob commit and its
-metadata commit shows up as unreferenced.
+metadata commit shows up as unreferenced (with grace 0 nothing is too young to be reported).
 """
 
 from __future__ import annotations
 
-import re
+import json
+import os
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
-
-# The naming of committed blobs (as in test_multipart_lib.blob_files): blobs/xx/<32 hex>.
-_BLOB_NAME = re.compile(r"[0-9a-f]{32}")
-_BLOB_DIR = re.compile(r"[0-9a-f]{2}")
 
 
 def meta_path(server) -> Path:
     return Path(server.data_dir) / "meta.sqlite3"
 
 
+def _blobs_command(server, *args: str) -> dict:
+    """Runs `tessera blobs <args> --data-dir <data_dir>` and returns its JSON answer."""
+    # The test run's own TESSERA_* variables (TESSERA_BIN...) are not server settings.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    done = subprocess.run(
+        [str(server.binary), "blobs", *args, "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, env=env, timeout=60)
+    if done.returncode != 0:
+        raise AssertionError(f"tessera blobs {' '.join(args)} exited {done.returncode}: {done.stderr}")
+    return json.loads(done.stdout)
+
+
+def check(server) -> dict:
+    """`tessera blobs unreferenced --grace 0`: {'unreferenced': [{'id',...}], 'temporary':
+    [{'name',...}], 'listed': n}."""
+    return _blobs_command(server, "unreferenced", "--grace", "0")
+
+
 def blob_ids_on_disk(server) -> set[str]:
-    """Ids of the committed blob files under <data_dir>/blobs."""
-    root = Path(server.data_dir) / "blobs"
-    if not root.exists():
-        return set()
-    return {p.name for p in root.rglob("*")
-            if p.is_file() and _BLOB_DIR.fullmatch(p.parent.name) and _BLOB_NAME.fullmatch(p.name)
-            and p.parent.name == p.name[:2]}
+    """Ids of every committed blob, as the blob store lists them."""
+    return {b["id"] for b in _blobs_command(server, "list")["blobs"]}
 
 
-def temporary_files(server) -> list[Path]:
-    """Every file under <data_dir>/blobs that is not a committed blob (tmp/*.tmp, strays)."""
-    root = Path(server.data_dir) / "blobs"
-    if not root.exists():
-        return []
-    return sorted(p for p in root.rglob("*")
-                  if p.is_file() and not (_BLOB_DIR.fullmatch(p.parent.name)
-                                          and _BLOB_NAME.fullmatch(p.name)
-                                          and p.parent.name == p.name[:2]))
+def temporary_files(server) -> list[str]:
+    """Names of the blob store's temporary leftovers (writes in progress or abandoned)."""
+    return sorted(t["name"] for t in check(server)["temporary"])
 
 
 def referenced_blobs(server) -> set[str]:
@@ -65,14 +72,13 @@ def referenced_blobs(server) -> set[str]:
 
 
 def _unreferenced_once(server) -> list[str]:
-    # Files first, metadata second: a blob committed and referenced after the listing is not
-    # in the listing; one referenced before it is in the metadata read after it.
-    on_disk = blob_ids_on_disk(server)
-    return sorted(on_disk - referenced_blobs(server))
+    # The command lists blobs first and reads the metadata second: a blob committed and
+    # referenced after the listing is not in the listing; one referenced before it is seen so.
+    return sorted(b["id"] for b in check(server)["unreferenced"])
 
 
 def unreferenced_blobs(server, settle: float = 5.0, interval: float = 0.1) -> list[str]:
-    """Committed blob files that no metadata references, after waiting up to `settle` seconds
+    """Committed blobs that no metadata references, after waiting up to `settle` seconds
     for asynchronous deletions and leases to finish. [] means no leak."""
     deadline = time.monotonic() + settle
     while True:
@@ -82,8 +88,8 @@ def unreferenced_blobs(server, settle: float = 5.0, interval: float = 0.1) -> li
         time.sleep(interval)
 
 
-def leftover_temporary_files(server, settle: float = 5.0, interval: float = 0.1) -> list[Path]:
-    """Temporary files still present after waiting up to `settle` seconds."""
+def leftover_temporary_files(server, settle: float = 5.0, interval: float = 0.1) -> list[str]:
+    """Temporary leftovers still present after waiting up to `settle` seconds."""
     deadline = time.monotonic() + settle
     while True:
         left = temporary_files(server)
@@ -93,7 +99,7 @@ def leftover_temporary_files(server, settle: float = 5.0, interval: float = 0.1)
 
 
 def dangling_references(server) -> list[str]:
-    """Blob ids the metadata references but that have no file (data loss: must be [])."""
+    """Blob ids the metadata references but the blob store does not list (data loss: must be [])."""
     return sorted(referenced_blobs(server) - blob_ids_on_disk(server))
 
 
@@ -103,7 +109,7 @@ def leak_report(server, settle: float = 5.0) -> dict:
     temporary = leftover_temporary_files(server, settle=1.0 if unreferenced else settle)
     return {
         "unreferenced": unreferenced,
-        "temporary": [str(p) for p in temporary],
+        "temporary": temporary,
         "dangling": dangling_references(server),
         "blobs": len(blob_ids_on_disk(server)),
         "referenced": len(referenced_blobs(server)),

@@ -1,7 +1,9 @@
 //! [`LocalBlobStore`]: blobs as files under one directory, fsync'd before a commit returns.
 //!
-//! Layout: `tmp/` holds blobs being written (random names); `blobs/ab/abcdef…` holds committed
-//! blobs, fanned out by the first two hex characters of the id.
+//! Layout: `tmp/<id>.tmp` holds a blob being written (its id is fixed at create);
+//! `blobs/ab/abcdef…` holds committed blobs, fanned out by the first two hex characters of the
+//! id. Commit renames the temporary file into place (cheap on one filesystem). Data dirs
+//! written before ids were fixed at create (random temporary names) read the same.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -10,7 +12,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use tessera_core::{BlobId, BlobStore, BlobWriter, ByteStream, Error, Result};
+use tessera_core::{
+    BlobId, BlobInfo, BlobStore, BlobWriter, ByteStream, Error, Millis, Result, TempInfo,
+};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
@@ -44,6 +48,7 @@ impl Dirs {
     }
 }
 
+/// Whether `s` names a committed blob (lowercase hex, at least 2 chars).
 fn valid_id(s: &str) -> bool {
     s.len() >= 2 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -62,6 +67,95 @@ where
         .await
         .map_err(join_error)?
         .map_err(Error::Io)
+}
+
+/// A file's modification time in [`Millis`] (0 if before the epoch).
+fn modified_millis(meta: &fs::Metadata) -> io::Result<Millis> {
+    let t = meta.modified()?;
+    let ms = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    Ok(Millis::try_from(ms).unwrap_or(Millis::MAX))
+}
+
+/// The names in `dir`, sorted (a missing directory is empty).
+fn sorted_names(dir: &Path) -> io::Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        match entry.file_name().into_string() {
+            Ok(n) => names.push(n),
+            Err(raw) => debug!(name = ?raw, "ignoring a non-UTF-8 name in the blob store"),
+        }
+    }
+    names.sort_unstable();
+    Ok(names)
+}
+
+/// Metadata of `path` without following links; `None` if it vanished meanwhile.
+fn stat(path: &Path) -> io::Result<Option<fs::Metadata>> {
+    match fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Committed blobs with ids after `after`, at most `limit`, in id order: fan-out directories
+/// in order, each read whole (1/256 of the store) and only as far as needed.
+fn list_blobs(blobs: &Path, after: Option<&BlobId>, limit: usize) -> io::Result<Vec<BlobInfo>> {
+    let after = after.map(BlobId::as_str);
+    let mut out = Vec::new();
+    for fan in sorted_names(blobs)? {
+        if out.len() >= limit {
+            break;
+        }
+        if fan.len() != 2 || !valid_id(&fan) {
+            continue;
+        }
+        // Every id in fan `xy` starts with `xy`: skip fans wholly at or before `after`.
+        if after.is_some_and(|a| fan.as_str() < a.get(..2).unwrap_or(a)) {
+            continue;
+        }
+        let fan_dir = blobs.join(&fan);
+        if !fs::symlink_metadata(&fan_dir)?.is_dir() {
+            continue;
+        }
+        for name in sorted_names(&fan_dir)? {
+            if out.len() >= limit {
+                break;
+            }
+            if !valid_id(&name) || !name.starts_with(&fan) {
+                debug!(path = %fan_dir.join(&name).display(), "ignoring stray file in blob store");
+                continue;
+            }
+            if after.is_some_and(|a| name.as_str() <= a) {
+                continue;
+            }
+            let Some(meta) = stat(&fan_dir.join(&name))? else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            out.push(BlobInfo {
+                id: BlobId(name),
+                size: meta.len(),
+                modified: modified_millis(&meta)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `name` can only name an entry directly inside `tmp/`.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\'])
 }
 
 /// fsyncs a directory so entries created or renamed in it survive a crash.
@@ -94,7 +188,8 @@ impl LocalBlobStore {
 #[async_trait]
 impl BlobStore for LocalBlobStore {
     async fn create(&self) -> Result<Box<dyn BlobWriter>> {
-        let tmp_path = self.dirs.tmp.join(format!("{}.tmp", BlobId::random()));
+        let id = BlobId::random();
+        let tmp_path = self.dirs.tmp.join(format!("{id}.tmp"));
         let dirs = self.dirs.clone();
         // The writer is made on the blocking thread: if this future is dropped meanwhile, the
         // task's output (the writer) is dropped with it, and its Drop removes the file.
@@ -103,7 +198,7 @@ impl BlobStore for LocalBlobStore {
                 .write(true)
                 .create_new(true)
                 .open(&tmp_path)?;
-            Ok(LocalBlobWriter::new(dirs, tmp_path, file))
+            Ok(LocalBlobWriter::new(dirs, id, tmp_path, file))
         })
         .await?;
         Ok(Box::new(writer))
@@ -111,17 +206,20 @@ impl BlobStore for LocalBlobStore {
 
     async fn read(&self, id: &BlobId, offset: u64, len: u64) -> Result<ByteStream> {
         let Some(path) = self.dirs.blob_path(id) else {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("invalid blob id {id:?}"),
-            )));
+            return Err(Error::BlobNotFound { id: id.clone() });
         };
-        let (file, file_len) = blocking(move || {
-            let file = File::open(&path)?;
-            let file_len = file.metadata()?.len();
-            Ok((file, file_len))
+        let opened = blocking(move || match File::open(&path) {
+            Ok(file) => {
+                let file_len = file.metadata()?.len();
+                Ok(Some((file, file_len)))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         })
         .await?;
+        let Some((file, file_len)) = opened else {
+            return Err(Error::BlobNotFound { id: id.clone() });
+        };
         let end = offset.checked_add(len);
         if end.is_none_or(|end| end > file_len) {
             warn!(blob = %id, offset, len, file_len, "blob is shorter than the requested range");
@@ -148,28 +246,29 @@ impl BlobStore for LocalBlobStore {
         .await
     }
 
-    async fn list(&self) -> Result<Vec<BlobId>> {
-        let dirs = self.dirs.clone();
+    async fn list(&self, after: Option<&BlobId>, limit: usize) -> Result<Vec<BlobInfo>> {
+        let blobs = self.dirs.blobs.clone();
+        let after = after.cloned();
+        blocking(move || list_blobs(&blobs, after.as_ref(), limit)).await
+    }
+
+    async fn list_temporary(&self, after: Option<&str>, limit: usize) -> Result<Vec<TempInfo>> {
+        let tmp = self.dirs.tmp.clone();
+        let after = after.map(str::to_owned);
         blocking(move || {
             let mut out = Vec::new();
-            for fan in fs::read_dir(&dirs.blobs)? {
-                let fan = fan?;
-                let fan_name = fan.file_name();
-                let Some(prefix) = fan_name.to_str() else {
-                    continue;
-                };
-                if !fan.file_type()?.is_dir() {
+            for name in sorted_names(&tmp)? {
+                if out.len() >= limit {
+                    break;
+                }
+                if after.as_deref().is_some_and(|a| name.as_str() <= a) {
                     continue;
                 }
-                for entry in fs::read_dir(fan.path())? {
-                    let entry = entry?;
-                    let name = entry.file_name();
-                    match name.to_str() {
-                        Some(n) if valid_id(n) && n.starts_with(prefix) && prefix.len() == 2 => {
-                            out.push(BlobId(n.to_owned()));
-                        }
-                        _ => debug!(path = %entry.path().display(), "ignoring stray file in blob store"),
-                    }
+                if let Some(meta) = stat(&tmp.join(&name))? {
+                    out.push(TempInfo {
+                        modified: modified_millis(&meta)?,
+                        name,
+                    });
                 }
             }
             Ok(out)
@@ -177,29 +276,32 @@ impl BlobStore for LocalBlobStore {
         .await
     }
 
-    async fn clean_temporary(&self) -> Result<()> {
-        let tmp = self.dirs.tmp.clone();
+    async fn delete_temporary(&self, name: &str) -> Result<()> {
+        if !plain_name(name) {
+            return Err(Error::InvalidArgument(format!(
+                "not a temporary blob name: {name:?}"
+            )));
+        }
+        let path = self.dirs.tmp.join(name);
         let removed = blocking(move || {
-            let mut removed = 0usize;
-            for entry in fs::read_dir(&tmp)? {
-                let entry = entry?;
-                let path = entry.path();
-                let r = if entry.file_type()?.is_dir() {
-                    fs::remove_dir_all(&path)
-                } else {
-                    fs::remove_file(&path)
-                };
-                match r {
-                    Ok(()) => removed += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
+            let Some(meta) = stat(&path)? else {
+                return Ok(false);
+            };
+            // Old releases could leave directories here too.
+            let r = if meta.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            match r {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
             }
-            Ok(removed)
         })
         .await?;
-        if removed > 0 {
-            info!(removed, "removed leftover temporary blob files");
+        if removed {
+            info!(name, "removed a temporary blob leftover");
         }
         Ok(())
     }
@@ -244,6 +346,7 @@ type InflightWrite = JoinHandle<(File, io::Result<()>)>;
 /// is written on a blocking thread while the next one is being gathered.
 pub struct LocalBlobWriter {
     dirs: Arc<Dirs>,
+    id: BlobId,
     /// `Some` until the blob is committed (or its commit failed and cleaned up).
     tmp_path: Option<PathBuf>,
     /// The file, when no write is in flight.
@@ -261,9 +364,10 @@ pub struct LocalBlobWriter {
 }
 
 impl LocalBlobWriter {
-    fn new(dirs: Arc<Dirs>, tmp_path: PathBuf, file: File) -> Self {
+    fn new(dirs: Arc<Dirs>, id: BlobId, tmp_path: PathBuf, file: File) -> Self {
         Self {
             dirs,
+            id,
             tmp_path: Some(tmp_path),
             file: Some(file),
             inflight: None,
@@ -339,6 +443,10 @@ impl LocalBlobWriter {
 
 #[async_trait]
 impl BlobWriter for LocalBlobWriter {
+    fn id(&self) -> &BlobId {
+        &self.id
+    }
+
     async fn write(&mut self, data: Bytes) -> Result<()> {
         if data.is_empty() {
             return Ok(());
@@ -357,14 +465,14 @@ impl BlobWriter for LocalBlobWriter {
         Ok(())
     }
 
-    async fn commit(mut self: Box<Self>) -> Result<(BlobId, u64)> {
+    async fn commit(mut self: Box<Self>) -> Result<u64> {
         let mut file = self.take_file().await?;
         let bufs = self.take_pending();
         let tmp_path = self
             .tmp_path
             .take()
             .ok_or_else(|| Error::Internal("blob writer already committed".into()))?;
-        let id = BlobId::random();
+        let id = self.id.clone();
         let dest = self
             .dirs
             .blob_path(&id)
@@ -386,13 +494,30 @@ impl BlobWriter for LocalBlobWriter {
         match r {
             Ok(()) => {
                 debug!(blob = %id, size, "committed blob");
-                Ok((id, size))
+                Ok(size)
             }
             Err(e) => {
-                warn!(error = %e, "blob commit failed");
+                warn!(blob = %id, error = %e, "blob commit failed");
                 Err(e)
             }
         }
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<()> {
+        // A write may still be in flight: let it end first, so the unlink is the last word.
+        // (Dropped meanwhile, the writer still owns its path and Drop removes the file.)
+        if let Some(handle) = self.inflight.take() {
+            let _ = handle.await;
+        }
+        let Some(path) = self.tmp_path.take() else {
+            return Ok(());
+        };
+        // The blocking task runs to its end even if this future is dropped.
+        blocking(move || match fs::remove_file(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        })
+        .await
     }
 }
 
@@ -535,6 +660,7 @@ mod tests {
         let path = dir.path().join("tmp").join("t");
         let mut w = LocalBlobWriter::new(
             store.dirs.clone(),
+            BlobId::random(),
             path.clone(),
             File::create(&path).unwrap(),
         );
@@ -584,7 +710,8 @@ mod tests {
             expected.extend_from_slice(&chunk);
             w.write(Bytes::from(chunk)).await.unwrap();
         }
-        let (id, size) = w.commit().await.unwrap();
+        let id = w.id().clone();
+        let size = w.commit().await.unwrap();
         assert_eq!(size, expected.len() as u64);
         let path = store.dirs.blob_path(&id).unwrap();
         assert!(std::fs::read(path).unwrap() == expected);

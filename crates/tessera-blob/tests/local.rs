@@ -1,4 +1,5 @@
-//! Behaviour of `LocalBlobStore` through the `BlobStore` port.
+//! Behaviour of `LocalBlobStore` that only files have (layout, temporary files, strays,
+//! truncation); the port's contract is checked by the conformance suite (`conformance.rs`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -63,7 +64,8 @@ async fn put(store: &LocalBlobStore, data: &[u8], piece: usize) -> BlobId {
     for p in data.chunks(piece.max(1)) {
         w.write(Bytes::copy_from_slice(p)).await.unwrap();
     }
-    let (id, size) = w.commit().await.unwrap();
+    let id = w.id().clone();
+    let size = w.commit().await.unwrap();
     assert_eq!(size, data.len() as u64);
     id
 }
@@ -98,9 +100,12 @@ async fn write_commit_read_ranges() {
         }
         at = end;
     }
-    let (id, size) = w.commit().await.unwrap();
-    assert_eq!(size, data.len() as u64);
+    // The id is fixed at create and names the temporary file.
+    let id = w.id().clone();
     assert_eq!(id.as_str().len(), 32);
+    assert_eq!(entries(&dir.path().join("tmp")), [format!("{id}.tmp")]);
+    let size = w.commit().await.unwrap();
+    assert_eq!(size, data.len() as u64);
 
     // Fanned out by the first two hex characters; nothing left in tmp.
     let path = dir
@@ -129,16 +134,6 @@ async fn write_commit_read_ranges() {
             "range {off}+{len}"
         );
     }
-}
-
-#[tokio::test]
-async fn empty_blob() {
-    let (_dir, store) = store();
-    let w = store.create().await.unwrap();
-    let (id, size) = w.commit().await.unwrap();
-    assert_eq!(size, 0);
-    let (data, sizes, err) = collect(store.read(&id, 0, 0).await.unwrap()).await;
-    assert!(data.is_empty() && sizes.is_empty() && err.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,58 +169,68 @@ async fn drop_without_commit_removes_temp_file() {
             .unwrap();
     }
     wait_empty(&tmp).await;
-    assert!(store.list().await.unwrap().is_empty());
+    assert!(store.list(None, 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]
-async fn list_and_delete() {
+async fn list_ignores_strays() {
     let (dir, store) = store();
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(put(&store, &pattern(1000 + i, i as u32), 100).await);
     }
-    // Strays are ignored by list.
-    std::fs::write(dir.path().join("blobs").join("README"), b"x").unwrap();
-    std::fs::create_dir_all(dir.path().join("blobs").join("zz")).unwrap();
-    std::fs::write(dir.path().join("blobs").join("zz").join("not-a-blob"), b"x").unwrap();
+    ids.sort();
+    let blobs = dir.path().join("blobs");
+    std::fs::write(blobs.join("README"), b"x").unwrap();
+    std::fs::write(blobs.join("ab"), b"a file where a fan-out directory goes").unwrap();
+    std::fs::create_dir_all(blobs.join("zz")).unwrap();
+    std::fs::write(blobs.join("zz").join("not-a-blob"), b"x").unwrap();
+    let fan = blobs.join(&ids[0].as_str()[..2]);
+    std::fs::write(fan.join("0123"), b"wrong fan").unwrap();
+    std::fs::write(fan.join(format!("{}.partial", ids[0])), b"x").unwrap();
+    std::fs::create_dir(fan.join(format!("{}0", ids[0]))).unwrap();
 
-    let mut listed = store.list().await.unwrap();
-    listed.sort();
-    let mut want = ids.clone();
-    want.sort();
-    assert_eq!(listed, want);
-
-    store.delete(&ids[0]).await.unwrap();
-    store.delete(&ids[0]).await.unwrap(); // idempotent
-    store
-        .delete(&BlobId("0123456789abcdef0123456789abcdef".into()))
-        .await
-        .unwrap();
-    let listed = store.list().await.unwrap();
-    assert_eq!(listed.len(), 4);
-    assert!(!listed.contains(&ids[0]));
-    match store.read(&ids[0], 0, 1).await {
-        Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
-        Err(e) => panic!("unexpected error {e}"),
-        Ok(_) => panic!("read of a deleted blob succeeded"),
+    for limit in [1, 2, 100] {
+        let mut listed = Vec::new();
+        loop {
+            let page = store.list(listed.last(), limit).await.unwrap();
+            let full = page.len() == limit;
+            listed.extend(page.into_iter().map(|b| b.id));
+            if !full {
+                break;
+            }
+        }
+        assert_eq!(listed, ids, "limit {limit}");
     }
 }
 
+/// Blobs committed by earlier releases (random ids given at commit, same layout) are listed,
+/// read and deleted as they are; leftovers with their temporary names are listed too.
 #[tokio::test]
-async fn missing_and_invalid_ids_are_not_found() {
-    let (_dir, store) = store();
-    for id in [
-        "0123456789abcdef0123456789abcdef",
-        "../../etc/passwd",
-        "",
-        "A1",
-    ] {
-        match store.read(&BlobId(id.into()), 0, 0).await {
-            Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{id}"),
-            Err(e) => panic!("unexpected error {e}"),
-            Ok(_) => panic!("read of {id:?} succeeded"),
-        }
-    }
+async fn data_dir_of_an_earlier_release_reads_as_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_id = "5f0c1e2d3b4a69788796a5b4c3d2e1f0";
+    let fan = dir.path().join("blobs").join(&old_id[..2]);
+    std::fs::create_dir_all(&fan).unwrap();
+    std::fs::write(fan.join(old_id), b"written by an earlier release").unwrap();
+    std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+    let old_tmp = "0123456789abcdef0123456789abcdef.tmp";
+    std::fs::write(dir.path().join("tmp").join(old_tmp), b"half").unwrap();
+
+    let store = LocalBlobStore::open(dir.path()).unwrap();
+    let listed = store.list(None, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].id.as_str(), listed[0].size), (old_id, 29));
+    let id = BlobId(old_id.into());
+    assert_eq!(
+        read_all(&store, &id, 0, 29).await,
+        b"written by an earlier release"
+    );
+    let temp = store.list_temporary(None, 10).await.unwrap();
+    assert_eq!(temp.len(), 1);
+    assert_eq!(temp[0].name, old_tmp);
+    store.delete(&id).await.unwrap();
+    assert!(!fan.join(old_id).exists());
 }
 
 #[tokio::test]
@@ -267,45 +272,37 @@ async fn short_blob_is_an_error_on_the_stream() {
 }
 
 #[tokio::test]
-async fn clean_temporary_removes_leftovers() {
+async fn delete_temporary_removes_leftovers_of_any_shape() {
     let (dir, store) = store();
     let tmp = dir.path().join("tmp");
     std::fs::write(tmp.join("crash1.tmp"), b"left over").unwrap();
     std::fs::create_dir(tmp.join("somedir")).unwrap();
     std::fs::write(tmp.join("somedir").join("f"), b"x").unwrap();
     let id = put(&store, b"kept", 2).await;
-    store.clean_temporary().await.unwrap();
+    let names: Vec<String> = store
+        .list_temporary(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["crash1.tmp", "somedir"]);
+    for name in &names {
+        store.delete_temporary(name).await.unwrap();
+    }
     assert!(entries(&tmp).is_empty());
+    // Names that could reach outside tmp/ are refused, and touch nothing.
+    for bad in ["", ".", "..", "../blobs", "a/b"] {
+        assert!(
+            matches!(
+                store.delete_temporary(bad).await,
+                Err(Error::InvalidArgument(_))
+            ),
+            "{bad:?}"
+        );
+    }
     assert_eq!(read_all(&store, &id, 0, 4).await, b"kept");
-    store.clean_temporary().await.unwrap();
     // Reopening an existing store is fine.
     let again = LocalBlobStore::open(dir.path()).unwrap();
-    assert_eq!(again.list().await.unwrap(), vec![id]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writers() {
-    let (dir, store) = store();
-    let mut tasks = Vec::new();
-    for i in 0..16u32 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let data = pattern(300_000 + i as usize * 70_001, i);
-            let id = put(&store, &data, 8192 + i as usize * 1000).await;
-            (id, data)
-        }));
-    }
-    let mut results = Vec::new();
-    for t in tasks {
-        results.push(t.await.unwrap());
-    }
-    let mut ids: Vec<_> = results.iter().map(|(id, _)| id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 16);
-    for (id, data) in &results {
-        assert!(read_all(&store, id, 0, data.len() as u64).await == *data);
-    }
-    assert_eq!(store.list().await.unwrap().len(), 16);
-    assert!(entries(&dir.path().join("tmp")).is_empty());
+    assert_eq!(again.list(None, 10).await.unwrap()[0].id, id);
 }

@@ -80,7 +80,7 @@ impl Leases {
         let task = async move {
             for id in ids {
                 if let Err(e) = blobs.delete(&id).await {
-                    tracing::warn!(blob = %id, error = %e, "could not delete a freed blob; the start-up sweep will");
+                    tracing::warn!(blob = %id, error = %e, "could not delete a freed blob; the background sweep will");
                 }
             }
         };
@@ -88,8 +88,13 @@ impl Leases {
             Ok(rt) => {
                 rt.spawn(task);
             }
-            Err(_) => tracing::warn!("no runtime to delete freed blobs; the start-up sweep will"),
+            Err(_) => tracing::warn!("no runtime to delete freed blobs; the background sweep will"),
         }
+    }
+
+    /// Whether a reader on this node holds `id` (the sweep leaves such blobs alone).
+    pub(crate) fn is_leased(&self, id: &BlobId) -> bool {
+        self.lock().readers.contains_key(id)
     }
 
     #[cfg(test)]
@@ -126,7 +131,7 @@ impl Drop for LeaseGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blob::{BlobWriter, ByteStream};
+    use crate::blob::{BlobInfo, BlobWriter, ByteStream, TempInfo};
     use crate::error::Result;
 
     /// Records deletions.
@@ -145,10 +150,13 @@ mod tests {
             self.0.lock().unwrap().push(id.clone());
             Ok(())
         }
-        async fn list(&self) -> Result<Vec<BlobId>> {
+        async fn list(&self, _: Option<&BlobId>, _: usize) -> Result<Vec<BlobInfo>> {
             Ok(Vec::new())
         }
-        async fn clean_temporary(&self) -> Result<()> {
+        async fn list_temporary(&self, _: Option<&str>, _: usize) -> Result<Vec<TempInfo>> {
+            Ok(Vec::new())
+        }
+        async fn delete_temporary(&self, _: &str) -> Result<()> {
             Ok(())
         }
     }
@@ -166,6 +174,7 @@ mod tests {
         let (a, b) = (BlobId("a".into()), BlobId("b".into()));
         let first = leases.lease(vec![a.clone(), b.clone()]);
         let second = leases.lease(vec![a.clone()]);
+        assert!(leases.is_leased(&a) && !leases.is_leased(&BlobId("c".into())));
         leases.free(vec![a.clone(), b.clone(), BlobId("c".into())]);
         settle().await;
         assert_eq!(*rec.0.lock().unwrap(), vec![BlobId("c".into())]);
@@ -179,6 +188,7 @@ mod tests {
         settle().await;
         assert!(rec.0.lock().unwrap().contains(&a));
         assert!(!leases.is_doomed(&a));
+        assert!(!leases.is_leased(&a));
     }
 
     #[tokio::test]

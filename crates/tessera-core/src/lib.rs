@@ -20,8 +20,8 @@ pub mod payload;
 pub mod records;
 pub mod tessera;
 
-pub use blob::{BlobStore, BlobWriter, ByteStream};
+pub use blob::{BlobInfo, BlobStore, BlobWriter, ByteStream, TempInfo};
 pub use error::{Error, Result};
 pub use meta::MetaStore;
 pub use records::*;
-pub use tessera::{Options, Tessera};
+pub use tessera::{Background, Options, SweepReport, Tessera, Unreferenced};

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::blob::error_from_io;
 use crate::checksum::{self, ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use crate::conditions::ReadConditions;
 use crate::error::{Error, Result};
@@ -286,8 +287,9 @@ impl Tessera {
             let Some(stream) = self.open_range(&object, start, end_excl).await? else {
                 continue;
             };
-            let body: BodyStream =
-                Box::pin(futures::StreamExt::map(stream, |r| r.map_err(Error::Io)));
+            let body: BodyStream = Box::pin(futures::StreamExt::map(stream, |r| {
+                r.map_err(error_from_io)
+            }));
             let checks = PayloadChecks {
                 algorithm: upload.checksum_algorithm,
                 length: Some(end_excl - start),
@@ -295,7 +297,7 @@ impl Tessera {
             };
             let received = match receive(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await {
                 Ok(r) => r,
-                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(Error::BlobNotFound { .. }) => continue,
                 Err(Error::IncompleteBody) => continue,
                 Err(e) => return Err(e),
             };

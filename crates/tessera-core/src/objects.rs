@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use futures::StreamExt;
 
-use crate::blob::ByteStream;
+use crate::blob::{error_from_io, error_to_io, ByteStream};
 use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::conditions::ReadConditions;
 use crate::error::{Error, Result};
@@ -365,7 +365,7 @@ impl Tessera {
                     blobs
                         .read(&seg.blob, from - seg.offset, to - from)
                         .await
-                        .map_err(|e| std::io::Error::other(e.to_string()))
+                        .map_err(error_to_io)
                 }
             })
             .map(|opened| match opened {
@@ -477,17 +477,19 @@ impl Tessera {
                 let mut reader = self.blobs.read(&seg.blob, 0, seg.size).await?;
                 let mut writer = self.blobs.create().await?;
                 while let Some(chunk) = reader.next().await {
-                    writer.write(chunk?).await?;
+                    writer.write(chunk.map_err(error_from_io)?).await?;
                 }
-                writer.commit().await
+                let blob = writer.id().clone();
+                writer.commit().await?;
+                Ok(blob)
             }
             .await;
             match copied {
-                Ok((blob, _)) => out.push(Segment { blob, ..seg }),
+                Ok(blob) => out.push(Segment { blob, ..seg }),
                 Err(e) => {
                     self.free_blobs(out.into_iter().map(|s| s.blob).collect());
                     return match e {
-                        Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                        Error::BlobNotFound { .. } => Ok(None),
                         other => Err(other),
                     };
                 }

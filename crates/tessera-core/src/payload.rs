@@ -78,7 +78,8 @@ pub struct VerifiedBlob {
 impl VerifiedBlob {
     /// Makes the blob durable under its id.
     pub async fn commit(self) -> Result<ReceivedBlob> {
-        let (blob, _size) = self.writer.commit().await?;
+        let blob = self.writer.id().clone();
+        self.writer.commit().await?;
         Ok(ReceivedBlob {
             blob,
             digest: self.digest,

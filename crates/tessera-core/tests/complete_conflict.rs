@@ -53,7 +53,8 @@ impl Hooks for Arc<ReplacePart1> {
         w.write(Bytes::from(self.replacement.clone()))
             .await
             .unwrap();
-        let (blob, size) = w.commit().await.unwrap();
+        let blob = w.id().clone();
+        let size = w.commit().await.unwrap();
         let part = PartRecord {
             part_number: 1,
             size,

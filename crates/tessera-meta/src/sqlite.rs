@@ -31,7 +31,7 @@ use tessera_core::{
 use tokio::sync::oneshot;
 use tracing::{debug, info, trace, warn};
 
-use crate::migrate::{migrate, OpenError};
+use crate::migrate::{migrate, user_version, OpenError, SCHEMA_VERSION};
 
 /// Reader connections in the pool.
 const READERS: usize = 4;
@@ -746,6 +746,18 @@ fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// A connection that can only read an existing database: no file is created, no lock is taken
+/// beyond a reader's (WAL mode: never blocks the server's writer).
+fn open_read_only_conn(path: &Path) -> Result<Connection> {
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).db()?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    conn.execute_batch("PRAGMA query_only = ON;").db()?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
 // ---------------------------------------------------------------------------------------------
 // The store
 // ---------------------------------------------------------------------------------------------
@@ -778,6 +790,39 @@ impl SqliteMetaStore {
         tokio::task::spawn_blocking(move || Self::open_blocking(&path, reserve_bytes))
             .await
             .map_err(|e| Error::Internal(format!("opening the metadata store: {e}")))?
+    }
+
+    /// Opens an existing database for reading only, beside a server that may be using it:
+    /// no schema change, no writer thread, no space reserve (consistency checks, `fsck`).
+    /// Every write fails.
+    pub async fn open_read_only(path: &Path) -> Result<Self> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let first = open_read_only_conn(&path)?;
+            let version = user_version(&first)?;
+            if version != SCHEMA_VERSION {
+                return Err(Error::Backend(format!(
+                    "metadata schema version {version} in {} (this build reads version {SCHEMA_VERSION}; `tessera serve` creates or upgrades it)",
+                    path.display()
+                )));
+            }
+            let mut readers = vec![first];
+            for _ in 1..READERS {
+                readers.push(open_read_only_conn(&path)?);
+            }
+            debug!(path = %path.display(), "metadata store open read-only");
+            Ok(Self {
+                jobs: None,
+                writer: None,
+                commits: Arc::new(AtomicU64::new(0)),
+                readers: Arc::new(ReadPool {
+                    conns: Mutex::new(readers),
+                    available: Condvar::new(),
+                }),
+            })
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("opening the metadata store: {e}")))?
     }
 
     /// How many write transactions have committed since open (each one a group of jobs).
@@ -1456,6 +1501,38 @@ impl MetaStore for SqliteMetaStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A read-only store sees what the server's store commits, blocks none of its writes,
+    /// refuses writes itself, and creates nothing.
+    #[tokio::test]
+    async fn read_only_beside_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        let missing = SqliteMetaStore::open_read_only(&dir.path().join("none.db")).await;
+        assert!(missing.is_err());
+        assert!(!dir.path().join("none.db").exists());
+        let bucket = |name: &str| BucketRecord {
+            name: name.into(),
+            created: 1,
+            region: "us-east-1".into(),
+        };
+        let server = SqliteMetaStore::open(&path).await.unwrap();
+        server.create_bucket(bucket("a")).await.unwrap();
+        let ro = SqliteMetaStore::open_read_only(&path).await.unwrap();
+        assert!(ro.get_bucket("a").await.unwrap().is_some());
+        assert!(ro.create_bucket(bucket("c")).await.is_err());
+        assert!(ro
+            .referenced_blobs(&[BlobId::random()])
+            .await
+            .unwrap()
+            .is_empty());
+        // The server keeps writing while the reader is open, and the reader sees it.
+        server.create_bucket(bucket("b")).await.unwrap();
+        assert!(ro.get_bucket("b").await.unwrap().is_some());
+        assert!(ro.get_bucket("c").await.unwrap().is_none());
+        drop(ro);
+        drop(server);
+    }
 
     #[test]
     fn reserve_is_made_kept_released_and_made_again() {

@@ -33,6 +33,11 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 1_000;
 /// Longest accepted timeout setting (a day), in seconds.
 const MAX_TIMEOUT: u64 = 86_400;
+/// Default age, in seconds, an unreferenced blob or temporary leftover must reach before the
+/// background sweep removes it (younger ones may be writes in progress on another node).
+pub const DEFAULT_SWEEP_GRACE: u64 = 3600;
+/// Longest accepted sweep grace (a week), in seconds.
+const MAX_SWEEP_GRACE: u64 = 7 * 86_400;
 
 /// Environment variables of the settings.
 const SETTING_VARS: &[&str] = &[
@@ -50,6 +55,7 @@ const SETTING_VARS: &[&str] = &[
     "TESSERA_BODY_TIMEOUT",
     "TESSERA_MAX_CONNECTIONS",
     "TESSERA_MAX_CONNECTIONS_PER_IP",
+    "TESSERA_SWEEP_GRACE",
 ];
 
 /// Other `TESSERA_*` variables the binary reads.
@@ -100,6 +106,7 @@ pub struct Layer {
     pub body_timeout: Option<u64>,
     pub max_connections: Option<usize>,
     pub max_connections_per_ip: Option<usize>,
+    pub sweep_grace: Option<u64>,
 }
 
 impl Layer {
@@ -120,6 +127,7 @@ impl Layer {
             body_timeout: self.body_timeout.or(lower.body_timeout),
             max_connections: self.max_connections.or(lower.max_connections),
             max_connections_per_ip: self.max_connections_per_ip.or(lower.max_connections_per_ip),
+            sweep_grace: self.sweep_grace.or(lower.sweep_grace),
         }
     }
 }
@@ -182,6 +190,8 @@ pub struct Settings {
     pub min_part_size: u64,
     pub shutdown_timeout: Duration,
     pub limits: ConnLimits,
+    /// Age an unreferenced blob or temporary leftover must reach before the sweep removes it.
+    pub sweep_grace: Duration,
 }
 
 impl Settings {
@@ -271,6 +281,12 @@ impl Settings {
             max_connections: count(layer.max_connections, "max connections")?,
             max_connections_per_ip: count(layer.max_connections_per_ip, "max connections per IP")?,
         };
+        let sweep_grace = layer.sweep_grace.unwrap_or(DEFAULT_SWEEP_GRACE);
+        if sweep_grace > MAX_SWEEP_GRACE {
+            return Err(config_err!(
+                "invalid sweep grace {sweep_grace}: must be at most {MAX_SWEEP_GRACE} seconds"
+            ));
+        }
         Ok(Settings {
             listen,
             data_dir,
@@ -281,6 +297,7 @@ impl Settings {
             min_part_size,
             shutdown_timeout,
             limits,
+            sweep_grace: Duration::from_secs(sweep_grace),
         })
     }
 }
@@ -390,6 +407,7 @@ fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
     layer.body_timeout = seconds("TESSERA_BODY_TIMEOUT")?;
     layer.max_connections = count("TESSERA_MAX_CONNECTIONS")?;
     layer.max_connections_per_ip = count("TESSERA_MAX_CONNECTIONS_PER_IP")?;
+    layer.sweep_grace = seconds("TESSERA_SWEEP_GRACE")?;
     Ok(layer)
 }
 
@@ -516,6 +534,42 @@ mod tests {
         assert_eq!(s.limits.body_timeout, Duration::from_secs(30));
         assert_eq!(s.limits.max_connections, None);
         assert_eq!(s.limits.max_connections_per_ip, None);
+        assert_eq!(s.sweep_grace, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn sweep_grace_from_each_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "sweep_grace = 60\n").unwrap();
+        let s = Settings::resolve(Layer::default(), Some(file.clone()), vars(&[])).unwrap();
+        assert_eq!(s.sweep_grace, Duration::from_secs(60));
+        let env = vars(&[("TESSERA_SWEEP_GRACE", "0")]);
+        let s = Settings::resolve(Layer::default(), Some(file.clone()), env.clone()).unwrap();
+        assert_eq!(s.sweep_grace, Duration::ZERO);
+        let cli = Layer {
+            sweep_grace: Some(5),
+            ..Layer::default()
+        };
+        let s = Settings::resolve(cli, Some(file), env).unwrap();
+        assert_eq!(s.sweep_grace, Duration::from_secs(5));
+        let e = Settings::resolve(
+            Layer {
+                sweep_grace: Some(MAX_SWEEP_GRACE + 1),
+                ..Layer::default()
+            },
+            None,
+            vars(&[]),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("sweep grace"), "{e}");
+        let e = Settings::resolve(
+            Layer::default(),
+            None,
+            vars(&[("TESSERA_SWEEP_GRACE", "1h")]),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("TESSERA_SWEEP_GRACE"), "{e}");
     }
 
     #[test]

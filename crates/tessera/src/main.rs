@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use tessera_core::{Options, Tessera};
+use tessera_core::{Background, Options, Tessera};
 use tessera_s3::{EndpointConfig, HttpService};
 
 use crate::config::{ConfigError, Layer, Settings};
@@ -33,7 +33,42 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the S3 server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Check the blob store of a data dir against its metadata, read-only (safe beside a
+    /// running server): prints JSON on stdout, removes nothing.
+    #[command(subcommand)]
+    Blobs(BlobsCommand),
+}
+
+#[derive(Subcommand)]
+enum BlobsCommand {
+    /// Blobs no metadata references and temporary leftovers, older than the grace period:
+    /// what the background sweep would remove. With no write in flight and `--grace 0`,
+    /// anything listed is a leak.
+    Unreferenced {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only list those last written more than this many seconds ago
+        /// [default: the sweep grace setting, see `serve --sweep-grace`]
+        #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
+        grace: Option<u64>,
+    },
+    /// Every committed blob: id, size, modification time (ms since the epoch).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Which data dir, resolved like `serve`'s settings.
+#[derive(Args)]
+struct StoreArgs {
+    /// Data directory [env: TESSERA_DATA_DIR] [default: ./tessera-data]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// TOML settings file [env: TESSERA_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// Settings of `tessera serve`. Each can also come from the environment variable shown or the
@@ -88,6 +123,11 @@ struct ServeArgs {
     /// [env: TESSERA_MAX_CONNECTIONS_PER_IP] [default: 1000, at most half of --max-connections]
     #[arg(long, value_name = "N", value_parser = config::parse_count)]
     max_connections_per_ip: Option<usize>,
+    /// Seconds an unreferenced blob or temporary leftover must be old before the background
+    /// sweep removes it; nodes sharing a store must not sweep each other's writes in progress
+    /// [env: TESSERA_SWEEP_GRACE] [default: 3600]
+    #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
+    sweep_grace: Option<u64>,
     /// TOML settings file [env: TESSERA_CONFIG]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -110,6 +150,7 @@ impl ServeArgs {
             body_timeout: self.body_timeout,
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
+            sweep_grace: self.sweep_grace,
         };
         (layer, self.config)
     }
@@ -123,7 +164,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
+        Command::Blobs(cmd) => blobs(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,7 +195,7 @@ fn refused_start(e: &anyhow::Error) -> bool {
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (cli, config_file) = args.into_layer();
     let settings = Settings::resolve(cli, config_file, std::env::vars_os())?;
-    init_logging()?;
+    init_logging("info")?;
     let tls = match &settings.tls {
         Some(paths) => Some(server::load_tls(&paths.cert, &paths.key)?),
         None => None,
@@ -177,7 +219,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             credentials::Source::File(path) => tracing::info!(path = %path.display(), "root credentials loaded"),
             credentials::Source::Generated(path) => tracing::info!(path = %path.display(), "root credentials generated"),
         }
-        let service = open_service(&settings, creds.clone()).await?;
+        let (service, background) = open_service(&settings, creds.clone()).await?;
 
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
@@ -197,6 +239,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("tessera listening on {url}");
 
         server::serve(listener, tls, service, signals.nth(1), signals.nth(2), settings.shutdown_timeout, limits).await;
+        background.shutdown().await;
         tracing::info!("stopped");
         Ok(())
     })
@@ -248,11 +291,12 @@ fn connection_limits(settings: &Settings) -> server::Limits {
 /// for deletes when the disk is full, so that users can always free space.
 const META_RESERVE_BYTES: u64 = 32 << 20;
 
-/// Opens the stores and the domain under the data dir and builds the S3 service.
+/// Opens the stores and the domain under the data dir, starts the background work (the blob
+/// sweep, the pruning of completed uploads) and builds the S3 service.
 async fn open_service(
     settings: &Settings,
     creds: credentials::Credentials,
-) -> anyhow::Result<HttpService> {
+) -> anyhow::Result<(HttpService, Background)> {
     let data_dir: &Path = &settings.data_dir;
     let meta_path = data_dir.join("meta.sqlite3");
     let meta = tessera_meta::SqliteMetaStore::open_with_reserve(&meta_path, META_RESERVE_BYTES)
@@ -264,11 +308,14 @@ async fn open_service(
     let options = Options {
         min_part_size: settings.min_part_size,
         region: settings.region.clone(),
+        sweep_grace: settings.sweep_grace,
+        ..Options::default()
     };
     let tessera = Tessera::open(Arc::new(meta), Arc::new(blobs), options)
         .await
         .context("cannot open Tessera")?;
-    tessera_s3::build_service(
+    let background = tessera.start_background();
+    let service = tessera_s3::build_service(
         Arc::new(tessera),
         EndpointConfig {
             region: settings.region.clone(),
@@ -279,11 +326,92 @@ async fn open_service(
             body_timeout: settings.limits.body_timeout,
         },
     )
-    .context("cannot build the S3 service")
+    .context("cannot build the S3 service")?;
+    Ok((service, background))
 }
 
-/// Logs to stderr; filter from `TESSERA_LOG`, else `RUST_LOG`, else `info`.
-fn init_logging() -> Result<(), ConfigError> {
+/// `tessera blobs ...`: opens the data dir's stores read-only (no sweep, no space reserve, no
+/// schema change: safe beside a running server) and prints the answer as JSON.
+fn blobs(cmd: BlobsCommand) -> anyhow::Result<()> {
+    let (store, grace) = match &cmd {
+        BlobsCommand::Unreferenced { store, grace } => (store, *grace),
+        BlobsCommand::List { store } => (store, None),
+    };
+    let cli = Layer {
+        data_dir: store.data_dir.clone(),
+        ..Layer::default()
+    };
+    let settings = Settings::resolve(cli, store.config.clone(), std::env::vars_os())?;
+    init_logging("warn")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start runtime")?;
+    let out = runtime.block_on(async {
+        let tessera = open_read_only(&settings).await?;
+        let json = match cmd {
+            BlobsCommand::Unreferenced { .. } => {
+                let grace = grace.map_or(settings.sweep_grace, std::time::Duration::from_secs);
+                let found = tessera
+                    .unreferenced(grace)
+                    .await
+                    .context("cannot check the blob store")?;
+                serde_json::json!({
+                    "grace_seconds": grace.as_secs(),
+                    "listed": found.listed,
+                    "unreferenced": found.blobs.iter().map(|b| serde_json::json!({
+                        "id": b.id.as_str(), "size": b.size, "modified": b.modified,
+                    })).collect::<Vec<_>>(),
+                    "temporary": found.temporary.iter().map(|t| serde_json::json!({
+                        "name": t.name, "modified": t.modified,
+                    })).collect::<Vec<_>>(),
+                })
+            }
+            BlobsCommand::List { .. } => {
+                let all = tessera
+                    .all_blobs()
+                    .await
+                    .context("cannot list the blob store")?;
+                serde_json::json!({
+                    "blobs": all.iter().map(|b| serde_json::json!({
+                        "id": b.id.as_str(), "size": b.size, "modified": b.modified,
+                    })).collect::<Vec<_>>(),
+                })
+            }
+        };
+        anyhow::Ok(json)
+    })?;
+    println!("{out}");
+    Ok(())
+}
+
+/// The domain over the data dir's stores, metadata read-only, with nothing in the background.
+async fn open_read_only(settings: &Settings) -> anyhow::Result<Tessera> {
+    let data_dir: &Path = &settings.data_dir;
+    let meta_path = data_dir.join("meta.sqlite3");
+    let blob_dir = data_dir.join("blobs");
+    if !meta_path.is_file() || !blob_dir.is_dir() {
+        anyhow::bail!(
+            "{} is not a Tessera data dir (no meta.sqlite3 or blobs/)",
+            data_dir.display()
+        );
+    }
+    let meta = tessera_meta::SqliteMetaStore::open_read_only(&meta_path)
+        .await
+        .with_context(|| format!("cannot open metadata store {}", meta_path.display()))?;
+    let blobs = tessera_blob::LocalBlobStore::open(&blob_dir)
+        .with_context(|| format!("cannot open blob store {}", blob_dir.display()))?;
+    let options = Options {
+        sweep_grace: settings.sweep_grace,
+        ..Options::default()
+    };
+    Tessera::open(Arc::new(meta), Arc::new(blobs), options)
+        .await
+        .context("cannot open Tessera")
+}
+
+/// Logs to stderr; filter from `TESSERA_LOG`, else `RUST_LOG`, else `level`.
+fn init_logging(level: &str) -> Result<(), ConfigError> {
     let (var, filter) = match config::known_env_var(config::ENV_LOG)? {
         Some(f) => (config::ENV_LOG, f),
         None => match config::known_env_var("RUST_LOG")? {
@@ -291,7 +419,7 @@ fn init_logging() -> Result<(), ConfigError> {
             // s3s logs every client error (NoSuchKey, a bad signature...) at ERROR level, and
             // a malformed XML body whole (a client could fill the log with it); the request
             // line Tessera logs for each request already carries the status.
-            None => ("default", "info,s3s::ops=off,s3s::http::de=off".to_owned()),
+            None => ("default", format!("{level},s3s::ops=off,s3s::http::de=off")),
         },
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)

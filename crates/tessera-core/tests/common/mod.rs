@@ -43,18 +43,16 @@ pub struct Harness {
     _keep: Box<dyn Any + Send + Sync>,
 }
 
-/// Fresh, empty stores, and what must outlive them. The only function that names a backend.
+/// Fresh, empty stores, and what must outlive them. The only function that names a backend:
+/// the in-memory stores, which pass the same conformance suites as SQLite and local files.
 pub async fn stores() -> (
     Arc<dyn MetaStore>,
     Arc<dyn BlobStore>,
     Box<dyn Any + Send + Sync>,
 ) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let meta = tessera_meta::SqliteMetaStore::open(&dir.path().join("meta.db"))
-        .await
-        .expect("open meta store");
-    let blobs = tessera_blob::LocalBlobStore::open(&dir.path().join("blobs")).expect("blob store");
-    (Arc::new(meta), Arc::new(blobs), Box::new(dir))
+    let meta = tessera_testing::MemMetaStore::new();
+    let blobs = tessera_testing::MemBlobStore::new();
+    (Arc::new(meta), Arc::new(blobs), Box::new(()))
 }
 
 /// A domain with bucket [`BUCKET`] and `min_part_size` = [`MIN_PART`].
@@ -79,6 +77,8 @@ pub async fn open_with_stores(
     let blobs = wrap_blobs(blobs);
     let options = Options {
         min_part_size: MIN_PART,
+        // Sweeps in these tests are explicit, of blobs made a moment before.
+        sweep_grace: Duration::ZERO,
         ..Options::default()
     };
     let app = Tessera::open(meta.clone(), blobs.clone(), options)
@@ -223,12 +223,20 @@ impl Harness {
 
     /// The committed blobs, as the BlobStore lists them.
     pub async fn blob_set(&self) -> HashSet<BlobId> {
-        self.blobs
-            .list()
-            .await
-            .expect("list blobs")
-            .into_iter()
-            .collect()
+        let mut set = HashSet::new();
+        let mut after: Option<BlobId> = None;
+        loop {
+            let page = self
+                .blobs
+                .list(after.as_ref(), 100)
+                .await
+                .expect("list blobs");
+            let Some(last) = page.last() else {
+                return set;
+            };
+            after = Some(last.id.clone());
+            set.extend(page.into_iter().map(|b| b.id));
+        }
     }
 
     /// Waits (up to 5 s) until `check` holds for the committed blob set; returns whether it did.
