@@ -9,6 +9,8 @@ pub enum Error {
     NoSuchBucket,
     #[error("The specified bucket is not valid: {0}")]
     InvalidBucketName(String),
+    #[error("The specified location-constraint is not valid")]
+    InvalidLocationConstraint,
     #[error("Your previous request to create the named bucket succeeded and you already own it")]
     BucketAlreadyOwnedByYou,
     #[error("The bucket you tried to delete is not empty")]
@@ -23,7 +25,7 @@ pub enum Error {
     #[error("Not modified")]
     NotModified {
         etag: String,
-        last_modified: crate::records::Millis,
+        last_modified: crate::ids::Millis,
     },
     #[error("{0}")]
     InvalidPart(String),
@@ -64,7 +66,7 @@ pub enum Error {
     InsufficientStorage,
     /// A blob is missing from the BlobStore (deleted meanwhile, or never committed).
     #[error("blob {id} not found")]
-    BlobNotFound { id: crate::records::BlobId },
+    BlobNotFound { id: crate::ids::BlobId },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("metadata backend error: {0}")]

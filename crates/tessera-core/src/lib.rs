@@ -7,6 +7,7 @@ pub mod checksum;
 pub mod conditions;
 pub mod error;
 pub mod etag;
+mod ids;
 mod leases;
 pub mod listing;
 pub mod meta;

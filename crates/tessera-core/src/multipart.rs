@@ -451,10 +451,10 @@ impl Tessera {
             Some(done)
                 if done.bucket == req.bucket
                     && done.key == req.key
-                    && requested_etag(req).as_deref() == Some(done.etag.as_str()) =>
+                    && requested_etag(req).is_some_and(|e| etag::etag_matches(&e, &done.etag)) =>
             {
                 match self.meta.get_object(&req.bucket, &req.key).await? {
-                    Some(obj) if obj.etag == done.etag => Ok(obj),
+                    Some(obj) if etag::etag_matches(&obj.etag, &done.etag) => Ok(obj),
                     _ => Ok(ObjectRecord {
                         bucket: done.bucket,
                         key: done.key,
@@ -642,6 +642,48 @@ impl Tessera {
 
 /// A fresh, unguessable upload id: 192 random bits as hex, so it is URL-safe and never starts
 /// with '-' (the aws cli would read such an id as an option).
+/// The checksums of a part that UploadPart and GetObjectAttributes report: only that of the
+/// algorithm the client asked for (with the part, the upload or the object); none otherwise.
+pub fn asked_part_checksums(
+    checksums: &[ChecksumValue],
+    asked: Option<ChecksumAlgorithm>,
+) -> Vec<ChecksumValue> {
+    match asked {
+        Some(a) => checksums
+            .iter()
+            .filter(|c| c.algorithm == a)
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The checksums of a part that UploadPartCopy reports: that of the upload's algorithm;
+/// without one, every checksum the part has.
+pub fn copied_part_checksums(
+    checksums: &[ChecksumValue],
+    upload_algorithm: Option<ChecksumAlgorithm>,
+) -> Vec<ChecksumValue> {
+    checksums
+        .iter()
+        .filter(|c| upload_algorithm.is_none_or(|a| a == c.algorithm))
+        .cloned()
+        .collect()
+}
+
+/// The checksums of a part that ListParts reports: that of the upload's algorithm; without one,
+/// that of the algorithm the client sent with the part; else every one (the implicit CRC64NVME).
+pub fn listed_part_checksums(
+    checksums: &[ChecksumValue],
+    upload_algorithm: Option<ChecksumAlgorithm>,
+) -> Vec<ChecksumValue> {
+    let sent = checksums
+        .iter()
+        .map(|c| c.algorithm)
+        .find(|a| *a != ChecksumAlgorithm::Crc64Nvme);
+    copied_part_checksums(checksums, upload_algorithm.or(sent))
+}
+
 fn new_upload_id() -> String {
     hex::encode(rand::random::<[u8; 24]>())
 }

@@ -98,6 +98,34 @@ pub struct ObjectRead {
     pub part: Option<Segment>,
 }
 
+impl ObjectRead {
+    /// The checksum GET/HEAD report when the client asks for checksums: the object's when the
+    /// whole object is served (or a `partNumber` of a single-part object); for a part of a
+    /// multipart object, that part's checksum of the object's algorithm, with the object's
+    /// type; none for a byte range.
+    pub fn reported_checksum(&self, part_number: Option<u32>) -> Option<ObjectChecksum> {
+        let o = &self.object;
+        let whole = self.range.is_none() || part_number.is_some() && o.parts_count.is_none();
+        let object = o.checksum.as_ref()?;
+        let part = self.part.as_ref().and_then(|p| {
+            let v = p
+                .checksums
+                .iter()
+                .find(|v| v.algorithm == object.algorithm)?;
+            Some(ObjectChecksum {
+                algorithm: v.algorithm,
+                checksum_type: object.checksum_type,
+                value: v.to_base64(),
+            })
+        });
+        match part {
+            Some(p) => Some(p),
+            None if whole => Some(object.clone()),
+            None => None,
+        }
+    }
+}
+
 /// One page of a listing.
 #[derive(Clone, Debug, Default)]
 pub struct ListPage {

@@ -150,6 +150,17 @@ impl Tessera {
         Ok(record)
     }
 
+    /// CreateBucket's `LocationConstraint`: the server's region; for `us-east-1` the empty
+    /// constraint too (S3's name for that region).
+    pub fn check_location_constraint(&self, location: &str) -> Result<()> {
+        let region = self.options.region.as_str();
+        if location == region || (region == "us-east-1" && location.is_empty()) {
+            Ok(())
+        } else {
+            Err(Error::InvalidLocationConstraint)
+        }
+    }
+
     /// HeadBucket / GetBucketLocation.
     pub async fn bucket(&self, name: &str) -> Result<BucketRecord> {
         self.require_bucket(name).await
@@ -162,6 +173,32 @@ impl Tessera {
         limit: usize,
     ) -> Result<Vec<BucketRecord>> {
         self.meta.list_buckets(after, limit).await
+    }
+
+    /// ListBuckets with a name prefix: at most `limit` buckets named after `after` and starting
+    /// with `prefix`; `true` when more follow.
+    pub async fn list_buckets_page(
+        &self,
+        prefix: &str,
+        mut after: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<BucketRecord>, bool)> {
+        const BATCH: usize = 1000;
+        let mut buckets = Vec::new();
+        // Bucket names are few; page through them until `limit + 1` match the prefix.
+        loop {
+            let page = self.meta.list_buckets(after.as_deref(), BATCH).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.name.clone());
+            let full = page.len() == BATCH;
+            buckets.extend(page.into_iter().filter(|b| b.name.starts_with(prefix)));
+            if buckets.len() > limit || !full {
+                break;
+            }
+        }
+        let truncated = buckets.len() > limit;
+        buckets.truncate(limit);
+        Ok((buckets, truncated))
     }
 
     /// DeleteBucket: only when it holds no object; in-progress uploads go with it.

@@ -33,6 +33,7 @@ pub fn to_s3(err: Error) -> S3Error {
         Error::KeyTooLong => C::KeyTooLongError,
         Error::MetadataTooLarge => C::MetadataTooLarge,
         Error::IncompleteBody => C::IncompleteBody,
+        Error::InvalidLocationConstraint => C::InvalidLocationConstraint,
         Error::Conflict => C::SlowDown,
         Error::Body(source) => return body_error(source),
         Error::InsufficientStorage => return insufficient_storage(),
@@ -117,7 +118,7 @@ fn not_modified(etag: &str, last_modified: tessera_core::Millis) -> S3Error {
     if let Ok(v) = http::HeaderValue::from_str(&format!("\"{etag}\"")) {
         headers.insert(http::header::ETAG, v);
     }
-    if let Some(v) = crate::convert::http_date(&crate::convert::ts(last_modified))
+    if let Some(v) = crate::dates::http_date(&crate::dates::ts(last_modified))
         .and_then(|d| http::HeaderValue::from_str(&d).ok())
     {
         headers.insert(http::header::LAST_MODIFIED, v);

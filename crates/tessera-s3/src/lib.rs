@@ -3,8 +3,10 @@
 
 mod chunked;
 mod convert;
+mod dates;
 mod errors;
 pub mod limits;
+mod responses;
 mod service;
 pub mod sigv2;
 pub mod sigv4;
@@ -154,10 +156,7 @@ impl S3Auth for RootAuth {
 
 /// Builds the S3 HTTP service over a [`Tessera`] instance.
 pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpService, BuildError> {
-    let s3 = service::TesseraS3 {
-        app,
-        region: config.region.clone(),
-    };
+    let s3 = service::TesseraS3 { app };
     let mut builder = s3s::service::S3ServiceBuilder::new(s3);
     builder.set_auth(RootAuth {
         access_key: config.access_key.clone(),
@@ -387,33 +386,6 @@ impl HttpService {
     }
 }
 
-/// GetObjectAttributes answers the ETag unquoted (unlike every other S3 response); s3s always
-/// quotes ETags in XML, so the quotes are taken out here.
-fn unquote_attributes_etag(resp: &mut HttpResponse) {
-    let Some(bytes) = resp.body().bytes() else {
-        return;
-    };
-    let Ok(text) = std::str::from_utf8(&bytes) else {
-        return;
-    };
-    if !text.contains("<ETag>\"") {
-        return;
-    }
-    let out = text
-        .replace("<ETag>\"", "<ETag>")
-        .replace("\"</ETag>", "</ETag>");
-    replace_body(resp, out);
-}
-
-/// Replaces a response's (in-memory) body and its Content-Length.
-fn replace_body(resp: &mut HttpResponse, body: String) {
-    let len = body.len();
-    *resp.body_mut() = s3s::Body::from(body);
-    if let Ok(v) = http::HeaderValue::from_str(&len.to_string()) {
-        resp.headers_mut().insert(http::header::CONTENT_LENGTH, v);
-    }
-}
-
 /// The bounds S3 puts on `X-Amz-Expires`: a whole number of seconds, at most a week; a URL that
 /// lives 0 seconds has already expired.
 fn check_presigned_expires(expires: &str) -> Result<(), S3Error> {
@@ -444,60 +416,6 @@ fn valid_content_sha256(v: &[u8]) -> bool {
         b"STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER",
     ];
     MODES.contains(&v) || (v.len() == 64 && v.iter().all(u8::is_ascii_hexdigit))
-}
-
-/// Error bodies made by s3s itself may lack a `<Message>`; S3 always sends one, and SDKs
-/// show it. Adds a generic one and the request id.
-fn complete_error_body(resp: &mut HttpResponse, request_id: &str) {
-    let Some(bytes) = resp.body().bytes() else {
-        return;
-    };
-    let Ok(text) = std::str::from_utf8(&bytes) else {
-        return;
-    };
-    if !text.contains("<Error>") || text.contains("<RequestId>") {
-        return;
-    }
-    let mut out = text.to_string();
-    if !out.contains("<Message>") {
-        if let Some(end) = out.find("</Code>") {
-            let code = out[..end]
-                .rsplit("<Code>")
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            out.insert_str(
-                end + "</Code>".len(),
-                &format!("<Message>{}</Message>", default_message(&code)),
-            );
-        }
-    }
-    if let Some(end) = out.rfind("</Error>") {
-        out.insert_str(end, &format!("<RequestId>{request_id}</RequestId>"));
-    }
-    replace_body(resp, out);
-}
-
-fn default_message(code: &str) -> &'static str {
-    match code {
-        "SignatureDoesNotMatch" => {
-            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
-        }
-        "InvalidBucketName" => "The specified bucket is not valid.",
-        "AccessDenied" => "Access Denied",
-        "InvalidAccessKeyId" => "The AWS Access Key Id you provided does not exist in our records.",
-        "RequestTimeTooSkewed" => "The difference between the request time and the current time is too large.",
-        "MalformedXML" => "The XML you provided was not well-formed or did not validate against our published schema.",
-        "InvalidArgument" => "Invalid Argument",
-        "InvalidRequest" => "Invalid Request",
-        "NotImplemented" => "A header you provided implies functionality that is not implemented.",
-        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
-        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
-        "IncompleteBody" => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
-        "InvalidURI" => "Couldn't parse the specified URI.",
-        "InvalidRange" => "The requested range is not satisfiable",
-        _ => "The request could not be processed.",
-    }
 }
 
 fn sigv2_error(e: sigv2::SigV2Error) -> S3Error {
@@ -588,17 +506,14 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
             if let Ok(v) = http::HeaderValue::from_str(&id) {
                 resp.headers_mut().insert("x-amz-request-id", v);
             }
-            if method == http::Method::HEAD
-                && resp.status() == http::StatusCode::OK
-                && resp.headers().contains_key(http::header::CONTENT_RANGE)
-            {
-                *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+            if method == http::Method::HEAD {
+                responses::head_partial_content(&mut resp);
             }
             if is_attributes && resp.status() == http::StatusCode::OK {
-                unquote_attributes_etag(&mut resp);
+                responses::unquote_attributes_etag(&mut resp);
             }
             if resp.status().is_client_error() || resp.status().is_server_error() {
-                complete_error_body(&mut resp, &id);
+                responses::complete_error_body(&mut resp, &id);
                 if has_body {
                     // The body may be left unread: the connection cannot be reused, so say so
                     // instead of letting the client write its next request into a closed socket.
@@ -608,11 +523,7 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
                     );
                 }
             }
-            if resp.status() == http::StatusCode::NOT_MODIFIED {
-                *resp.body_mut() = s3s::Body::empty();
-                resp.headers_mut().remove(http::header::CONTENT_LENGTH);
-                resp.headers_mut().remove(http::header::CONTENT_TYPE);
-            }
+            responses::empty_not_modified(&mut resp);
             let bytes_out = resp
                 .headers()
                 .get(http::header::CONTENT_LENGTH)
