@@ -8,6 +8,7 @@ pub mod conditions;
 pub mod error;
 pub mod etag;
 mod ids;
+mod kinds;
 mod leases;
 pub mod listing;
 pub mod meta;

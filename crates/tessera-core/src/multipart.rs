@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::checksum::{self, ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use crate::conditions::ReadConditions;
-use crate::error::{Error, Result};
+use crate::error::{ArgumentError, Digest, Error, InvalidPartReason, RequestError, Result};
 use crate::etag;
 use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
@@ -92,11 +92,7 @@ pub fn validate_part_number(n: i64) -> Result<u32> {
     u32::try_from(n)
         .ok()
         .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
-        .ok_or_else(|| {
-            Error::InvalidArgument(
-                "Part number must be an integer between 1 and 10000, inclusive".into(),
-            )
-        })
+        .ok_or_else(|| Error::InvalidArgument(ArgumentError::PartNumber))
 }
 
 /// Resolves the algorithm/type pair of a Create as S3 does.
@@ -107,17 +103,24 @@ fn resolve_checksum_kind(
     match (algorithm, kind) {
         (None, None) => Ok((None, None)),
         (None, Some(_)) => Err(Error::InvalidRequest(
-            "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.".into(),
+            RequestError::ChecksumTypeWithoutAlgorithm,
         )),
-        (Some(ChecksumAlgorithm::Crc64Nvme), None) => Ok((algorithm, Some(ChecksumType::FullObject))),
+        (Some(ChecksumAlgorithm::Crc64Nvme), None) => {
+            Ok((algorithm, Some(ChecksumType::FullObject)))
+        }
         (Some(_), None) => Ok((algorithm, Some(ChecksumType::Composite))),
-        (Some(a), Some(ChecksumType::FullObject)) if !a.is_crc() => Err(Error::InvalidRequest(format!(
-            "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
-            a.as_str().to_ascii_lowercase()
-        ))),
-        (Some(ChecksumAlgorithm::Crc64Nvme), Some(ChecksumType::Composite)) => Err(Error::InvalidRequest(
-            "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.".into(),
+        (Some(a), Some(ChecksumType::FullObject)) if !a.is_crc() => Err(Error::InvalidRequest(
+            RequestError::ChecksumTypeUnsupported {
+                checksum_type: ChecksumType::FullObject,
+                algorithm: a,
+            },
         )),
+        (Some(ChecksumAlgorithm::Crc64Nvme), Some(ChecksumType::Composite)) => Err(
+            Error::InvalidRequest(RequestError::ChecksumTypeUnsupported {
+                checksum_type: ChecksumType::Composite,
+                algorithm: ChecksumAlgorithm::Crc64Nvme,
+            }),
+        ),
         (Some(_), Some(_)) => Ok((algorithm, kind)),
     }
 }
@@ -149,9 +152,10 @@ fn requested_etag(req: &CompleteUploadRequest) -> Option<String> {
 }
 
 fn invalid_part(n: u32) -> Error {
-    Error::InvalidPart(format!(
-        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {n})"
-    ))
+    Error::InvalidPart {
+        part_number: n,
+        reason: InvalidPartReason::NotFound,
+    }
 }
 
 impl Tessera {
@@ -204,11 +208,12 @@ impl Tessera {
         if let (Some(required), Some(sent)) = (upload.checksum_algorithm, checks.checksum.as_ref())
         {
             if sent.algorithm != required && checks.trailer.is_none() {
-                return Err(Error::InvalidRequest(format!(
-                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
-                    required.as_str().to_ascii_lowercase(),
-                    sent.algorithm.as_str().to_ascii_lowercase()
-                )));
+                return Err(Error::InvalidRequest(
+                    RequestError::ChecksumAlgorithmMismatch {
+                        expected: required,
+                        actual: sent.algorithm,
+                    },
+                ));
             }
         }
         let reported = checks
@@ -271,10 +276,9 @@ impl Tessera {
             let (start, end_excl) = match source.range {
                 Some((first, last)) => {
                     if first > last || last >= object.size {
-                        return Err(Error::InvalidArgument(format!(
-                            "Range specified is not valid for source object of size: {}",
-                            object.size
-                        )));
+                        return Err(Error::InvalidArgument(
+                            ArgumentError::CopySourceRangeOutOfBounds { size: object.size },
+                        ));
                     }
                     (first, last + 1)
                 }
@@ -491,9 +495,7 @@ impl Tessera {
                 .enumerate()
                 .all(|(i, p)| p.part_number as usize == i + 1);
             if !consecutive {
-                return Err(Error::InvalidRequest(
-                    "An upload created with a checksum algorithm must be completed with consecutive part numbers starting at 1.".into(),
-                ));
+                return Err(Error::InvalidRequest(RequestError::NonConsecutiveParts));
             }
         }
         let stored = self.all_parts(&upload.upload_id).await?;
@@ -522,11 +524,10 @@ impl Tessera {
                 (upload.checksum_algorithm, upload.checksum_type)
             {
                 if !named.checksums.iter().any(|c| c.algorithm == alg) {
-                    return Err(Error::InvalidRequest(format!(
-                        "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
-                        alg.as_str().to_ascii_lowercase(),
-                        named.part_number
-                    )));
+                    return Err(Error::InvalidRequest(RequestError::MissingPartChecksum {
+                        algorithm: alg,
+                        part_number: named.part_number,
+                    }));
                 }
             }
             md5s.push(
@@ -545,9 +546,10 @@ impl Tessera {
         }
         if let Some(expected) = req.object_size {
             if expected != offset {
-                return Err(Error::InvalidRequest(format!(
-                    "The provided 'x-amz-mp-object-size' header value {expected} does not match what was computed: {offset}"
-                )));
+                return Err(Error::InvalidRequest(RequestError::ObjectSizeMismatch {
+                    expected,
+                    computed: offset,
+                }));
             }
         }
         let checksum = self.object_checksum(upload, req, &segments)?;
@@ -598,10 +600,9 @@ impl Tessera {
         };
         if let Some(sent_kind) = req.checksum_type {
             if upload.checksum_algorithm.is_some() && sent_kind != kind {
-                return Err(Error::InvalidRequest(format!(
-                    "The upload was created using the {} checksum mode. The complete request must use the same checksum mode.",
-                    kind.as_str()
-                )));
+                return Err(Error::InvalidRequest(RequestError::ChecksumTypeMismatch {
+                    upload: kind,
+                }));
             }
         }
         let mut digests: Vec<(&[u8], u64)> = Vec::with_capacity(segments.len());
@@ -626,10 +627,9 @@ impl Tessera {
             let base = value.split('-').next().unwrap_or_default();
             let sent_base = sent.split('-').next().unwrap_or_default();
             if *sent_alg != algorithm || sent_base != base {
-                return Err(Error::BadDigest(format!(
-                    "The {} you specified did not match the calculated checksum.",
-                    sent_alg.as_str()
-                )));
+                return Err(Error::BadDigest {
+                    algorithm: Digest::Checksum(*sent_alg),
+                });
             }
         }
         Ok(Some(ObjectChecksum {
@@ -690,11 +690,7 @@ fn new_upload_id() -> String {
 
 /// Parses `x-amz-copy-source-range` (`bytes=first-last`): both bounds required.
 pub fn parse_copy_source_range(s: &str) -> Result<(u64, u64)> {
-    let bad = || {
-        Error::InvalidArgument(
-            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy".into(),
-        )
-    };
+    let bad = || Error::InvalidArgument(ArgumentError::CopySourceRangeSyntax);
     let spec = s.trim().strip_prefix("bytes=").ok_or_else(bad)?;
     let (a, b) = spec.split_once('-').ok_or_else(bad)?;
     let first: u64 = a.trim().parse().map_err(|_| bad())?;

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use crate::blob::ByteStream;
 use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::conditions::ReadConditions;
-use crate::error::{Error, Result};
+use crate::error::{ArgumentError, Error, RequestError, Result};
 use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
 use crate::payload::{receive_verified, BodyStream, PayloadChecks};
@@ -269,9 +269,7 @@ impl Tessera {
             req.conditions.check(&object)?;
             let (range, part) = match (req.part_number, req.range) {
                 (Some(_), Some(_)) => {
-                    return Err(Error::InvalidRequest(
-                        "Cannot specify both Range header and partNumber query parameter".into(),
-                    ))
+                    return Err(Error::InvalidRequest(RequestError::RangeWithPartNumber))
                 }
                 (Some(n), None) => {
                     let (range, part) = self.part_range(&object, n).await?;
@@ -314,9 +312,7 @@ impl Tessera {
         n: u32,
     ) -> Result<(ByteRange, Option<Segment>)> {
         if n == 0 || n > 10_000 {
-            return Err(Error::InvalidArgument(
-                "Part number must be an integer between 1 and 10000, inclusive".into(),
-            ));
+            return Err(Error::InvalidArgument(ArgumentError::PartNumber));
         }
         if object.parts_count.is_none() {
             if n == 1 {
@@ -393,7 +389,7 @@ impl Tessera {
                     blobs
                         .read(&seg.blob, from - seg.offset, to - from)
                         .await
-                        .map_err(|e| std::io::Error::other(e.to_string()))
+                        .map_err(std::io::Error::other)
                 }
             })
             .map(|opened| match opened {
@@ -441,9 +437,7 @@ impl Tessera {
         self.require_bucket(&req.bucket).await?;
         let same = req.source_bucket == req.bucket && req.source_key == req.key;
         if same && req.replace_metadata.is_none() {
-            return Err(Error::InvalidRequest(
-                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
-            ));
+            return Err(Error::InvalidRequest(RequestError::CopyOntoItself));
         }
         for _ in 0..READ_RETRIES {
             let source = self

@@ -6,6 +6,7 @@ use s3s::dto::{self, ETag, ETagCondition, Timestamp};
 use s3s::{S3Error, S3ErrorCode, S3Result};
 use std::collections::BTreeMap;
 use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
+use tessera_core::error::RequestError;
 use tessera_core::payload::{BodyStream, TrailerReader};
 use tessera_core::{ContentHeaders, Error, ObjectChecksum};
 
@@ -278,9 +279,9 @@ pub fn trailer_reader(
             .flatten();
         match value {
             Some(v) => ChecksumValue::from_base64(algorithm, &v).map(Some),
-            None => Err(Error::InvalidRequest(format!(
-                "The trailer {name} announced in x-amz-trailer is missing"
-            ))),
+            None => Err(Error::InvalidRequest(RequestError::TrailerMissing {
+                algorithm,
+            })),
         }
     }))
 }

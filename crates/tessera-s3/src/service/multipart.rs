@@ -3,6 +3,7 @@
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use tessera_core::checksum::ChecksumValue;
+use tessera_core::error::InvalidPartReason;
 use tessera_core::multipart::{
     asked_part_checksums, copied_part_checksums, listed_part_checksums, parse_copy_source_range,
     validate_part_number, CompletePart, CompleteUploadRequest, CopySource as DomainCopySource,
@@ -161,9 +162,10 @@ fn complete_parts(named: Vec<CompletedPart>) -> S3Result<Vec<CompletePart>> {
         let mut checksums = Vec::new();
         for (alg, v) in checksum_fields!(p).all() {
             checksums.push(ChecksumValue::from_base64(alg, &v).map_err(|_| {
-                to_s3(tessera_core::Error::InvalidPart(format!(
-                    "Invalid checksum for part {part_number}"
-                )))
+                to_s3(tessera_core::Error::InvalidPart {
+                    part_number,
+                    reason: InvalidPartReason::InvalidChecksum,
+                })
             })?);
         }
         parts.push(CompletePart {
