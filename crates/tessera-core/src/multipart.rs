@@ -750,3 +750,52 @@ impl listing::Source for UploadSource<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(algorithm: ChecksumAlgorithm) -> ChecksumValue {
+        ChecksumValue {
+            algorithm,
+            digest: vec![0; algorithm.digest_len()],
+        }
+    }
+
+    fn algorithms(values: &[ChecksumValue]) -> Vec<ChecksumAlgorithm> {
+        values.iter().map(|v| v.algorithm).collect()
+    }
+
+    #[test]
+    fn reported_part_checksums() {
+        use ChecksumAlgorithm::{Crc32, Crc64Nvme, Sha256};
+        let implicit = [value(Crc64Nvme)];
+        let sent = [value(Crc64Nvme), value(Sha256)];
+        // UploadPart / GetObjectAttributes: only what was asked for.
+        assert!(asked_part_checksums(&sent, None).is_empty());
+        assert_eq!(
+            algorithms(&asked_part_checksums(&sent, Some(Sha256))),
+            [Sha256]
+        );
+        assert!(asked_part_checksums(&sent, Some(Crc32)).is_empty());
+        // UploadPartCopy: the upload's algorithm, else everything.
+        assert_eq!(
+            algorithms(&copied_part_checksums(&sent, None)),
+            [Crc64Nvme, Sha256]
+        );
+        assert_eq!(
+            algorithms(&copied_part_checksums(&sent, Some(Crc64Nvme))),
+            [Crc64Nvme]
+        );
+        // ListParts: the upload's, else the one sent with the part, else the implicit one.
+        assert_eq!(algorithms(&listed_part_checksums(&sent, None)), [Sha256]);
+        assert_eq!(
+            algorithms(&listed_part_checksums(&sent, Some(Crc64Nvme))),
+            [Crc64Nvme]
+        );
+        assert_eq!(
+            algorithms(&listed_part_checksums(&implicit, None)),
+            [Crc64Nvme]
+        );
+    }
+}

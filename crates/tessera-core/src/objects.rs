@@ -625,3 +625,71 @@ impl listing::Source for ObjectSource<'_> {
         Some(listing::past_prefix_bytes(prefix))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checksum::ChecksumValue;
+
+    fn read(
+        parts_count: Option<u32>,
+        range: Option<ByteRange>,
+        part: Option<Segment>,
+    ) -> ObjectRead {
+        ObjectRead {
+            object: ObjectRecord {
+                bucket: "b".into(),
+                key: "k".into(),
+                object_id: "o".into(),
+                size: 10,
+                etag: "e".into(),
+                last_modified: 0,
+                headers: ContentHeaders::default(),
+                user_metadata: BTreeMap::new(),
+                checksum: Some(ObjectChecksum {
+                    algorithm: ChecksumAlgorithm::Crc32,
+                    checksum_type: ChecksumType::Composite,
+                    value: "whole-2".into(),
+                }),
+                parts_count,
+            },
+            range,
+            body: None,
+            part,
+        }
+    }
+
+    #[test]
+    fn reported_checksums() {
+        let range = Some(ByteRange { start: 0, end: 4 });
+        // The whole object: its checksum.
+        let whole = read(None, None, None).reported_checksum(None);
+        assert_eq!(whole.map(|c| c.value), Some("whole-2".into()));
+        // A byte range: none.
+        assert!(read(None, range, None).reported_checksum(None).is_none());
+        // partNumber=1 of a single-part object is the whole object.
+        let single = read(None, range, None).reported_checksum(Some(1));
+        assert_eq!(single.map(|c| c.value), Some("whole-2".into()));
+        // A part of a multipart object: the part's value, the object's type.
+        let segment = Segment {
+            part_number: 1,
+            offset: 0,
+            size: 5,
+            blob: BlobId("x".into()),
+            etag: "p".into(),
+            checksums: vec![ChecksumValue {
+                algorithm: ChecksumAlgorithm::Crc32,
+                digest: vec![0, 0, 0, 1],
+            }],
+        };
+        let part = read(Some(2), range, Some(segment))
+            .reported_checksum(Some(1))
+            .expect("a part checksum");
+        assert_eq!(part.value, "AAAAAQ==");
+        assert_eq!(part.checksum_type, ChecksumType::Composite);
+        // A part without the object's algorithm: none.
+        assert!(read(Some(2), range, None)
+            .reported_checksum(Some(1))
+            .is_none());
+    }
+}

@@ -153,8 +153,7 @@ impl Tessera {
     /// CreateBucket's `LocationConstraint`: the server's region; for `us-east-1` the empty
     /// constraint too (S3's name for that region).
     pub fn check_location_constraint(&self, location: &str) -> Result<()> {
-        let region = self.options.region.as_str();
-        if location == region || (region == "us-east-1" && location.is_empty()) {
+        if location_constraint_allowed(&self.options.region, location) {
             Ok(())
         } else {
             Err(Error::InvalidLocationConstraint)
@@ -210,5 +209,25 @@ impl Tessera {
             Ok(())
         })
         .await
+    }
+}
+
+/// Whether a bucket may be created with `location` as its `LocationConstraint` on a server in
+/// `region`: only its own region, and for `us-east-1` the empty constraint too.
+pub fn location_constraint_allowed(region: &str, location: &str) -> bool {
+    location == region || (region == "us-east-1" && location.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::location_constraint_allowed;
+
+    #[test]
+    fn location_constraints() {
+        assert!(location_constraint_allowed("eu-west-1", "eu-west-1"));
+        assert!(!location_constraint_allowed("eu-west-1", ""));
+        assert!(!location_constraint_allowed("eu-west-1", "us-east-1"));
+        assert!(location_constraint_allowed("us-east-1", ""));
+        assert!(location_constraint_allowed("us-east-1", "us-east-1"));
     }
 }
