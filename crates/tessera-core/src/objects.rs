@@ -20,6 +20,18 @@ use crate::tessera::Tessera;
 /// Largest single PUT (and largest part), as S3: 5 GiB.
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
+/// Most keys one DeleteObjects may name, as S3.
+pub const MAX_DELETE_KEYS: usize = 1000;
+
+/// DeleteObjects names 1 to [`MAX_DELETE_KEYS`] keys; S3 refuses any other list as a document
+/// that does not validate.
+pub fn check_delete_batch(keys: usize) -> Result<()> {
+    if keys == 0 || keys > MAX_DELETE_KEYS {
+        return Err(Error::MalformedXml);
+    }
+    Ok(())
+}
+
 /// Retries when an object is replaced between reading its record and its segments.
 const READ_RETRIES: usize = 5;
 

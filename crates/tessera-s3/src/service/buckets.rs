@@ -8,6 +8,7 @@ use super::common::{decode_token, encode_token, owner};
 use crate::convert;
 use crate::errors::to_s3;
 
+/// CreateBucket.
 pub async fn create_bucket(
     app: &Tessera,
     req: S3Request<CreateBucketInput>,
@@ -27,6 +28,7 @@ pub async fn create_bucket(
     }))
 }
 
+/// HeadBucket.
 pub async fn head_bucket(
     app: &Tessera,
     req: S3Request<HeadBucketInput>,
@@ -38,6 +40,7 @@ pub async fn head_bucket(
     }))
 }
 
+/// GetBucketLocation.
 pub async fn get_bucket_location(
     app: &Tessera,
     req: S3Request<GetBucketLocationInput>,
@@ -51,6 +54,7 @@ pub async fn get_bucket_location(
     }))
 }
 
+/// ListBuckets.
 pub async fn list_buckets(
     app: &Tessera,
     req: S3Request<ListBucketsInput>,
@@ -95,6 +99,7 @@ pub async fn list_buckets(
     }))
 }
 
+/// DeleteBucket.
 pub async fn delete_bucket(
     app: &Tessera,
     req: S3Request<DeleteBucketInput>,

@@ -51,6 +51,7 @@ fn list_entry(o: &ObjectRecord, url: bool, with_owner: bool) -> Object {
     }
 }
 
+/// ListObjects.
 pub async fn list_objects(
     app: &Tessera,
     req: S3Request<ListObjectsInput>,
@@ -91,6 +92,7 @@ pub async fn list_objects(
     }))
 }
 
+/// ListObjectsV2.
 pub async fn list_objects_v2(
     app: &Tessera,
     req: S3Request<ListObjectsV2Input>,

@@ -18,6 +18,7 @@ use super::common::{
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
 use crate::errors::to_s3;
 
+/// CreateMultipartUpload.
 pub async fn create_multipart_upload(
     app: &Tessera,
     req: S3Request<CreateMultipartUploadInput>,
@@ -57,6 +58,7 @@ pub async fn create_multipart_upload(
     }))
 }
 
+/// UploadPart.
 pub async fn upload_part(
     app: &Tessera,
     req: S3Request<UploadPartInput>,
@@ -95,6 +97,7 @@ pub async fn upload_part(
     Ok(S3Response::new(out))
 }
 
+/// UploadPartCopy.
 pub async fn upload_part_copy(
     app: &Tessera,
     req: S3Request<UploadPartCopyInput>,
@@ -177,6 +180,7 @@ fn complete_parts(named: Vec<CompletedPart>) -> S3Result<Vec<CompletePart>> {
     Ok(parts)
 }
 
+/// CompleteMultipartUpload.
 pub async fn complete_multipart_upload(
     app: &Tessera,
     req: S3Request<CompleteMultipartUploadInput>,
@@ -222,6 +226,7 @@ pub async fn complete_multipart_upload(
     Ok(S3Response::new(out))
 }
 
+/// AbortMultipartUpload.
 pub async fn abort_multipart_upload(
     app: &Tessera,
     req: S3Request<AbortMultipartUploadInput>,
@@ -233,6 +238,7 @@ pub async fn abort_multipart_upload(
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 
+/// ListParts.
 pub async fn list_parts(
     app: &Tessera,
     req: S3Request<ListPartsInput>,
@@ -279,6 +285,7 @@ pub async fn list_parts(
     }))
 }
 
+/// ListMultipartUploads.
 pub async fn list_multipart_uploads(
     app: &Tessera,
     req: S3Request<ListMultipartUploadsInput>,

@@ -5,7 +5,8 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use tessera_core::conditions::ReadConditions;
 use tessera_core::multipart::{asked_part_checksums, validate_part_number};
 use tessera_core::objects::{
-    ByteRange, CopyObjectRequest, GetObjectRequest, ObjectRead, PutObjectRequest, RangeRequest,
+    check_delete_batch, ByteRange, CopyObjectRequest, GetObjectRequest, ObjectRead,
+    PutObjectRequest, RangeRequest,
 };
 use tessera_core::{Tessera, WriteCondition};
 
@@ -108,6 +109,7 @@ fn head_output(
     out
 }
 
+/// PutObject.
 pub async fn put_object(
     app: &Tessera,
     req: S3Request<PutObjectInput>,
@@ -156,6 +158,7 @@ pub async fn put_object(
     Ok(S3Response::new(out))
 }
 
+/// GetObject.
 pub async fn get_object(
     app: &Tessera,
     req: S3Request<GetObjectInput>,
@@ -205,6 +208,7 @@ pub async fn get_object(
     }))
 }
 
+/// HeadObject.
 pub async fn head_object(
     app: &Tessera,
     req: S3Request<HeadObjectInput>,
@@ -232,6 +236,7 @@ pub async fn head_object(
     )))
 }
 
+/// DeleteObject.
 pub async fn delete_object(
     app: &Tessera,
     req: S3Request<DeleteObjectInput>,
@@ -248,17 +253,13 @@ pub async fn delete_object(
     Ok(S3Response::new(DeleteObjectOutput::default()))
 }
 
+/// DeleteObjects.
 pub async fn delete_objects(
     app: &Tessera,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let input = req.input;
-    if input.delete.objects.len() > 1000 || input.delete.objects.is_empty() {
-        return Err(S3Error::with_message(
-            S3ErrorCode::MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema",
-        ));
-    }
+    check_delete_batch(input.delete.objects.len()).map_err(to_s3)?;
     app.bucket(&input.bucket).await.map_err(to_s3)?;
     let quiet = input.delete.quiet.unwrap_or(false);
     let mut deleted = Vec::new();
@@ -299,6 +300,7 @@ pub async fn delete_objects(
     }))
 }
 
+/// CopyObject.
 pub async fn copy_object(
     app: &Tessera,
     req: S3Request<CopyObjectInput>,
@@ -369,6 +371,7 @@ pub async fn copy_object(
     }))
 }
 
+/// GetObjectAttributes.
 pub async fn get_object_attributes(
     app: &Tessera,
     req: S3Request<GetObjectAttributesInput>,
