@@ -278,7 +278,8 @@ impl BlobStore for LocalBlobStore {
 
     async fn delete_temporary(&self, name: &str) -> Result<()> {
         if !plain_name(name) {
-            return Err(Error::InvalidArgument(format!(
+            // Only names from list_temporary reach here: anything else is a caller's bug.
+            return Err(Error::Internal(format!(
                 "not a temporary blob name: {name:?}"
             )));
         }

@@ -1,82 +1,24 @@
 //! S3 checksum algorithms and types, and the values stored per part and per object.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RequestError, Result};
 
-/// The five checksum algorithms S3 supports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ChecksumAlgorithm {
-    Crc32,
-    Crc32c,
-    Crc64Nvme,
-    Sha1,
-    Sha256,
-}
+pub use crate::kinds::{ChecksumAlgorithm, ChecksumType};
 
 impl ChecksumAlgorithm {
-    /// All algorithms, in a fixed order.
-    pub const ALL: [ChecksumAlgorithm; 5] = [
-        ChecksumAlgorithm::Crc32,
-        ChecksumAlgorithm::Crc32c,
-        ChecksumAlgorithm::Crc64Nvme,
-        ChecksumAlgorithm::Sha1,
-        ChecksumAlgorithm::Sha256,
-    ];
-
-    /// S3's name: `CRC32`, `CRC32C`, `CRC64NVME`, `SHA1`, `SHA256`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Crc32 => "CRC32",
-            Self::Crc32c => "CRC32C",
-            Self::Crc64Nvme => "CRC64NVME",
-            Self::Sha1 => "SHA1",
-            Self::Sha256 => "SHA256",
-        }
-    }
-
     /// Parses S3's name, case-insensitively.
     pub fn parse(s: &str) -> Result<Self> {
         Self::ALL
             .into_iter()
             .find(|a| a.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                Error::InvalidRequest(format!("Checksum algorithm {s} is not supported"))
+                Error::InvalidRequest(RequestError::UnsupportedChecksumAlgorithm {
+                    name: s.to_string(),
+                })
             })
     }
-
-    /// Length of the raw digest in bytes.
-    pub fn digest_len(self) -> usize {
-        match self {
-            Self::Crc32 | Self::Crc32c => 4,
-            Self::Crc64Nvme => 8,
-            Self::Sha1 => 20,
-            Self::Sha256 => 32,
-        }
-    }
-
-    /// CRCs can be combined into a FULL_OBJECT checksum; SHAs cannot.
-    pub fn is_crc(self) -> bool {
-        matches!(self, Self::Crc32 | Self::Crc32c | Self::Crc64Nvme)
-    }
-}
-
-/// How a multipart object's checksum is formed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ChecksumType {
-    /// Checksum of the concatenated part checksums, reported with `-N`.
-    Composite,
-    /// Checksum of the whole object's bytes (CRC algorithms only).
-    FullObject,
 }
 
 impl ChecksumType {
-    /// S3's name: `COMPOSITE` or `FULL_OBJECT`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Composite => "COMPOSITE",
-            Self::FullObject => "FULL_OBJECT",
-        }
-    }
-
     /// Parses S3's name, case-insensitively.
     pub fn parse(s: &str) -> Result<Self> {
         if s.eq_ignore_ascii_case("COMPOSITE") {
@@ -84,9 +26,9 @@ impl ChecksumType {
         } else if s.eq_ignore_ascii_case("FULL_OBJECT") {
             Ok(Self::FullObject)
         } else {
-            Err(Error::InvalidRequest(format!(
-                "Value for x-amz-checksum-type header is invalid: {s}"
-            )))
+            Err(Error::InvalidRequest(RequestError::InvalidChecksumType {
+                value: s.to_string(),
+            }))
         }
     }
 }
@@ -120,10 +62,7 @@ impl ChecksumValue {
 }
 
 fn invalid_value(algorithm: ChecksumAlgorithm) -> Error {
-    Error::InvalidRequest(format!(
-        "Value for x-amz-checksum-{} header is invalid.",
-        algorithm.as_str().to_ascii_lowercase()
-    ))
+    Error::InvalidRequest(RequestError::InvalidChecksumValue { algorithm })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,10 +248,12 @@ pub fn combine_full_object(
     parts: &[(&[u8], u64)],
 ) -> Result<ChecksumValue> {
     let Some(crc) = crc_algorithm(algorithm) else {
-        return Err(Error::InvalidRequest(format!(
-            "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
-            algorithm.as_str().to_ascii_lowercase()
-        )));
+        return Err(Error::InvalidRequest(
+            RequestError::ChecksumTypeUnsupported {
+                checksum_type: ChecksumType::FullObject,
+                algorithm,
+            },
+        ));
     };
     let mut combiner = CrcCombiner::new(algorithm);
     let mut combined = 0u64;

@@ -1,76 +1,209 @@
-//! Domain errors. The protocol adapter maps each variant to an S3 error code and HTTP status.
+//! Domain errors: what went wrong, with the data a protocol adapter needs to report it. The
+//! adapter owns the wire form (codes, statuses, messages); none of it lives here.
 
 use thiserror::Error;
+
+use crate::ids::{BlobId, Millis};
+use crate::kinds::{ChecksumAlgorithm, ChecksumType};
+
+/// A boxed error kept as the cause of a backend failure.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Everything that can go wrong in a domain operation.
 #[derive(Debug, Error)]
 pub enum Error {
-    #[error("The specified bucket does not exist")]
+    #[error("bucket not found")]
     NoSuchBucket,
-    #[error("The specified bucket is not valid: {0}")]
-    InvalidBucketName(String),
-    #[error("Your previous request to create the named bucket succeeded and you already own it")]
+    #[error("invalid bucket name {name:?}: {reason}")]
+    InvalidBucketName {
+        name: String,
+        reason: BucketNameRule,
+    },
+    #[error("bucket already exists")]
     BucketAlreadyOwnedByYou,
-    #[error("The bucket you tried to delete is not empty")]
+    #[error("bucket not empty")]
     BucketNotEmpty,
-    #[error("The specified key does not exist")]
+    #[error("the bucket's location constraint is not this server's region")]
+    InvalidLocationConstraint,
+    #[error("key not found")]
     NoSuchKey,
-    #[error("The specified multipart upload does not exist")]
+    #[error("multipart upload not found")]
     NoSuchUpload,
-    #[error("At least one of the pre-conditions you specified did not hold")]
+    #[error("precondition failed")]
     PreconditionFailed,
     /// 304: the object's ETag and Last-Modified go into the response headers.
-    #[error("Not modified")]
-    NotModified {
-        etag: String,
-        last_modified: crate::records::Millis,
+    #[error("not modified")]
+    NotModified { etag: String, last_modified: Millis },
+    #[error("invalid part {part_number}: {reason}")]
+    InvalidPart {
+        part_number: u32,
+        reason: InvalidPartReason,
     },
-    #[error("{0}")]
-    InvalidPart(String),
-    #[error("The requested partnumber is not satisfiable")]
+    #[error("the object has no such part")]
     InvalidPartNumber,
-    #[error("The list of parts was not in ascending order")]
+    #[error("parts not in ascending order")]
     InvalidPartOrder,
-    #[error("Your proposed upload is smaller than the minimum allowed object size")]
+    #[error("a part other than the last is too small")]
     EntityTooSmall,
-    #[error("Your proposed upload exceeds the maximum allowed object size")]
+    #[error("the object is too large")]
     EntityTooLarge,
-    #[error("{0}")]
-    BadDigest(String),
-    #[error("{0}")]
-    InvalidDigest(String),
-    #[error("{0}")]
-    InvalidArgument(String),
-    #[error("The requested range is not satisfiable")]
+    /// The body does not match the digest the client sent with it.
+    #[error("the body does not match its {algorithm}")]
+    BadDigest { algorithm: Digest },
+    /// The Content-MD5 the client sent is not a base64 MD5.
+    #[error("Content-MD5 is not a base64 MD5")]
+    InvalidDigest,
+    #[error("invalid argument: {0}")]
+    InvalidArgument(ArgumentError),
+    #[error("range not satisfiable")]
     InvalidRange,
-    #[error("{0}")]
-    InvalidRequest(String),
-    #[error(
-        "The XML you provided was not well-formed or did not validate against our published schema"
-    )]
+    #[error("invalid request: {0}")]
+    InvalidRequest(RequestError),
+    #[error("malformed XML")]
     MalformedXml,
-    #[error("You did not provide the number of bytes specified by the Content-Length HTTP header")]
+    #[error("the body is shorter than announced")]
     IncompleteBody,
-    #[error("The request body could not be read: {0}")]
-    Body(Box<dyn std::error::Error + Send + Sync>),
-    #[error("Your metadata headers exceed the maximum allowed metadata size")]
+    #[error("the request body could not be read: {0}")]
+    Body(BoxError),
+    #[error("user metadata too large")]
     MetadataTooLarge,
-    #[error("The key is too long")]
+    #[error("key too long")]
     KeyTooLong,
-    #[error("A conflicting operation is in progress; retry")]
+    #[error("a conflicting operation is in progress; retry")]
     Conflict,
     /// The storage has no room left for this write (a full disk).
     #[error("no space left on the server's storage")]
     InsufficientStorage,
     /// A blob is missing from the BlobStore (deleted meanwhile, or never committed).
     #[error("blob {id} not found")]
-    BlobNotFound { id: crate::records::BlobId },
+    BlobNotFound { id: BlobId },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
-    #[error("metadata backend error: {0}")]
-    Backend(String),
+    /// A storage backend failed. `transient`: the same request may succeed later (a busy
+    /// database, a pool timeout), so clients should retry.
+    #[error("storage backend error: {source}")]
+    Backend {
+        #[source]
+        source: BoxError,
+        transient: bool,
+    },
+    /// A broken invariant or a failed task: a bug, never the client's doing.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl Error {
+    /// A backend failure that retrying will not fix.
+    pub fn backend(source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            source: source.into(),
+            transient: false,
+        }
+    }
+
+    /// A backend failure that may go away (busy, locked, timed out).
+    pub fn transient(source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            source: source.into(),
+            transient: true,
+        }
+    }
+}
+
+/// The naming rule a bucket name breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum BucketNameRule {
+    #[error("must be between 3 and 63 characters long")]
+    Length,
+    #[error("only lowercase letters, digits, dots and hyphens are allowed")]
+    Characters,
+    #[error("must begin and end with a letter or digit")]
+    Ends,
+    #[error("must not contain two adjacent periods or a period next to a hyphen")]
+    AdjacentPunctuation,
+    #[error("must not be formatted as an IP address")]
+    IpAddress,
+    #[error("uses a reserved prefix")]
+    ReservedPrefix,
+    #[error("uses a reserved suffix")]
+    ReservedSuffix,
+}
+
+/// Why a part named by CompleteMultipartUpload is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum InvalidPartReason {
+    /// Not uploaded, or its ETag or a checksum named does not match the stored part.
+    #[error("not found, or its ETag or checksum does not match")]
+    NotFound,
+    /// A checksum named for it is not a valid value of its algorithm.
+    #[error("its checksum is not valid")]
+    InvalidChecksum,
+}
+
+/// A digest a body is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum Digest {
+    #[error("Content-MD5")]
+    ContentMd5,
+    #[error("{0} checksum")]
+    Checksum(ChecksumAlgorithm),
+}
+
+/// An argument out of its domain.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ArgumentError {
+    #[error("part number not between 1 and 10000")]
+    PartNumber,
+    #[error("empty object key")]
+    EmptyKey,
+    #[error("malformed copy source range")]
+    CopySourceRangeSyntax,
+    #[error("copy source range outside an object of {size} bytes")]
+    CopySourceRangeOutOfBounds { size: u64 },
+    #[error("value {value} is out of range")]
+    OutOfRange { value: u64 },
+}
+
+/// A request that is well-formed but not acceptable as a whole.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum RequestError {
+    #[error("checksum algorithm {name:?} is not supported")]
+    UnsupportedChecksumAlgorithm { name: String },
+    #[error("checksum type {value:?} is not valid")]
+    InvalidChecksumType { value: String },
+    #[error("the {algorithm} checksum value is not valid")]
+    InvalidChecksumValue { algorithm: ChecksumAlgorithm },
+    #[error("a checksum type needs a checksum algorithm")]
+    ChecksumTypeWithoutAlgorithm,
+    #[error("checksum type {checksum_type} cannot be used with {algorithm}")]
+    ChecksumTypeUnsupported {
+        checksum_type: ChecksumType,
+        algorithm: ChecksumAlgorithm,
+    },
+    #[error("the upload expects {expected} checksums, not {actual}")]
+    ChecksumAlgorithmMismatch {
+        expected: ChecksumAlgorithm,
+        actual: ChecksumAlgorithm,
+    },
+    #[error("the upload's checksum type is {upload}")]
+    ChecksumTypeMismatch { upload: ChecksumType },
+    #[error("the {algorithm} trailer was not announced")]
+    TrailerNotAnnounced { algorithm: ChecksumAlgorithm },
+    #[error("the announced {algorithm} trailer is missing")]
+    TrailerMissing { algorithm: ChecksumAlgorithm },
+    #[error("a range and a part number together")]
+    RangeWithPartNumber,
+    #[error("copying an object onto itself without changing it")]
+    CopyOntoItself,
+    #[error("the parts of a checksummed upload must be numbered 1, 2, 3, ...")]
+    NonConsecutiveParts,
+    #[error("part {part_number} lacks its {algorithm} checksum")]
+    MissingPartChecksum {
+        algorithm: ChecksumAlgorithm,
+        part_number: u32,
+    },
+    #[error("announced object size {expected}, computed {computed}")]
+    ObjectSizeMismatch { expected: u64, computed: u64 },
 }
 
 /// Result alias for domain operations.

@@ -31,8 +31,17 @@ pub fn parse_etag(s: &str) -> Option<[u8; 16]> {
 }
 
 /// Whether two ETags name the same thing, ignoring quotes, a weak `W/` prefix and hex case.
+/// Every ETag comparison (conditions, Complete's part ETags, retried Completes) goes through
+/// this one rule.
 pub fn etag_matches(a: &str, b: &str) -> bool {
     normalize(a).eq_ignore_ascii_case(normalize(b))
+}
+
+/// Whether an `If-Match`/`If-None-Match` value (a comma-separated list of ETags, or `*`)
+/// names `etag`.
+pub fn etag_list_matches(list: &str, etag: &str) -> bool {
+    list.split(',')
+        .any(|candidate| normalize(candidate) == "*" || etag_matches(candidate, etag))
 }
 
 #[cfg(test)]
@@ -69,6 +78,19 @@ mod tests {
         assert_eq!(parse_etag("72d27afac8e2fbd3662861b9d607a02c-2"), None);
         assert_eq!(parse_etag("\"5eb63bbbe01eeed093cb22bb8f5acdc3"), None);
         assert_eq!(parse_etag(""), None);
+    }
+
+    #[test]
+    fn etag_lists() {
+        assert!(etag_list_matches("ABC", "abc"));
+        assert!(etag_list_matches("abc", "abc"));
+        assert!(etag_list_matches("\"abc\"", "abc"));
+        assert!(etag_list_matches("abc", "\"abc\""));
+        assert!(etag_list_matches("*", "abc"));
+        assert!(etag_list_matches("\"x\", \"abc\"", "abc"));
+        assert!(etag_list_matches("W/\"abc\"", "abc"));
+        assert!(!etag_list_matches("abd", "abc"));
+        assert!(!etag_list_matches("", "abc"));
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod checksum;
 pub mod conditions;
 pub mod error;
 pub mod etag;
+mod ids;
+mod kinds;
 mod leases;
 pub mod listing;
 pub mod meta;

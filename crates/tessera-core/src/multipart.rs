@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::blob::error_from_io;
 use crate::checksum::{self, ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use crate::conditions::ReadConditions;
-use crate::error::{Error, Result};
+use crate::error::{ArgumentError, Digest, Error, InvalidPartReason, RequestError, Result};
 use crate::etag;
 use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
@@ -93,11 +93,7 @@ pub fn validate_part_number(n: i64) -> Result<u32> {
     u32::try_from(n)
         .ok()
         .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
-        .ok_or_else(|| {
-            Error::InvalidArgument(
-                "Part number must be an integer between 1 and 10000, inclusive".into(),
-            )
-        })
+        .ok_or_else(|| Error::InvalidArgument(ArgumentError::PartNumber))
 }
 
 /// Resolves the algorithm/type pair of a Create as S3 does.
@@ -108,17 +104,24 @@ fn resolve_checksum_kind(
     match (algorithm, kind) {
         (None, None) => Ok((None, None)),
         (None, Some(_)) => Err(Error::InvalidRequest(
-            "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.".into(),
+            RequestError::ChecksumTypeWithoutAlgorithm,
         )),
-        (Some(ChecksumAlgorithm::Crc64Nvme), None) => Ok((algorithm, Some(ChecksumType::FullObject))),
+        (Some(ChecksumAlgorithm::Crc64Nvme), None) => {
+            Ok((algorithm, Some(ChecksumType::FullObject)))
+        }
         (Some(_), None) => Ok((algorithm, Some(ChecksumType::Composite))),
-        (Some(a), Some(ChecksumType::FullObject)) if !a.is_crc() => Err(Error::InvalidRequest(format!(
-            "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
-            a.as_str().to_ascii_lowercase()
-        ))),
-        (Some(ChecksumAlgorithm::Crc64Nvme), Some(ChecksumType::Composite)) => Err(Error::InvalidRequest(
-            "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.".into(),
+        (Some(a), Some(ChecksumType::FullObject)) if !a.is_crc() => Err(Error::InvalidRequest(
+            RequestError::ChecksumTypeUnsupported {
+                checksum_type: ChecksumType::FullObject,
+                algorithm: a,
+            },
         )),
+        (Some(ChecksumAlgorithm::Crc64Nvme), Some(ChecksumType::Composite)) => Err(
+            Error::InvalidRequest(RequestError::ChecksumTypeUnsupported {
+                checksum_type: ChecksumType::Composite,
+                algorithm: ChecksumAlgorithm::Crc64Nvme,
+            }),
+        ),
         (Some(_), Some(_)) => Ok((algorithm, kind)),
     }
 }
@@ -150,9 +153,10 @@ fn requested_etag(req: &CompleteUploadRequest) -> Option<String> {
 }
 
 fn invalid_part(n: u32) -> Error {
-    Error::InvalidPart(format!(
-        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {n})"
-    ))
+    Error::InvalidPart {
+        part_number: n,
+        reason: InvalidPartReason::NotFound,
+    }
 }
 
 impl Tessera {
@@ -205,11 +209,12 @@ impl Tessera {
         if let (Some(required), Some(sent)) = (upload.checksum_algorithm, checks.checksum.as_ref())
         {
             if sent.algorithm != required && checks.trailer.is_none() {
-                return Err(Error::InvalidRequest(format!(
-                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
-                    required.as_str().to_ascii_lowercase(),
-                    sent.algorithm.as_str().to_ascii_lowercase()
-                )));
+                return Err(Error::InvalidRequest(
+                    RequestError::ChecksumAlgorithmMismatch {
+                        expected: required,
+                        actual: sent.algorithm,
+                    },
+                ));
             }
         }
         let reported = checks
@@ -272,10 +277,9 @@ impl Tessera {
             let (start, end_excl) = match source.range {
                 Some((first, last)) => {
                     if first > last || last >= object.size {
-                        return Err(Error::InvalidArgument(format!(
-                            "Range specified is not valid for source object of size: {}",
-                            object.size
-                        )));
+                        return Err(Error::InvalidArgument(
+                            ArgumentError::CopySourceRangeOutOfBounds { size: object.size },
+                        ));
                     }
                     (first, last + 1)
                 }
@@ -453,10 +457,10 @@ impl Tessera {
             Some(done)
                 if done.bucket == req.bucket
                     && done.key == req.key
-                    && requested_etag(req).as_deref() == Some(done.etag.as_str()) =>
+                    && requested_etag(req).is_some_and(|e| etag::etag_matches(&e, &done.etag)) =>
             {
                 match self.meta.get_object(&req.bucket, &req.key).await? {
-                    Some(obj) if obj.etag == done.etag => Ok(obj),
+                    Some(obj) if etag::etag_matches(&obj.etag, &done.etag) => Ok(obj),
                     _ => Ok(ObjectRecord {
                         bucket: done.bucket,
                         key: done.key,
@@ -493,9 +497,7 @@ impl Tessera {
                 .enumerate()
                 .all(|(i, p)| p.part_number as usize == i + 1);
             if !consecutive {
-                return Err(Error::InvalidRequest(
-                    "An upload created with a checksum algorithm must be completed with consecutive part numbers starting at 1.".into(),
-                ));
+                return Err(Error::InvalidRequest(RequestError::NonConsecutiveParts));
             }
         }
         let stored = self.all_parts(&upload.upload_id).await?;
@@ -524,11 +526,10 @@ impl Tessera {
                 (upload.checksum_algorithm, upload.checksum_type)
             {
                 if !named.checksums.iter().any(|c| c.algorithm == alg) {
-                    return Err(Error::InvalidRequest(format!(
-                        "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
-                        alg.as_str().to_ascii_lowercase(),
-                        named.part_number
-                    )));
+                    return Err(Error::InvalidRequest(RequestError::MissingPartChecksum {
+                        algorithm: alg,
+                        part_number: named.part_number,
+                    }));
                 }
             }
             md5s.push(
@@ -547,9 +548,10 @@ impl Tessera {
         }
         if let Some(expected) = req.object_size {
             if expected != offset {
-                return Err(Error::InvalidRequest(format!(
-                    "The provided 'x-amz-mp-object-size' header value {expected} does not match what was computed: {offset}"
-                )));
+                return Err(Error::InvalidRequest(RequestError::ObjectSizeMismatch {
+                    expected,
+                    computed: offset,
+                }));
             }
         }
         let checksum = self.object_checksum(upload, req, &segments)?;
@@ -600,10 +602,9 @@ impl Tessera {
         };
         if let Some(sent_kind) = req.checksum_type {
             if upload.checksum_algorithm.is_some() && sent_kind != kind {
-                return Err(Error::InvalidRequest(format!(
-                    "The upload was created using the {} checksum mode. The complete request must use the same checksum mode.",
-                    kind.as_str()
-                )));
+                return Err(Error::InvalidRequest(RequestError::ChecksumTypeMismatch {
+                    upload: kind,
+                }));
             }
         }
         let mut digests: Vec<(&[u8], u64)> = Vec::with_capacity(segments.len());
@@ -628,10 +629,9 @@ impl Tessera {
             let base = value.split('-').next().unwrap_or_default();
             let sent_base = sent.split('-').next().unwrap_or_default();
             if *sent_alg != algorithm || sent_base != base {
-                return Err(Error::BadDigest(format!(
-                    "The {} you specified did not match the calculated checksum.",
-                    sent_alg.as_str()
-                )));
+                return Err(Error::BadDigest {
+                    algorithm: Digest::Checksum(*sent_alg),
+                });
             }
         }
         Ok(Some(ObjectChecksum {
@@ -644,17 +644,55 @@ impl Tessera {
 
 /// A fresh, unguessable upload id: 192 random bits as hex, so it is URL-safe and never starts
 /// with '-' (the aws cli would read such an id as an option).
+/// The checksums of a part that UploadPart and GetObjectAttributes report: only that of the
+/// algorithm the client asked for (with the part, the upload or the object); none otherwise.
+pub fn asked_part_checksums(
+    checksums: &[ChecksumValue],
+    asked: Option<ChecksumAlgorithm>,
+) -> Vec<ChecksumValue> {
+    match asked {
+        Some(a) => checksums
+            .iter()
+            .filter(|c| c.algorithm == a)
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The checksums of a part that UploadPartCopy reports: that of the upload's algorithm;
+/// without one, every checksum the part has.
+pub fn copied_part_checksums(
+    checksums: &[ChecksumValue],
+    upload_algorithm: Option<ChecksumAlgorithm>,
+) -> Vec<ChecksumValue> {
+    checksums
+        .iter()
+        .filter(|c| upload_algorithm.is_none_or(|a| a == c.algorithm))
+        .cloned()
+        .collect()
+}
+
+/// The checksums of a part that ListParts reports: that of the upload's algorithm; without one,
+/// that of the algorithm the client sent with the part; else every one (the implicit CRC64NVME).
+pub fn listed_part_checksums(
+    checksums: &[ChecksumValue],
+    upload_algorithm: Option<ChecksumAlgorithm>,
+) -> Vec<ChecksumValue> {
+    let sent = checksums
+        .iter()
+        .map(|c| c.algorithm)
+        .find(|a| *a != ChecksumAlgorithm::Crc64Nvme);
+    copied_part_checksums(checksums, upload_algorithm.or(sent))
+}
+
 fn new_upload_id() -> String {
     hex::encode(rand::random::<[u8; 24]>())
 }
 
 /// Parses `x-amz-copy-source-range` (`bytes=first-last`): both bounds required.
 pub fn parse_copy_source_range(s: &str) -> Result<(u64, u64)> {
-    let bad = || {
-        Error::InvalidArgument(
-            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy".into(),
-        )
-    };
+    let bad = || Error::InvalidArgument(ArgumentError::CopySourceRangeSyntax);
     let spec = s.trim().strip_prefix("bytes=").ok_or_else(bad)?;
     let (a, b) = spec.split_once('-').ok_or_else(bad)?;
     let first: u64 = a.trim().parse().map_err(|_| bad())?;
@@ -712,5 +750,54 @@ impl listing::Source for UploadSource<'_> {
             key: Some(listing::past_prefix_bytes(prefix)),
             upload_id: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(algorithm: ChecksumAlgorithm) -> ChecksumValue {
+        ChecksumValue {
+            algorithm,
+            digest: vec![0; algorithm.digest_len()],
+        }
+    }
+
+    fn algorithms(values: &[ChecksumValue]) -> Vec<ChecksumAlgorithm> {
+        values.iter().map(|v| v.algorithm).collect()
+    }
+
+    #[test]
+    fn reported_part_checksums() {
+        use ChecksumAlgorithm::{Crc32, Crc64Nvme, Sha256};
+        let implicit = [value(Crc64Nvme)];
+        let sent = [value(Crc64Nvme), value(Sha256)];
+        // UploadPart / GetObjectAttributes: only what was asked for.
+        assert!(asked_part_checksums(&sent, None).is_empty());
+        assert_eq!(
+            algorithms(&asked_part_checksums(&sent, Some(Sha256))),
+            [Sha256]
+        );
+        assert!(asked_part_checksums(&sent, Some(Crc32)).is_empty());
+        // UploadPartCopy: the upload's algorithm, else everything.
+        assert_eq!(
+            algorithms(&copied_part_checksums(&sent, None)),
+            [Crc64Nvme, Sha256]
+        );
+        assert_eq!(
+            algorithms(&copied_part_checksums(&sent, Some(Crc64Nvme))),
+            [Crc64Nvme]
+        );
+        // ListParts: the upload's, else the one sent with the part, else the implicit one.
+        assert_eq!(algorithms(&listed_part_checksums(&sent, None)), [Sha256]);
+        assert_eq!(
+            algorithms(&listed_part_checksums(&sent, Some(Crc64Nvme))),
+            [Crc64Nvme]
+        );
+        assert_eq!(
+            algorithms(&listed_part_checksums(&implicit, None)),
+            [Crc64Nvme]
+        );
     }
 }

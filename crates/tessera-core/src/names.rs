@@ -1,41 +1,46 @@
 //! Naming rules for buckets and keys.
 
-use crate::error::{Error, Result};
+use crate::error::{ArgumentError, BucketNameRule, Error, Result};
 
 /// Longest key S3 accepts, in UTF-8 bytes.
 pub const MAX_KEY_LEN: usize = 1024;
 
 /// Checks S3's general-purpose bucket naming rules.
 pub fn validate_bucket_name(name: &str) -> Result<()> {
-    let bad = |why: &str| Err(Error::InvalidBucketName(format!("{name}: {why}")));
+    let bad = |reason: BucketNameRule| {
+        Err(Error::InvalidBucketName {
+            name: name.to_string(),
+            reason,
+        })
+    };
     if !(3..=63).contains(&name.len()) {
-        return bad("must be between 3 and 63 characters long");
+        return bad(BucketNameRule::Length);
     }
     if !name
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
     {
-        return bad("only lowercase letters, digits, dots and hyphens are allowed");
+        return bad(BucketNameRule::Characters);
     }
     let first = name.as_bytes()[0];
     let last = name.as_bytes()[name.len() - 1];
     if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
-        return bad("must begin and end with a letter or digit");
+        return bad(BucketNameRule::Ends);
     }
     if name.contains("..") || name.contains(".-") || name.contains("-.") {
-        return bad("must not contain two adjacent periods or a period next to a hyphen");
+        return bad(BucketNameRule::AdjacentPunctuation);
     }
     if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return bad("must not be formatted as an IP address");
+        return bad(BucketNameRule::IpAddress);
     }
     for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
         if name.starts_with(prefix) {
-            return bad("uses a reserved prefix");
+            return bad(BucketNameRule::ReservedPrefix);
         }
     }
     for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
         if name.ends_with(suffix) {
-            return bad("uses a reserved suffix");
+            return bad(BucketNameRule::ReservedSuffix);
         }
     }
     Ok(())
@@ -44,9 +49,7 @@ pub fn validate_bucket_name(name: &str) -> Result<()> {
 /// Checks an object key: non-empty, at most 1024 bytes.
 pub fn validate_key(key: &str) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::InvalidArgument(
-            "The object key must not be empty".into(),
-        ));
+        return Err(Error::InvalidArgument(ArgumentError::EmptyKey));
     }
     if key.len() > MAX_KEY_LEN {
         return Err(Error::KeyTooLong);
@@ -98,7 +101,10 @@ mod tests {
             "a.-b",
         ] {
             assert!(
-                matches!(validate_bucket_name(bad), Err(Error::InvalidBucketName(_))),
+                matches!(
+                    validate_bucket_name(bad),
+                    Err(Error::InvalidBucketName { .. })
+                ),
                 "{bad}"
             );
         }

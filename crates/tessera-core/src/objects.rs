@@ -7,7 +7,7 @@ use futures::StreamExt;
 use crate::blob::{error_from_io, error_to_io, ByteStream};
 use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::conditions::ReadConditions;
-use crate::error::{Error, Result};
+use crate::error::{ArgumentError, Error, RequestError, Result};
 use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
 use crate::payload::{receive_verified, BodyStream, PayloadChecks};
@@ -19,6 +19,18 @@ use crate::tessera::Tessera;
 
 /// Largest single PUT (and largest part), as S3: 5 GiB.
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Most keys one DeleteObjects may name, as S3.
+pub const MAX_DELETE_KEYS: usize = 1000;
+
+/// DeleteObjects names 1 to [`MAX_DELETE_KEYS`] keys; S3 refuses any other list as a document
+/// that does not validate.
+pub fn check_delete_batch(keys: usize) -> Result<()> {
+    if keys == 0 || keys > MAX_DELETE_KEYS {
+        return Err(Error::MalformedXml);
+    }
+    Ok(())
+}
 
 /// Retries when an object is replaced between reading its record and its segments.
 const READ_RETRIES: usize = 5;
@@ -96,6 +108,34 @@ pub struct ObjectRead {
     pub body: Option<ByteStream>,
     /// The part served, for a `partNumber` read of a multipart object (its checksums).
     pub part: Option<Segment>,
+}
+
+impl ObjectRead {
+    /// The checksum GET/HEAD report when the client asks for checksums: the object's when the
+    /// whole object is served (or a `partNumber` of a single-part object); for a part of a
+    /// multipart object, that part's checksum of the object's algorithm, with the object's
+    /// type; none for a byte range.
+    pub fn reported_checksum(&self, part_number: Option<u32>) -> Option<ObjectChecksum> {
+        let o = &self.object;
+        let whole = self.range.is_none() || part_number.is_some() && o.parts_count.is_none();
+        let object = o.checksum.as_ref()?;
+        let part = self.part.as_ref().and_then(|p| {
+            let v = p
+                .checksums
+                .iter()
+                .find(|v| v.algorithm == object.algorithm)?;
+            Some(ObjectChecksum {
+                algorithm: v.algorithm,
+                checksum_type: object.checksum_type,
+                value: v.to_base64(),
+            })
+        });
+        match part {
+            Some(p) => Some(p),
+            None if whole => Some(object.clone()),
+            None => None,
+        }
+    }
 }
 
 /// One page of a listing.
@@ -241,9 +281,7 @@ impl Tessera {
             req.conditions.check(&object)?;
             let (range, part) = match (req.part_number, req.range) {
                 (Some(_), Some(_)) => {
-                    return Err(Error::InvalidRequest(
-                        "Cannot specify both Range header and partNumber query parameter".into(),
-                    ))
+                    return Err(Error::InvalidRequest(RequestError::RangeWithPartNumber))
                 }
                 (Some(n), None) => {
                     let (range, part) = self.part_range(&object, n).await?;
@@ -286,9 +324,7 @@ impl Tessera {
         n: u32,
     ) -> Result<(ByteRange, Option<Segment>)> {
         if n == 0 || n > 10_000 {
-            return Err(Error::InvalidArgument(
-                "Part number must be an integer between 1 and 10000, inclusive".into(),
-            ));
+            return Err(Error::InvalidArgument(ArgumentError::PartNumber));
         }
         if object.parts_count.is_none() {
             if n == 1 {
@@ -413,9 +449,7 @@ impl Tessera {
         self.require_bucket(&req.bucket).await?;
         let same = req.source_bucket == req.bucket && req.source_key == req.key;
         if same && req.replace_metadata.is_none() {
-            return Err(Error::InvalidRequest(
-                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
-            ));
+            return Err(Error::InvalidRequest(RequestError::CopyOntoItself));
         }
         for _ in 0..READ_RETRIES {
             let source = self
@@ -603,5 +637,73 @@ impl listing::Source for ObjectSource<'_> {
 
     fn past_prefix(&self, prefix: &str) -> ListAfter {
         Some(listing::past_prefix_bytes(prefix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checksum::ChecksumValue;
+
+    fn read(
+        parts_count: Option<u32>,
+        range: Option<ByteRange>,
+        part: Option<Segment>,
+    ) -> ObjectRead {
+        ObjectRead {
+            object: ObjectRecord {
+                bucket: "b".into(),
+                key: "k".into(),
+                object_id: "o".into(),
+                size: 10,
+                etag: "e".into(),
+                last_modified: 0,
+                headers: ContentHeaders::default(),
+                user_metadata: BTreeMap::new(),
+                checksum: Some(ObjectChecksum {
+                    algorithm: ChecksumAlgorithm::Crc32,
+                    checksum_type: ChecksumType::Composite,
+                    value: "whole-2".into(),
+                }),
+                parts_count,
+            },
+            range,
+            body: None,
+            part,
+        }
+    }
+
+    #[test]
+    fn reported_checksums() {
+        let range = Some(ByteRange { start: 0, end: 4 });
+        // The whole object: its checksum.
+        let whole = read(None, None, None).reported_checksum(None);
+        assert_eq!(whole.map(|c| c.value), Some("whole-2".into()));
+        // A byte range: none.
+        assert!(read(None, range, None).reported_checksum(None).is_none());
+        // partNumber=1 of a single-part object is the whole object.
+        let single = read(None, range, None).reported_checksum(Some(1));
+        assert_eq!(single.map(|c| c.value), Some("whole-2".into()));
+        // A part of a multipart object: the part's value, the object's type.
+        let segment = Segment {
+            part_number: 1,
+            offset: 0,
+            size: 5,
+            blob: BlobId("x".into()),
+            etag: "p".into(),
+            checksums: vec![ChecksumValue {
+                algorithm: ChecksumAlgorithm::Crc32,
+                digest: vec![0, 0, 0, 1],
+            }],
+        };
+        let part = read(Some(2), range, Some(segment))
+            .reported_checksum(Some(1))
+            .expect("a part checksum");
+        assert_eq!(part.value, "AAAAAQ==");
+        assert_eq!(part.checksum_type, ChecksumType::Composite);
+        // A part without the object's algorithm: none.
+        assert!(read(Some(2), range, None)
+            .reported_checksum(Some(1))
+            .is_none());
     }
 }

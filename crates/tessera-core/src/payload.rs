@@ -9,7 +9,7 @@ use futures::{Stream, StreamExt};
 
 use crate::blob::{BlobStore, BlobWriter};
 use crate::checksum::{ChecksumAlgorithm, ChecksumValue, PayloadDigest, PayloadHasher};
-use crate::error::{Error, Result};
+use crate::error::{Digest, Error, RequestError, Result};
 use crate::records::BlobId;
 
 /// A request body as the adapter hands it over.
@@ -42,12 +42,8 @@ impl PayloadChecks {
         };
         let raw = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
-            .map_err(|_| {
-                Error::InvalidDigest("The Content-MD5 you specified was invalid.".into())
-            })?;
-        let md5: [u8; 16] = raw.try_into().map_err(|_| {
-            Error::InvalidDigest("The Content-MD5 you specified was invalid.".into())
-        })?;
+            .map_err(|_| Error::InvalidDigest)?;
+        let md5: [u8; 16] = raw.try_into().map_err(|_| Error::InvalidDigest)?;
         Ok(Some(md5))
     }
 
@@ -140,9 +136,9 @@ pub async fn receive_verified(
     let digest = hasher.finish();
     if let Some(expected) = md5 {
         if expected != digest.md5 {
-            return Err(Error::BadDigest(
-                "The Content-MD5 you specified did not match what we received.".into(),
-            ));
+            return Err(Error::BadDigest {
+                algorithm: Digest::ContentMd5,
+            });
         }
     }
     let mut client_checksum = checks.checksum.take();
@@ -159,16 +155,14 @@ pub async fn receive_verified(
         match computed {
             Some(c) if c.digest == expected.digest => {}
             Some(_) => {
-                return Err(Error::BadDigest(format!(
-                    "The {} you specified did not match the calculated checksum.",
-                    expected.algorithm.as_str()
-                )))
+                return Err(Error::BadDigest {
+                    algorithm: Digest::Checksum(expected.algorithm),
+                })
             }
             None => {
-                return Err(Error::InvalidRequest(format!(
-                    "The x-amz-checksum-{} trailer was not announced in x-amz-trailer",
-                    expected.algorithm.as_str().to_ascii_lowercase()
-                )))
+                return Err(Error::InvalidRequest(RequestError::TrailerNotAnnounced {
+                    algorithm: expected.algorithm,
+                }))
             }
         }
     }

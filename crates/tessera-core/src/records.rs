@@ -3,39 +3,9 @@
 use std::collections::BTreeMap;
 
 use crate::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
-
-/// Identifies one immutable blob of bytes in the [`crate::BlobStore`]. Random, 32 lowercase hex chars.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct BlobId(pub String);
-
-impl BlobId {
-    /// A fresh random id (128 bits).
-    pub fn random() -> Self {
-        Self(hex::encode(rand::random::<[u8; 16]>()))
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for BlobId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Milliseconds since the Unix epoch, UTC.
-pub type Millis = i64;
-
-/// Now, in [`Millis`].
-pub fn now_millis() -> Millis {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
+use crate::error::{Error, Result};
+use crate::etag::etag_list_matches;
+pub use crate::ids::{now_millis, BlobId, Millis};
 
 /// A bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,15 +112,15 @@ impl WriteCondition {
     /// `If-None-Match: *` on an existing key -> `PreconditionFailed`; `If-Match` on a missing key
     /// -> `NoSuchKey`; `If-Match` naming another ETag -> `PreconditionFailed`.
     /// Backends call this inside the transaction that performs the write.
-    pub fn check(&self, current_etag: Option<&str>) -> crate::Result<()> {
+    pub fn check(&self, current_etag: Option<&str>) -> Result<()> {
         if self.if_none_match_any && current_etag.is_some() {
-            return Err(crate::Error::PreconditionFailed);
+            return Err(Error::PreconditionFailed);
         }
         if let Some(expected) = &self.if_match {
             match current_etag {
-                None => return Err(crate::Error::NoSuchKey),
-                Some(etag) if crate::conditions::etag_list_matches(expected, etag) => {}
-                Some(_) => return Err(crate::Error::PreconditionFailed),
+                None => return Err(Error::NoSuchKey),
+                Some(etag) if etag_list_matches(expected, etag) => {}
+                Some(_) => return Err(Error::PreconditionFailed),
             }
         }
         Ok(())

@@ -378,6 +378,16 @@ impl Tessera {
         Ok(record)
     }
 
+    /// CreateBucket's `LocationConstraint`: the server's region; for `us-east-1` the empty
+    /// constraint too (S3's name for that region).
+    pub fn check_location_constraint(&self, location: &str) -> Result<()> {
+        if location_constraint_allowed(&self.options.region, location) {
+            Ok(())
+        } else {
+            Err(Error::InvalidLocationConstraint)
+        }
+    }
+
     /// HeadBucket / GetBucketLocation.
     pub async fn bucket(&self, name: &str) -> Result<BucketRecord> {
         self.require_bucket(name).await
@@ -392,6 +402,32 @@ impl Tessera {
         self.meta.list_buckets(after, limit).await
     }
 
+    /// ListBuckets with a name prefix: at most `limit` buckets named after `after` and starting
+    /// with `prefix`; `true` when more follow.
+    pub async fn list_buckets_page(
+        &self,
+        prefix: &str,
+        mut after: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<BucketRecord>, bool)> {
+        const BATCH: usize = 1000;
+        let mut buckets = Vec::new();
+        // Bucket names are few; page through them until `limit + 1` match the prefix.
+        loop {
+            let page = self.meta.list_buckets(after.as_deref(), BATCH).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.name.clone());
+            let full = page.len() == BATCH;
+            buckets.extend(page.into_iter().filter(|b| b.name.starts_with(prefix)));
+            if buckets.len() > limit || !full {
+                break;
+            }
+        }
+        let truncated = buckets.len() > limit;
+        buckets.truncate(limit);
+        Ok((buckets, truncated))
+    }
+
     /// DeleteBucket: only when it holds no object; in-progress uploads go with it.
     pub async fn delete_bucket(&self, name: &str) -> Result<()> {
         let name = name.to_string();
@@ -401,5 +437,25 @@ impl Tessera {
             Ok(())
         })
         .await
+    }
+}
+
+/// Whether a bucket may be created with `location` as its `LocationConstraint` on a server in
+/// `region`: only its own region, and for `us-east-1` the empty constraint too.
+pub fn location_constraint_allowed(region: &str, location: &str) -> bool {
+    location == region || (region == "us-east-1" && location.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::location_constraint_allowed;
+
+    #[test]
+    fn location_constraints() {
+        assert!(location_constraint_allowed("eu-west-1", "eu-west-1"));
+        assert!(!location_constraint_allowed("eu-west-1", ""));
+        assert!(!location_constraint_allowed("eu-west-1", "us-east-1"));
+        assert!(location_constraint_allowed("us-east-1", ""));
+        assert!(location_constraint_allowed("us-east-1", "us-east-1"));
     }
 }

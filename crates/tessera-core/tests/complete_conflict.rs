@@ -117,7 +117,7 @@ async fn part_replaced_with_other_bytes_during_complete_is_invalid_part() {
         .complete(&upload, &[(1, &md5_hex(&first)), (2, &md5_hex(&second))])
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidPart(_)), "{err:?}");
+    assert!(matches!(err, Error::InvalidPart { .. }), "{err:?}");
     assert_eq!(
         w.calls.load(Ordering::SeqCst),
         1,

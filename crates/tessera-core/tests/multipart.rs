@@ -173,7 +173,7 @@ async fn complete_unknown_part_is_invalid_part() {
         .complete(&upload, &[(1, &e[0]), (2, &e[1]), (4, &never)])
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidPart(_)), "{err:?}");
+    assert!(matches!(err, Error::InvalidPart { .. }), "{err:?}");
     assert!(matches!(
         h.app.object_record(BUCKET, "k").await,
         Err(Error::NoSuchKey)
@@ -193,7 +193,7 @@ async fn complete_etag_mismatch_is_invalid_part() {
         .complete(&upload, &[(1, &e[0]), (2, &other), (3, &e[2])])
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidPart(_)), "{err:?}");
+    assert!(matches!(err, Error::InvalidPart { .. }), "{err:?}");
     h.complete(&upload, &[(1, &e[0]), (2, &e[1]), (3, &e[2])])
         .await
         .unwrap();
@@ -207,7 +207,7 @@ async fn complete_part_without_etag_is_invalid_part() {
     let mut req = complete_request(&upload, &[(1, &e[0]), (2, &e[1]), (3, &e[2])]);
     req.parts[1].etag = None;
     let err = h.app.complete_upload(req).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidPart(_)), "{err:?}");
+    assert!(matches!(err, Error::InvalidPart { .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -321,7 +321,7 @@ async fn reuploaded_part_replaces_the_old_one_and_frees_its_blob() {
     );
     // The old ETag no longer names the part.
     let err = h.complete(&upload, &[(1, &old.etag)]).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidPart(_)), "{err:?}");
+    assert!(matches!(err, Error::InvalidPart { .. }), "{err:?}");
     h.complete(&upload, &[(1, &new.etag)]).await.unwrap();
     assert_eq!(h.get_bytes("k").await.unwrap(), b"second, longer version");
 }
@@ -507,7 +507,7 @@ async fn racing_completes_with_different_lists_have_one_winner() {
         match (r_both, r_first) {
             (Ok(o), Err(e)) => {
                 assert!(
-                    matches!(e, Error::NoSuchUpload | Error::InvalidPart(_)),
+                    matches!(e, Error::NoSuchUpload | Error::InvalidPart { .. }),
                     "{e:?}"
                 );
                 assert_eq!(body, [a.clone(), b.clone()].concat());
@@ -515,7 +515,7 @@ async fn racing_completes_with_different_lists_have_one_winner() {
             }
             (Err(e), Ok(o)) => {
                 assert!(
-                    matches!(e, Error::NoSuchUpload | Error::InvalidPart(_)),
+                    matches!(e, Error::NoSuchUpload | Error::InvalidPart { .. }),
                     "{e:?}"
                 );
                 assert_eq!(body, a);

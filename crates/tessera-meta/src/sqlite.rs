@@ -23,6 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
+use tessera_core::error::ArgumentError;
 use tessera_core::{
     now_millis, BlobId, BucketRecord, CompleteRequest, CompletedUpload, ContentHeaders, Error,
     ListAfter, MetaStore, ObjectChecksum, ObjectRecord, PartRecord, Result, Segment, UploadRecord,
@@ -78,19 +79,29 @@ impl<T> Db<T> for rusqlite::Result<T> {
         self.map_err(|e| {
             if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
                 Error::InsufficientStorage
+            } else if is_busy(&e) {
+                Error::transient(e)
             } else {
-                Error::Backend(e.to_string())
+                Error::backend(e)
             }
         })
     }
 }
 
+/// SQLite busy or locked: another connection holds the database; a retry may succeed.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn corrupt(what: &str) -> Error {
-    Error::Backend(format!("corrupt metadata: {what}"))
+    Error::backend(format!("corrupt metadata: {what}"))
 }
 
 fn to_i64(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| Error::InvalidArgument(format!("value {v} is out of range")))
+    i64::try_from(v).map_err(|_| Error::InvalidArgument(ArgumentError::OutOfRange { value: v }))
 }
 
 fn clamp_i64(v: u64) -> i64 {
@@ -428,14 +439,17 @@ struct Job<T, F> {
 struct BatchError {
     message: String,
     disk_full: bool,
+    transient: bool,
 }
 
 impl BatchError {
     fn to_error(&self) -> Error {
         if self.disk_full {
             Error::InsufficientStorage
+        } else if self.transient {
+            Error::transient(self.message.clone())
         } else {
-            Error::Backend(self.message.clone())
+            Error::backend(self.message.clone())
         }
     }
 }
@@ -507,6 +521,7 @@ fn exec(conn: &Connection, sql: &str) -> std::result::Result<(), BatchError> {
         .map(|_| ())
         .map_err(|e| BatchError {
             disk_full: e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            transient: is_busy(&e),
             message: e.to_string(),
         })
 }
@@ -721,7 +736,7 @@ fn open_writer(path: &Path) -> std::result::Result<Connection, OpenError> {
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .db()?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Backend(format!(
+        return Err(Error::backend(format!(
             "could not enable WAL mode (journal_mode is {mode})"
         ))
         .into());
@@ -801,7 +816,7 @@ impl SqliteMetaStore {
             let first = open_read_only_conn(&path)?;
             let version = user_version(&first)?;
             if version != SCHEMA_VERSION {
-                return Err(Error::Backend(format!(
+                return Err(Error::backend(format!(
                     "metadata schema version {version} in {} (this build reads version {SCHEMA_VERSION}; `tessera serve` creates or upgrades it)",
                     path.display()
                 )));

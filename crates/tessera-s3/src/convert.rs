@@ -1,40 +1,18 @@
 //! Conversions between s3s DTOs and domain values.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, UNIX_EPOCH};
-
 use bytes::Bytes;
 use futures::StreamExt;
-use s3s::dto::{self, ETag, ETagCondition, Timestamp, TimestampFormat};
+use s3s::dto::{self, ETag, ETagCondition, Timestamp};
 use s3s::{S3Error, S3ErrorCode, S3Result};
+use std::collections::BTreeMap;
 use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
+use tessera_core::error::RequestError;
 use tessera_core::payload::{BodyStream, TrailerReader};
-use tessera_core::{ContentHeaders, Error, Millis, ObjectChecksum};
+use tessera_core::{ContentHeaders, Error, ObjectChecksum};
 
 use crate::errors::to_s3;
 
-/// Millis to an s3s timestamp.
-pub fn ts(ms: Millis) -> Timestamp {
-    Timestamp::from(UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
-}
-
-/// An s3s timestamp to millis.
-pub fn millis(t: &Timestamp) -> Millis {
-    let odt: time::OffsetDateTime = t.clone().into();
-    i64::try_from(odt.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-/// Formats a timestamp as an HTTP date (for the stored `Expires`).
-pub fn http_date(t: &Timestamp) -> Option<String> {
-    let mut buf = Vec::new();
-    t.format(TimestampFormat::HttpDate, &mut buf).ok()?;
-    String::from_utf8(buf).ok()
-}
-
-/// Parses a stored HTTP date back.
-pub fn parse_http_date(s: &str) -> Option<Timestamp> {
-    Timestamp::parse(TimestampFormat::HttpDate, s).ok()
-}
+pub use crate::dates::{http_date, millis, parse_http_date, ts};
 
 /// A quoted strong ETag for responses.
 pub fn etag(value: &str) -> ETag {
@@ -151,6 +129,77 @@ impl ChecksumFields {
     }
 }
 
+impl ChecksumFields {
+    /// Every algorithm and raw value sent (CompleteMultipartUpload's parts may name several).
+    pub fn all(self) -> Vec<(ChecksumAlgorithm, String)> {
+        [
+            (ChecksumAlgorithm::Crc32, self.crc32),
+            (ChecksumAlgorithm::Crc32c, self.crc32c),
+            (ChecksumAlgorithm::Crc64Nvme, self.crc64nvme),
+            (ChecksumAlgorithm::Sha1, self.sha1),
+            (ChecksumAlgorithm::Sha256, self.sha256),
+        ]
+        .into_iter()
+        .filter_map(|(a, v)| v.map(|v| (a, v)))
+        .collect()
+    }
+}
+
+/// The [`ChecksumFields`] of any s3s input (or part) with the five `checksum_*` fields.
+macro_rules! checksum_fields {
+    ($input:expr) => {
+        $crate::convert::ChecksumFields {
+            crc32: $input.checksum_crc32,
+            crc32c: $input.checksum_crc32c,
+            crc64nvme: $input.checksum_crc64nvme,
+            sha1: $input.checksum_sha1,
+            sha256: $input.checksum_sha256,
+        }
+    };
+}
+pub(crate) use checksum_fields;
+
+/// Sets the five `checksum_*` fields of any s3s output from a [`ChecksumOut`].
+macro_rules! set_checksums {
+    ($output:expr, $values:expr) => {{
+        let c: $crate::convert::ChecksumOut = $values;
+        $output.checksum_crc32 = c.crc32;
+        $output.checksum_crc32c = c.crc32c;
+        $output.checksum_crc64nvme = c.crc64nvme;
+        $output.checksum_sha1 = c.sha1;
+        $output.checksum_sha256 = c.sha256;
+    }};
+}
+pub(crate) use set_checksums;
+
+/// A page size parameter (`max-keys`, `max-parts`, `max-uploads`): 1000 by default and at most.
+pub fn page_size(n: Option<i32>, name: &str) -> S3Result<usize> {
+    match n {
+        None => Ok(1000),
+        Some(n) if n < 0 => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("{name} cannot be negative"),
+        )),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(1000).min(1000)),
+    }
+}
+
+/// A page size as the response echoes it.
+pub fn page_size_out(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(1000)
+}
+
+/// Buckets are not versioned: a `versionId` other than `null` names no version.
+pub fn null_version(version_id: Option<&str>) -> S3Result<()> {
+    if version_id.is_some_and(|v| v != "null") {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NoSuchVersion,
+            "The specified version does not exist.",
+        ));
+    }
+    Ok(())
+}
+
 /// Sets the checksum fields of an output from a list of values.
 #[derive(Default)]
 pub struct ChecksumOut {
@@ -183,14 +232,11 @@ impl ChecksumOut {
         out
     }
 
-    /// Part checksums: only those the client could have asked for (all but an implicit CRC64NVME
-    /// when `only` is given).
-    pub fn values(values: &[ChecksumValue], only: Option<ChecksumAlgorithm>) -> Self {
+    /// Every value of a list (core decides which a response reports).
+    pub fn values(values: &[ChecksumValue]) -> Self {
         let mut out = Self::default();
         for v in values {
-            if only.is_none_or(|o| o == v.algorithm) {
-                out.set(v.algorithm, v.to_base64());
-            }
+            out.set(v.algorithm, v.to_base64());
         }
         out
     }
@@ -233,9 +279,9 @@ pub fn trailer_reader(
             .flatten();
         match value {
             Some(v) => ChecksumValue::from_base64(algorithm, &v).map(Some),
-            None => Err(Error::InvalidRequest(format!(
-                "The trailer {name} announced in x-amz-trailer is missing"
-            ))),
+            None => Err(Error::InvalidRequest(RequestError::TrailerMissing {
+                algorithm,
+            })),
         }
     }))
 }

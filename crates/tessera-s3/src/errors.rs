@@ -1,65 +1,300 @@
-//! Domain errors to S3 errors: code, HTTP status, message.
+//! Domain errors to S3 errors: code, HTTP status and message, all decided in [`to_s3`].
 
+use std::borrow::Cow;
+
+use http::StatusCode;
 use s3s::{S3Error, S3ErrorCode};
+use tessera_core::error::{ArgumentError, BucketNameRule, Digest, InvalidPartReason, RequestError};
 use tessera_core::Error;
+
+/// The message of every 500: internal detail is for the operator's log only.
+const INTERNAL_MESSAGE: &str = "We encountered an internal error. Please try again.";
 
 /// Maps a domain error to the S3 error a client expects.
 pub fn to_s3(err: Error) -> S3Error {
     use S3ErrorCode as C;
-    let msg = err.to_string();
-    let code = match err {
-        Error::NoSuchBucket => C::NoSuchBucket,
-        Error::InvalidBucketName(_) => C::InvalidBucketName,
-        Error::BucketAlreadyOwnedByYou => C::BucketAlreadyOwnedByYou,
-        Error::BucketNotEmpty => C::BucketNotEmpty,
-        Error::NoSuchKey => C::NoSuchKey,
-        Error::NoSuchUpload => C::NoSuchUpload,
-        Error::PreconditionFailed => C::PreconditionFailed,
+    use StatusCode as S;
+    let (code, status, message): (C, S, Cow<'static, str>) = match err {
+        Error::NoSuchBucket => (
+            C::NoSuchBucket,
+            S::NOT_FOUND,
+            "The specified bucket does not exist".into(),
+        ),
+        Error::InvalidBucketName { name, reason } => (
+            C::InvalidBucketName,
+            S::BAD_REQUEST,
+            format!(
+                "The specified bucket is not valid: {name}: {}",
+                bucket_name_rule(reason)
+            )
+            .into(),
+        ),
+        Error::BucketAlreadyOwnedByYou => (
+            C::BucketAlreadyOwnedByYou,
+            S::CONFLICT,
+            "Your previous request to create the named bucket succeeded and you already own it"
+                .into(),
+        ),
+        Error::BucketNotEmpty => (
+            C::BucketNotEmpty,
+            S::CONFLICT,
+            "The bucket you tried to delete is not empty".into(),
+        ),
+        Error::InvalidLocationConstraint => (
+            C::InvalidLocationConstraint,
+            S::BAD_REQUEST,
+            "The specified location-constraint is not valid".into(),
+        ),
+        Error::NoSuchKey => (
+            C::NoSuchKey,
+            S::NOT_FOUND,
+            "The specified key does not exist".into(),
+        ),
+        Error::NoSuchUpload => (
+            C::NoSuchUpload,
+            S::NOT_FOUND,
+            "The specified multipart upload does not exist".into(),
+        ),
+        Error::PreconditionFailed => (
+            C::PreconditionFailed,
+            S::PRECONDITION_FAILED,
+            "At least one of the pre-conditions you specified did not hold".into(),
+        ),
         Error::NotModified {
             etag,
             last_modified,
         } => return not_modified(&etag, last_modified),
-        Error::InvalidPart(_) => C::InvalidPart,
-        Error::InvalidPartNumber => C::Custom("InvalidPartNumber".into()),
-        Error::InvalidPartOrder => C::InvalidPartOrder,
-        Error::EntityTooSmall => C::EntityTooSmall,
-        Error::EntityTooLarge => C::EntityTooLarge,
-        Error::BadDigest(_) => C::BadDigest,
-        Error::InvalidDigest(_) => C::InvalidDigest,
-        Error::InvalidArgument(_) => C::InvalidArgument,
-        Error::InvalidRange => C::InvalidRange,
-        Error::InvalidRequest(_) => C::InvalidRequest,
-        Error::MalformedXml => C::MalformedXML,
-        Error::KeyTooLong => C::KeyTooLongError,
-        Error::MetadataTooLarge => C::MetadataTooLarge,
-        Error::IncompleteBody => C::IncompleteBody,
-        Error::Conflict => C::SlowDown,
+        Error::InvalidPart {
+            part_number,
+            reason,
+        } => (
+            C::InvalidPart,
+            S::BAD_REQUEST,
+            match reason {
+                InvalidPartReason::NotFound => format!(
+                    "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {part_number})"
+                ),
+                InvalidPartReason::InvalidChecksum => {
+                    format!("Invalid checksum for part {part_number}")
+                }
+            }
+            .into(),
+        ),
+        Error::InvalidPartNumber => (
+            C::Custom("InvalidPartNumber".into()),
+            S::RANGE_NOT_SATISFIABLE,
+            "The requested partnumber is not satisfiable".into(),
+        ),
+        Error::InvalidPartOrder => (
+            C::InvalidPartOrder,
+            S::BAD_REQUEST,
+            "The list of parts was not in ascending order".into(),
+        ),
+        Error::EntityTooSmall => (
+            C::EntityTooSmall,
+            S::BAD_REQUEST,
+            "Your proposed upload is smaller than the minimum allowed object size".into(),
+        ),
+        Error::EntityTooLarge => (
+            C::EntityTooLarge,
+            S::BAD_REQUEST,
+            "Your proposed upload exceeds the maximum allowed object size".into(),
+        ),
+        Error::BadDigest { algorithm } => (
+            C::BadDigest,
+            S::BAD_REQUEST,
+            match algorithm {
+                Digest::ContentMd5 => {
+                    "The Content-MD5 you specified did not match what we received.".into()
+                }
+                Digest::Checksum(a) => format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    a.as_str()
+                )
+                .into(),
+            },
+        ),
+        Error::InvalidDigest => (
+            C::InvalidDigest,
+            S::BAD_REQUEST,
+            "The Content-MD5 you specified was invalid.".into(),
+        ),
+        Error::InvalidArgument(e) => (C::InvalidArgument, S::BAD_REQUEST, argument_message(e)),
+        Error::InvalidRange => (
+            C::InvalidRange,
+            S::RANGE_NOT_SATISFIABLE,
+            "The requested range is not satisfiable".into(),
+        ),
+        Error::InvalidRequest(e) => (C::InvalidRequest, S::BAD_REQUEST, request_message(e)),
+        Error::MalformedXml => (
+            C::MalformedXML,
+            S::BAD_REQUEST,
+            "The XML you provided was not well-formed or did not validate against our published schema".into(),
+        ),
+        Error::IncompleteBody => (
+            C::IncompleteBody,
+            S::BAD_REQUEST,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header"
+                .into(),
+        ),
         Error::Body(source) => return body_error(source),
+        Error::MetadataTooLarge => (
+            C::MetadataTooLarge,
+            S::BAD_REQUEST,
+            "Your metadata headers exceed the maximum allowed metadata size".into(),
+        ),
+        Error::KeyTooLong => (
+            C::KeyTooLongError,
+            S::BAD_REQUEST,
+            "The key is too long".into(),
+        ),
+        Error::Conflict => (
+            C::SlowDown,
+            S::SERVICE_UNAVAILABLE,
+            "A conflicting operation is in progress; retry".into(),
+        ),
         Error::InsufficientStorage => return insufficient_storage(),
         Error::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => {
             return insufficient_storage()
         }
-        Error::Io(_) | Error::BlobNotFound { .. } | Error::Backend(_) | Error::Internal(_) => {
-            // The detail is for the operator's log only: it may name files or backend state.
-            tracing::error!(error = ?msg, "internal error");
-            return S3Error::with_message(
-                C::InternalError,
-                "We encountered an internal error. Please try again.",
-            );
+        Error::Backend {
+            source,
+            transient: true,
+        } => {
+            // Busy or timed out: the client's retry (with backoff, which SlowDown asks for) may
+            // succeed.
+            tracing::warn!(error = %source, "transient backend error");
+            (
+                C::SlowDown,
+                S::SERVICE_UNAVAILABLE,
+                "Please reduce your request rate.".into(),
+            )
+        }
+        e @ (Error::Io(_)
+        | Error::BlobNotFound { .. }
+        | Error::Backend {
+            transient: false, ..
+        }
+        | Error::Internal(_)) => {
+            // The detail may name files or backend state.
+            tracing::error!(error = %error_chain(&e), "internal error");
+            (C::InternalError, S::INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE.into())
         }
     };
-    let mut e = S3Error::with_message(code, msg);
-    if matches!(e.code(), C::SlowDown) {
-        e.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
-    }
-    if e.code().as_str() == "InvalidPartNumber" {
-        e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
-    }
+    let mut e = S3Error::with_message(code, message);
+    e.set_status_code(status);
     e
 }
 
+/// An error and its causes, for the log.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cur = c.source();
+    }
+    text
+}
+
+fn bucket_name_rule(rule: BucketNameRule) -> &'static str {
+    match rule {
+        BucketNameRule::Length => "must be between 3 and 63 characters long",
+        BucketNameRule::Characters => {
+            "only lowercase letters, digits, dots and hyphens are allowed"
+        }
+        BucketNameRule::Ends => "must begin and end with a letter or digit",
+        BucketNameRule::AdjacentPunctuation => {
+            "must not contain two adjacent periods or a period next to a hyphen"
+        }
+        BucketNameRule::IpAddress => "must not be formatted as an IP address",
+        BucketNameRule::ReservedPrefix => "uses a reserved prefix",
+        BucketNameRule::ReservedSuffix => "uses a reserved suffix",
+    }
+}
+
+fn argument_message(e: ArgumentError) -> Cow<'static, str> {
+    match e {
+        ArgumentError::PartNumber => {
+            "Part number must be an integer between 1 and 10000, inclusive".into()
+        }
+        ArgumentError::EmptyKey => "The object key must not be empty".into(),
+        ArgumentError::CopySourceRangeSyntax => "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy".into(),
+        ArgumentError::CopySourceRangeOutOfBounds { size } => {
+            format!("Range specified is not valid for source object of size: {size}").into()
+        }
+        ArgumentError::OutOfRange { value } => format!("value {value} is out of range").into(),
+    }
+}
+
+fn request_message(e: RequestError) -> Cow<'static, str> {
+    let lower = |a: tessera_core::checksum::ChecksumAlgorithm| a.as_str().to_ascii_lowercase();
+    match e {
+        RequestError::UnsupportedChecksumAlgorithm { name } => {
+            format!("Checksum algorithm {name} is not supported").into()
+        }
+        RequestError::InvalidChecksumType { value } => {
+            format!("Value for x-amz-checksum-type header is invalid: {value}").into()
+        }
+        RequestError::InvalidChecksumValue { algorithm } => format!(
+            "Value for x-amz-checksum-{} header is invalid.",
+            lower(algorithm)
+        )
+        .into(),
+        RequestError::ChecksumTypeWithoutAlgorithm => "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.".into(),
+        RequestError::ChecksumTypeUnsupported {
+            checksum_type,
+            algorithm,
+        } => format!(
+            "The {} checksum type cannot be used with the {} checksum algorithm.",
+            checksum_type.as_str(),
+            lower(algorithm)
+        )
+        .into(),
+        RequestError::ChecksumAlgorithmMismatch { expected, actual } => format!(
+            "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+            lower(expected),
+            lower(actual)
+        )
+        .into(),
+        RequestError::ChecksumTypeMismatch { upload } => format!(
+            "The upload was created using the {} checksum mode. The complete request must use the same checksum mode.",
+            upload.as_str()
+        )
+        .into(),
+        RequestError::TrailerNotAnnounced { algorithm } => format!(
+            "The x-amz-checksum-{} trailer was not announced in x-amz-trailer",
+            lower(algorithm)
+        )
+        .into(),
+        RequestError::TrailerMissing { algorithm } => format!(
+            "The trailer x-amz-checksum-{} announced in x-amz-trailer is missing",
+            lower(algorithm)
+        )
+        .into(),
+        RequestError::RangeWithPartNumber => {
+            "Cannot specify both Range header and partNumber query parameter".into()
+        }
+        RequestError::CopyOntoItself => "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
+        RequestError::NonConsecutiveParts => "An upload created with a checksum algorithm must be completed with consecutive part numbers starting at 1.".into(),
+        RequestError::MissingPartChecksum {
+            algorithm,
+            part_number,
+        } => format!(
+            "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {part_number} in the request.",
+            lower(algorithm)
+        )
+        .into(),
+        RequestError::ObjectSizeMismatch { expected, computed } => format!(
+            "The provided 'x-amz-mp-object-size' header value {expected} does not match what was computed: {computed}"
+        )
+        .into(),
+    }
+}
+
 /// A body that failed to arrive: an S3 error raised while decoding it is kept; the payload
-/// checks of s3s's decoders (whose error types are private) are recognised by their names.
+/// checks of s3s's decoders are recognised by [`s3s_decoder_error`].
 fn body_error(source: Box<dyn std::error::Error + Send + Sync>) -> S3Error {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
     while let Some(e) = cur {
@@ -69,27 +304,8 @@ fn body_error(source: Box<dyn std::error::Error + Send + Sync>) -> S3Error {
                 s3.message().unwrap_or_default().to_string(),
             );
         }
-        let text = e.to_string();
-        if text.contains("Sha256Mismatch") {
-            let mut e = S3Error::with_message(
-                S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
-                "The provided 'x-amz-content-sha256' header does not match what was computed.",
-            );
-            e.set_status_code(http::StatusCode::BAD_REQUEST);
-            return e;
-        }
-        if text.contains("SignatureMismatch") {
-            return S3Error::with_message(
-                S3ErrorCode::SignatureDoesNotMatch,
-                "The request signature we calculated does not match the signature you provided.",
-            );
-        }
-        if text.contains("AwsChunkedStreamError: FormatError") || text.contains("ChunkMetaTooLarge")
-        {
-            return S3Error::with_message(
-                S3ErrorCode::InvalidRequest,
-                "The aws-chunked body is malformed.",
-            );
+        if let Some(mapped) = s3s_decoder_error(e) {
+            return mapped;
         }
         cur = e.source();
     }
@@ -100,13 +316,41 @@ fn body_error(source: Box<dyn std::error::Error + Send + Sync>) -> S3Error {
     )
 }
 
+/// The failures of s3s's body decoders. s3s 0.14.1 keeps their types private
+/// (`sig_v4::UploadStreamError`, `http::AwsChunkedStreamError`, in private modules), so no
+/// downcast is possible: they are recognised by their `Display` text, here only.
+fn s3s_decoder_error(e: &(dyn std::error::Error + 'static)) -> Option<S3Error> {
+    let text = e.to_string();
+    if text.contains("Sha256Mismatch") {
+        let mut e = S3Error::with_message(
+            S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        );
+        e.set_status_code(StatusCode::BAD_REQUEST);
+        return Some(e);
+    }
+    if text.contains("SignatureMismatch") {
+        return Some(S3Error::with_message(
+            S3ErrorCode::SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided.",
+        ));
+    }
+    if text.contains("AwsChunkedStreamError: FormatError") || text.contains("ChunkMetaTooLarge") {
+        return Some(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "The aws-chunked body is malformed.",
+        ));
+    }
+    None
+}
+
 /// A full disk: 507, which SDKs do not retry (a retry cannot succeed until space is freed).
 fn insufficient_storage() -> S3Error {
     let mut e = S3Error::with_message(
         S3ErrorCode::Custom("InsufficientStorage".into()),
         "The server has no storage space left for this request; delete objects or abort uploads to free space.",
     );
-    e.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
+    e.set_status_code(StatusCode::INSUFFICIENT_STORAGE);
     e
 }
 
@@ -117,11 +361,57 @@ fn not_modified(etag: &str, last_modified: tessera_core::Millis) -> S3Error {
     if let Ok(v) = http::HeaderValue::from_str(&format!("\"{etag}\"")) {
         headers.insert(http::header::ETAG, v);
     }
-    if let Some(v) = crate::convert::http_date(&crate::convert::ts(last_modified))
+    if let Some(v) = crate::dates::http_date(&crate::dates::ts(last_modified))
         .and_then(|d| http::HeaderValue::from_str(&d).ok())
     {
         headers.insert(http::header::LAST_MODIFIED, v);
     }
     e.set_headers(headers);
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_backend_is_slow_down() {
+        let e = to_s3(Error::transient("database is locked"));
+        assert_eq!(e.code(), &S3ErrorCode::SlowDown);
+        assert_eq!(e.status_code(), Some(StatusCode::SERVICE_UNAVAILABLE));
+    }
+
+    #[test]
+    fn internal_detail_stays_out_of_the_message() {
+        let e = to_s3(Error::backend("corrupt metadata: /var/lib/x"));
+        assert_eq!(e.code(), &S3ErrorCode::InternalError);
+        assert_eq!(e.message(), Some(INTERNAL_MESSAGE));
+        assert_eq!(e.status_code(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+
+    #[test]
+    fn messages_keep_their_wire_text() {
+        let e = to_s3(Error::InvalidPartNumber);
+        assert_eq!(e.status_code(), Some(StatusCode::RANGE_NOT_SATISFIABLE));
+        assert_eq!(e.code().as_str(), "InvalidPartNumber");
+        let e = to_s3(Error::InvalidRequest(
+            RequestError::ChecksumTypeUnsupported {
+                checksum_type: tessera_core::checksum::ChecksumType::Composite,
+                algorithm: tessera_core::checksum::ChecksumAlgorithm::Crc64Nvme,
+            },
+        ));
+        assert_eq!(
+            e.message(),
+            Some(
+                "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm."
+            )
+        );
+        let e = to_s3(Error::BadDigest {
+            algorithm: Digest::Checksum(tessera_core::checksum::ChecksumAlgorithm::Crc32c),
+        });
+        assert_eq!(
+            e.message(),
+            Some("The CRC32C you specified did not match the calculated checksum.")
+        );
+    }
 }

@@ -248,8 +248,7 @@ pub fn too_large() -> S3Error {
 pub async fn read_document(body: &mut s3s::Body, limit: u64) -> Result<Bytes, S3Error> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     body.store_all_limited(limit).await.map_err(|e| {
-        let text = e.to_string();
-        if text.contains("length limit") || text.contains("exceeds") {
+        if over_limit(e.as_ref()) {
             too_large()
         } else {
             S3Error::with_message(
@@ -260,9 +259,38 @@ pub async fn read_document(body: &mut s3s::Body, limit: u64) -> Result<Bytes, S3
     })
 }
 
+/// Whether reading a body failed on its length limit. A streamed body fails with
+/// `http_body_util::LengthLimitError`; a body s3s already holds fails with s3s's
+/// `BodySizeLimitExceeded`, whose module is private in s3s 0.14.1: that one is recognised by
+/// its `Display` text.
+fn over_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<http_body_util::LengthLimitError>()
+        .is_some()
+        || e.to_string().contains("exceeds limit")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn length_limits_recognised() {
+        let mut held = s3s::Body::from("hello".to_string());
+        let e = held.store_all_limited(2).await.expect_err("over the limit");
+        assert!(over_limit(e.as_ref()));
+        let mut streamed =
+            s3s::Body::http_body(http_body_util::Full::new(Bytes::from_static(b"hello")));
+        let e = streamed
+            .store_all_limited(2)
+            .await
+            .expect_err("over the limit");
+        assert!(e
+            .downcast_ref::<http_body_util::LengthLimitError>()
+            .is_some());
+        assert!(over_limit(e.as_ref()));
+        let other: Box<dyn std::error::Error + Send + Sync> = "connection reset".into();
+        assert!(!over_limit(other.as_ref()));
+    }
 
     #[test]
     fn classifies_bodies() {

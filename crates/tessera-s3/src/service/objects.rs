@@ -1,0 +1,441 @@
+//! Object operations: put, get, head, delete (one or many), copy, attributes.
+
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use tessera_core::conditions::ReadConditions;
+use tessera_core::multipart::{asked_part_checksums, validate_part_number};
+use tessera_core::objects::{
+    check_delete_batch, ByteRange, CopyObjectRequest, GetObjectRequest, ObjectRead,
+    PutObjectRequest, RangeRequest,
+};
+use tessera_core::{Tessera, WriteCondition};
+
+use super::common::{checks, copy_source, i32_of, i64_of, read_conditions, write_condition};
+use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
+use crate::errors::to_s3;
+
+fn range_request(r: Option<Range>) -> Option<RangeRequest> {
+    r.map(|r| match r {
+        Range::Int { first, last } => RangeRequest::FromTo { first, last },
+        Range::Suffix { length } => RangeRequest::Suffix(length),
+    })
+}
+
+/// An `If-Match` / `If-None-Match` request header as a condition (`*` or a list of ETags).
+fn header_condition(
+    headers: &http::HeaderMap,
+    name: http::header::HeaderName,
+) -> S3Result<Option<ETagCondition>> {
+    let Some(value) = headers.get(&name) else {
+        return Ok(None);
+    };
+    ETagCondition::parse_http_header(value.as_bytes())
+        .map(Some)
+        .map_err(|_| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                format!("Invalid {name} header value"),
+            )
+        })
+}
+
+fn checksum_enabled(mode: &Option<ChecksumMode>) -> bool {
+    mode.as_ref()
+        .is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
+}
+
+fn content_range(r: &ByteRange, size: u64) -> String {
+    format!("bytes {}-{}/{}", r.start, r.end, size)
+}
+
+/// The domain request of a GetObject / HeadObject.
+fn object_request(
+    bucket: String,
+    key: String,
+    version_id: Option<String>,
+    range: Option<Range>,
+    part_number: Option<i32>,
+    conditions: ReadConditions,
+) -> S3Result<GetObjectRequest> {
+    convert::null_version(version_id.as_deref())?;
+    Ok(GetObjectRequest {
+        bucket,
+        key,
+        range: range_request(range),
+        part_number: part_number
+            .map(|n| validate_part_number(i64::from(n)))
+            .transpose()
+            .map_err(to_s3)?,
+        conditions,
+    })
+}
+
+/// The headers describing an object (or the range / part of it served): HeadObject's output,
+/// which GetObject's repeats. Checksums only when asked for.
+fn head_output(
+    read: &ObjectRead,
+    part_number: Option<u32>,
+    mode: &Option<ChecksumMode>,
+) -> HeadObjectOutput {
+    let (o, range) = (&read.object, read.range);
+    let length = range.map_or(o.size, |r| r.end - r.start + 1);
+    let checksum = checksum_enabled(mode)
+        .then(|| read.reported_checksum(part_number))
+        .flatten();
+    let mut out = HeadObjectOutput {
+        accept_ranges: Some("bytes".into()),
+        cache_control: o.headers.cache_control.clone(),
+        checksum_type: checksum
+            .as_ref()
+            .map(|c| convert::checksum_type_out(c.checksum_type)),
+        content_disposition: o.headers.content_disposition.clone(),
+        content_encoding: o.headers.content_encoding.clone(),
+        content_language: o.headers.content_language.clone(),
+        content_length: Some(i64_of(length)),
+        content_range: range.map(|r| content_range(&r, o.size)),
+        content_type: o.headers.content_type.clone(),
+        e_tag: Some(convert::etag(&o.etag)),
+        expires: o
+            .headers
+            .expires
+            .as_deref()
+            .and_then(convert::parse_http_date),
+        last_modified: Some(convert::ts(o.last_modified)),
+        metadata: convert::metadata_out(&o.user_metadata),
+        parts_count: part_number.and(o.parts_count).map(i32_of),
+        ..Default::default()
+    };
+    set_checksums!(out, ChecksumOut::object(checksum.as_ref()));
+    out
+}
+
+/// PutObject.
+pub async fn put_object(
+    app: &Tessera,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let S3Request {
+        input,
+        headers,
+        trailing_headers,
+        ..
+    } = req;
+    let checks = checks(
+        &headers,
+        trailing_headers,
+        input.content_md5,
+        checksum_fields!(input),
+        input.checksum_algorithm.as_ref(),
+    )?;
+    let request = PutObjectRequest {
+        bucket: input.bucket,
+        key: input.key,
+        headers: convert::headers_in(
+            input.content_type,
+            input.content_encoding,
+            input.content_disposition,
+            input.content_language,
+            input.cache_control,
+            input.expires,
+        ),
+        user_metadata: convert::metadata_in(input.metadata),
+        checks,
+        condition: write_condition(input.if_match, input.if_none_match)?,
+    };
+    let object = app
+        .put_object(request, convert::body(input.body))
+        .await
+        .map_err(to_s3)?;
+    let mut out = PutObjectOutput {
+        e_tag: Some(convert::etag(&object.etag)),
+        checksum_type: object
+            .checksum
+            .as_ref()
+            .map(|c| convert::checksum_type_out(c.checksum_type)),
+        ..Default::default()
+    };
+    set_checksums!(out, ChecksumOut::object(object.checksum.as_ref()));
+    Ok(S3Response::new(out))
+}
+
+/// GetObject.
+pub async fn get_object(
+    app: &Tessera,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let i = req.input;
+    let request = object_request(
+        i.bucket,
+        i.key,
+        i.version_id,
+        i.range,
+        i.part_number,
+        read_conditions(
+            i.if_match,
+            i.if_none_match,
+            i.if_modified_since,
+            i.if_unmodified_since,
+        ),
+    )?;
+    let mut read = app.get_object(&request, true).await.map_err(to_s3)?;
+    let h = head_output(&read, request.part_number, &i.checksum_mode);
+    let body = read
+        .body
+        .take()
+        .map(|b| StreamingBlob::wrap(sync_wrapper::SyncStream::new(b)));
+    Ok(S3Response::new(GetObjectOutput {
+        body,
+        accept_ranges: h.accept_ranges,
+        cache_control: h.cache_control,
+        checksum_crc32: h.checksum_crc32,
+        checksum_crc32c: h.checksum_crc32c,
+        checksum_crc64nvme: h.checksum_crc64nvme,
+        checksum_sha1: h.checksum_sha1,
+        checksum_sha256: h.checksum_sha256,
+        checksum_type: h.checksum_type,
+        content_disposition: h.content_disposition,
+        content_encoding: h.content_encoding,
+        content_language: h.content_language,
+        content_length: h.content_length,
+        content_range: h.content_range,
+        content_type: h.content_type,
+        e_tag: h.e_tag,
+        expires: h.expires,
+        last_modified: h.last_modified,
+        metadata: h.metadata,
+        parts_count: h.parts_count,
+        ..Default::default()
+    }))
+}
+
+/// HeadObject.
+pub async fn head_object(
+    app: &Tessera,
+    req: S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
+    let i = req.input;
+    let request = object_request(
+        i.bucket,
+        i.key,
+        i.version_id,
+        i.range,
+        i.part_number,
+        read_conditions(
+            i.if_match,
+            i.if_none_match,
+            i.if_modified_since,
+            i.if_unmodified_since,
+        ),
+    )?;
+    let read = app.get_object(&request, false).await.map_err(to_s3)?;
+    // s3s does not turn HEAD into 206 by itself; the HTTP layer does, from Content-Range.
+    Ok(S3Response::new(head_output(
+        &read,
+        request.part_number,
+        &i.checksum_mode,
+    )))
+}
+
+/// DeleteObject.
+pub async fn delete_object(
+    app: &Tessera,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    let input = req.input;
+    convert::null_version(input.version_id.as_deref())?;
+    let condition = WriteCondition {
+        if_none_match_any: false,
+        if_match: convert::condition(input.if_match),
+    };
+    app.delete_object(&input.bucket, &input.key, condition)
+        .await
+        .map_err(to_s3)?;
+    Ok(S3Response::new(DeleteObjectOutput::default()))
+}
+
+/// DeleteObjects.
+pub async fn delete_objects(
+    app: &Tessera,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let input = req.input;
+    check_delete_batch(input.delete.objects.len()).map_err(to_s3)?;
+    app.bucket(&input.bucket).await.map_err(to_s3)?;
+    let quiet = input.delete.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for id in input.delete.objects {
+        let condition = WriteCondition {
+            if_none_match_any: false,
+            if_match: id.e_tag.as_ref().map(|e| e.value().to_string()),
+        };
+        let result = match convert::null_version(id.version_id.as_deref()) {
+            Err(e) => Err(e),
+            Ok(()) => app
+                .delete_object(&input.bucket, &id.key, condition)
+                .await
+                .map_err(to_s3),
+        };
+        match result {
+            Ok(_) => {
+                if !quiet {
+                    deleted.push(DeletedObject {
+                        key: Some(id.key),
+                        ..Default::default()
+                    });
+                }
+            }
+            Err(e) => errors.push(Error {
+                code: Some(e.code().as_str().to_string()),
+                key: Some(id.key),
+                message: e.message().map(str::to_string),
+                version_id: id.version_id,
+            }),
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: (!errors.is_empty()).then_some(errors),
+        request_charged: None,
+    }))
+}
+
+/// CopyObject.
+pub async fn copy_object(
+    app: &Tessera,
+    req: S3Request<CopyObjectInput>,
+) -> S3Result<S3Response<CopyObjectOutput>> {
+    let input = req.input;
+    let (source_bucket, source_key) = copy_source(&input.copy_source)?;
+    let replace = match input
+        .metadata_directive
+        .as_ref()
+        .map(|d| d.as_str().to_ascii_uppercase())
+    {
+        None => false,
+        Some(d) if d == "COPY" => false,
+        Some(d) if d == "REPLACE" => true,
+        Some(_) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "Unknown metadata directive.",
+            ));
+        }
+    };
+    let replace_metadata = replace.then(|| {
+        (
+            convert::headers_in(
+                input.content_type,
+                input.content_encoding,
+                input.content_disposition,
+                input.content_language,
+                input.cache_control,
+                input.expires,
+            ),
+            convert::metadata_in(input.metadata),
+        )
+    });
+    // s3s 0.14.1 has no CopyObject fields for these: read the headers.
+    let condition = write_condition(
+        header_condition(&req.headers, http::header::IF_MATCH)?,
+        header_condition(&req.headers, http::header::IF_NONE_MATCH)?,
+    )?;
+    let request = CopyObjectRequest {
+        source_bucket,
+        source_key,
+        source_conditions: read_conditions(
+            input.copy_source_if_match,
+            input.copy_source_if_none_match,
+            input.copy_source_if_modified_since,
+            input.copy_source_if_unmodified_since,
+        ),
+        bucket: input.bucket,
+        key: input.key,
+        replace_metadata,
+        condition,
+    };
+    let object = app.copy_object(request).await.map_err(to_s3)?;
+    let mut result = CopyObjectResult {
+        checksum_type: object
+            .checksum
+            .as_ref()
+            .map(|c| convert::checksum_type_out(c.checksum_type)),
+        e_tag: Some(convert::etag(&object.etag)),
+        last_modified: Some(convert::ts(object.last_modified)),
+        ..Default::default()
+    };
+    set_checksums!(result, ChecksumOut::object(object.checksum.as_ref()));
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(result),
+        ..Default::default()
+    }))
+}
+
+/// GetObjectAttributes.
+pub async fn get_object_attributes(
+    app: &Tessera,
+    req: S3Request<GetObjectAttributesInput>,
+) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+    let input = req.input;
+    convert::null_version(input.version_id.as_deref())?;
+    // The header is a comma-separated list; s3s may hand it over as one element.
+    let wants = |name: &str| {
+        input
+            .object_attributes
+            .iter()
+            .flat_map(|a| a.as_str().split(','))
+            .any(|a| a.trim().eq_ignore_ascii_case(name))
+    };
+    let marker = u32::try_from(input.part_number_marker.unwrap_or(0).max(0)).unwrap_or(0);
+    let max = convert::page_size(input.max_parts, "max-parts")?;
+    let (object, parts, truncated) = app
+        .object_attributes(&input.bucket, &input.key, marker, max)
+        .await
+        .map_err(to_s3)?;
+    let checksum = object
+        .checksum
+        .as_ref()
+        .filter(|_| wants("Checksum"))
+        .map(|c| {
+            let mut out = Checksum {
+                checksum_type: Some(convert::checksum_type_out(c.checksum_type)),
+                ..Default::default()
+            };
+            set_checksums!(out, ChecksumOut::object(Some(c)));
+            out
+        });
+    let algorithm = object.checksum.as_ref().map(|c| c.algorithm);
+    let object_parts = (wants("ObjectParts") && object.parts_count.is_some()).then(|| {
+        let list = parts
+            .iter()
+            .map(|p| {
+                let mut out = ObjectPart {
+                    part_number: Some(i32_of(p.part_number)),
+                    size: Some(i64_of(p.size)),
+                    ..Default::default()
+                };
+                let reported = asked_part_checksums(&p.checksums, algorithm);
+                set_checksums!(out, ChecksumOut::values(&reported));
+                out
+            })
+            .collect();
+        GetObjectAttributesParts {
+            is_truncated: Some(truncated),
+            max_parts: Some(convert::page_size_out(max)),
+            next_part_number_marker: parts.last().map(|p| i32_of(p.part_number)),
+            part_number_marker: Some(i32::try_from(marker).unwrap_or(0)),
+            parts: Some(list),
+            total_parts_count: object.parts_count.map(i32_of),
+        }
+    });
+    Ok(S3Response::new(GetObjectAttributesOutput {
+        checksum,
+        e_tag: wants("ETag").then(|| convert::etag(&object.etag)),
+        last_modified: Some(convert::ts(object.last_modified)),
+        object_parts,
+        object_size: wants("ObjectSize").then(|| i64_of(object.size)),
+        storage_class: wants("StorageClass")
+            .then(|| StorageClass::from_static(StorageClass::STANDARD)),
+        ..Default::default()
+    }))
+}
