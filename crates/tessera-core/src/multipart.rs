@@ -460,7 +460,16 @@ impl Tessera {
                     && requested_etag(req).is_some_and(|e| etag::etag_matches(&e, &done.etag)) =>
             {
                 match self.meta.get_object(&req.bucket, &req.key).await? {
-                    Some(obj) if etag::etag_matches(&obj.etag, &done.etag) => Ok(obj),
+                    // Still the current object: its segments say which part numbers it was
+                    // completed from, so a list naming others (same ETags) is not a retry.
+                    Some(obj) if etag::etag_matches(&obj.etag, &done.etag) => {
+                        if self.same_part_numbers(&obj.object_id, req).await? {
+                            Ok(obj)
+                        } else {
+                            Err(Error::NoSuchUpload)
+                        }
+                    }
+                    // Replaced since: only the recorded ETag is left to compare.
                     _ => Ok(ObjectRecord {
                         bucket: done.bucket,
                         key: done.key,
@@ -478,6 +487,29 @@ impl Tessera {
             _ => {
                 self.require_bucket(&req.bucket).await?;
                 Err(Error::NoSuchUpload)
+            }
+        }
+    }
+
+    /// Whether the object's segments carry exactly the part numbers `req` names, in order.
+    async fn same_part_numbers(
+        &self,
+        object_id: &str,
+        req: &CompleteUploadRequest,
+    ) -> Result<bool> {
+        const PAGE: usize = 1000;
+        let mut named = req.parts.iter().map(|p| p.part_number);
+        let mut after = 0;
+        loop {
+            let page = self.meta.list_segments(object_id, after, PAGE).await?;
+            for seg in &page {
+                if named.next() != Some(seg.part_number) {
+                    return Ok(false);
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE => after = last.part_number,
+                _ => return Ok(named.next().is_none()),
             }
         }
     }
