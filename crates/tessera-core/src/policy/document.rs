@@ -1,0 +1,576 @@
+//! The policy document: parsing, validation (refusing as S3 / IAM do, at Put time), and the
+//! per-statement matching used by evaluation.
+//!
+//! Grammar: IAM User Guide, "IAM JSON policy element reference" and "Grammar of the IAM JSON
+//! policy language". Limits: S3 "Bucket policy examples" (20 KB bucket policy) and IAM
+//! "IAM and AWS STS quotas" (inline user policies: 2,048 characters, whitespace excluded).
+
+use super::condition::Condition;
+use super::context::{Caller, RequestContext};
+use super::matching::{NoVars, Pattern, Syntax};
+use super::PolicyError;
+use serde_json::{Map, Value};
+
+/// S3's limit on a bucket policy document, in bytes (20 KB).
+pub const BUCKET_POLICY_MAX_BYTES: usize = 20 * 1024;
+
+/// IAM's limit on a user's inline policies, in characters not counting whitespace. IAM
+/// applies it to the aggregate of one user's inline policies; the caller passes what remains.
+pub const USER_INLINE_POLICY_MAX_CHARS: usize = 2048;
+
+/// What the document is attached to; decides the required fields and the size limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// A bucket policy (resource-based): needs Principal, and its resources must name `bucket`.
+    /// `max_bytes` defaults to [`BUCKET_POLICY_MAX_BYTES`].
+    Bucket { bucket: String, max_bytes: usize },
+    /// An IAM user policy (identity-based): must not have Principal. `max_chars` (whitespace
+    /// excluded) defaults to [`USER_INLINE_POLICY_MAX_CHARS`].
+    Identity { max_chars: usize },
+}
+
+impl PolicyKind {
+    /// A bucket policy for `bucket` with S3's size limit.
+    pub fn bucket(bucket: &str) -> Self {
+        PolicyKind::Bucket {
+            bucket: bucket.to_string(),
+            max_bytes: BUCKET_POLICY_MAX_BYTES,
+        }
+    }
+
+    /// An identity policy with IAM's inline user policy limit.
+    pub fn identity() -> Self {
+        PolicyKind::Identity {
+            max_chars: USER_INLINE_POLICY_MAX_CHARS,
+        }
+    }
+}
+
+/// The policy language version. Without `Version`, 2008-10-17 semantics (no variables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V2008_10_17,
+    V2012_10_17,
+}
+
+/// A statement's effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// A principal named in `Principal` or `NotPrincipal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyPrincipal {
+    /// `"*"` or `{"AWS": "*"}`: everyone, anonymous included.
+    Any,
+    /// An account: `"123456789012"` or `arn:aws:iam::123456789012:root` (the same thing).
+    Account(String),
+    /// An IAM user ARN.
+    User { account_id: String, arn: String },
+    /// Another IAM ARN (role, assumed role, ...): Tessera has none, the caller refuses it.
+    OtherArn { account_id: String, arn: String },
+    /// `{"CanonicalUser": id}`: an account by canonical user id.
+    CanonicalUser(String),
+    /// `{"Service": name}`: never matches a Tessera caller.
+    Service(String),
+    /// `{"Federated": name}`: never matches a Tessera caller.
+    Federated(String),
+}
+
+/// How a statement's principal element matched the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PrincipalMatch {
+    No,
+    /// Through the caller's account (account id, root ARN or canonical id): an IAM user of
+    /// that account still needs its own identity policy to allow.
+    ViaAccount,
+    /// The caller itself (its user ARN, `*`, or not excluded by NotPrincipal).
+    Direct,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Principals {
+    not: bool,
+    list: Vec<PolicyPrincipal>,
+}
+
+/// One compiled statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    sid: Option<String>,
+    effect: Effect,
+    principals: Option<Principals>,
+    not_action: bool,
+    actions: Vec<Pattern>,
+    not_resource: bool,
+    resources: Vec<Pattern>,
+    conditions: Vec<Condition>,
+}
+
+/// A parsed and validated policy, ready to evaluate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    version: Version,
+    id: Option<String>,
+    statements: Vec<Statement>,
+}
+
+fn malformed(reason: impl Into<String>) -> PolicyError {
+    PolicyError::malformed(reason)
+}
+
+const INVALID_PRINCIPAL: &str = "Invalid principal in policy";
+const INVALID_RESOURCE: &str = "Policy has invalid resource";
+const INVALID_ACTION: &str = "Policy has invalid action";
+
+/// A string or a non-empty array of strings; `None` for anything else.
+fn string_list(v: &Value) -> Option<Vec<&str>> {
+    match v {
+        Value::String(s) => Some(vec![s.as_str()]),
+        Value::Array(items) if !items.is_empty() => {
+            items.iter().map(Value::as_str).collect::<Option<Vec<_>>>()
+        }
+        _ => None,
+    }
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An `AWS` principal value: `*`, an account id, or an IAM ARN with an account id.
+/// AWS allows no partial wildcard in a principal ("*" alone only).
+fn aws_principal(s: &str) -> Option<PolicyPrincipal> {
+    if s == "*" {
+        return Some(PolicyPrincipal::Any);
+    }
+    if s.contains(['*', '?']) {
+        return None;
+    }
+    if is_account_id(s) {
+        return Some(PolicyPrincipal::Account(s.to_string()));
+    }
+    let rest = s.strip_prefix("arn:aws:")?;
+    let mut parts = rest.splitn(4, ':');
+    let (service, region, account, resource) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if !matches!(service, "iam" | "sts") || !region.is_empty() || !is_account_id(account) {
+        return None;
+    }
+    let account_id = account.to_string();
+    Some(if service == "iam" && resource == "root" {
+        PolicyPrincipal::Account(account_id)
+    } else if service == "iam" && resource.len() > 5 && resource.starts_with("user/") {
+        PolicyPrincipal::User {
+            account_id,
+            arn: s.to_string(),
+        }
+    } else if resource.is_empty() {
+        return None;
+    } else {
+        PolicyPrincipal::OtherArn {
+            account_id,
+            arn: s.to_string(),
+        }
+    })
+}
+
+fn parse_principals(v: &Value, not: bool) -> Result<Principals, PolicyError> {
+    let bad = || malformed(INVALID_PRINCIPAL);
+    let mut list = Vec::new();
+    match v {
+        Value::String(s) if s == "*" => list.push(PolicyPrincipal::Any),
+        Value::Object(map) if !map.is_empty() => {
+            for (kind, values) in map {
+                for s in string_list(values).ok_or_else(bad)? {
+                    let p = match kind.as_str() {
+                        "AWS" => aws_principal(s).ok_or_else(bad)?,
+                        _ if s.is_empty() || s.contains('*') => return Err(bad()),
+                        "CanonicalUser" => PolicyPrincipal::CanonicalUser(s.to_string()),
+                        "Service" => PolicyPrincipal::Service(s.to_string()),
+                        "Federated" => PolicyPrincipal::Federated(s.to_string()),
+                        _ => return Err(bad()),
+                    };
+                    list.push(p);
+                }
+            }
+        }
+        _ => return Err(bad()),
+    }
+    Ok(Principals { not, list })
+}
+
+/// `*` or `service:action` with wildcards; a bucket policy accepts only `s3:` actions.
+fn parse_action(s: &str, kind: &PolicyKind) -> Option<Pattern> {
+    let syntax = Syntax {
+        wildcards: true,
+        variables: false,
+    };
+    if s == "*" {
+        return Some(Pattern::compile(s, syntax));
+    }
+    let (service, name) = s.split_once(':')?;
+    let service_ok = !service.is_empty()
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '?' | '-' | '_'));
+    let bucket_ok = match kind {
+        PolicyKind::Bucket { .. } => service.eq_ignore_ascii_case("s3"),
+        PolicyKind::Identity { .. } => true,
+    };
+    (service_ok && name_ok && bucket_ok).then(|| Pattern::compile(s, syntax))
+}
+
+/// A resource ARN pattern; in a bucket policy it must be an S3 ARN naming that bucket.
+fn parse_resource(s: &str, kind: &PolicyKind, variables: bool) -> Option<Pattern> {
+    let syntax = Syntax {
+        wildcards: true,
+        variables,
+    };
+    match kind {
+        PolicyKind::Bucket { bucket, .. } => {
+            let path = s.strip_prefix("arn:aws:s3:::")?;
+            let bucket_part = path.split('/').next().unwrap_or(path);
+            Pattern::compile(bucket_part, syntax)
+                .matches(bucket, &NoVars, false)
+                .then(|| Pattern::compile(s, syntax))
+        }
+        PolicyKind::Identity { .. } => {
+            (s == "*" || s.starts_with("arn:")).then(|| Pattern::compile(s, syntax))
+        }
+    }
+}
+
+impl Policy {
+    /// Parses and validates `json` as a policy of `kind`; the error carries S3's reason.
+    pub fn parse(json: &str, kind: &PolicyKind) -> Result<Policy, PolicyError> {
+        match kind {
+            PolicyKind::Bucket { max_bytes, .. } if json.len() > *max_bytes => {
+                return Err(PolicyError::TooLarge { limit: *max_bytes });
+            }
+            PolicyKind::Identity { max_chars }
+                if json.chars().filter(|c| !c.is_whitespace()).count() > *max_chars =>
+            {
+                return Err(PolicyError::TooLarge { limit: *max_chars });
+            }
+            _ => {}
+        }
+        let not_json = || malformed("Policies must be valid JSON and the first byte must be '{'");
+        let doc: Value = serde_json::from_str(json).map_err(|_| not_json())?;
+        let Value::Object(top) = doc else {
+            return Err(not_json());
+        };
+        for field in top.keys() {
+            if !matches!(field.as_str(), "Version" | "Id" | "Statement") {
+                return Err(malformed(format!("Unknown field {field}")));
+            }
+        }
+        let version = match top.get("Version") {
+            None => Version::V2008_10_17,
+            Some(Value::String(v)) if v == "2012-10-17" => Version::V2012_10_17,
+            Some(Value::String(v)) if v == "2008-10-17" => Version::V2008_10_17,
+            Some(_) => return Err(malformed("Policy has an invalid version")),
+        };
+        let id = match top.get("Id") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(malformed("Policy has an invalid Id")),
+        };
+        let raw = match top.get("Statement") {
+            None => return Err(malformed("Missing required field Statement")),
+            Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
+            Some(one @ Value::Object(_)) => vec![one],
+            Some(_) => return Err(malformed("Policy has an invalid Statement")),
+        };
+        if raw.is_empty() {
+            return Err(malformed("Could not parse the policy: Statement is empty!"));
+        }
+        let mut statements = Vec::with_capacity(raw.len());
+        for v in raw {
+            let Value::Object(st) = v else {
+                return Err(malformed("Policy has an invalid Statement"));
+            };
+            statements.push(parse_statement(st, kind, version)?);
+        }
+        if matches!(kind, PolicyKind::Identity { .. }) {
+            let mut sids: Vec<&str> = statements.iter().filter_map(|s| s.sid.as_deref()).collect();
+            sids.sort_unstable();
+            if sids.windows(2).any(|w| w[0] == w[1]) {
+                return Err(malformed(
+                    "Statement IDs (SID) in a single policy must be unique.",
+                ));
+            }
+        }
+        Ok(Policy {
+            version,
+            id,
+            statements,
+        })
+    }
+
+    /// The language version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The `Id` element.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The statements, in document order.
+    pub fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
+    /// Every principal named in Principal or NotPrincipal, for the caller to check that each
+    /// exists (else: MalformedPolicy "Invalid principal in policy").
+    pub fn principals(&self) -> impl Iterator<Item = &PolicyPrincipal> {
+        self.statements
+            .iter()
+            .filter_map(|s| s.principals.as_ref())
+            .flat_map(|p| p.list.iter())
+    }
+}
+
+fn parse_statement(
+    st: &Map<String, Value>,
+    kind: &PolicyKind,
+    version: Version,
+) -> Result<Statement, PolicyError> {
+    for field in st.keys() {
+        if !matches!(
+            field.as_str(),
+            "Sid"
+                | "Effect"
+                | "Principal"
+                | "NotPrincipal"
+                | "Action"
+                | "NotAction"
+                | "Resource"
+                | "NotResource"
+                | "Condition"
+        ) {
+            return Err(malformed(format!("Unknown field {field}")));
+        }
+    }
+    let identity = matches!(kind, PolicyKind::Identity { .. });
+    let variables = version == Version::V2012_10_17;
+    let sid = match st.get("Sid") {
+        None => None,
+        Some(Value::String(s)) => {
+            if identity && !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(malformed("Statement IDs (SID) must be alpha-numeric."));
+            }
+            Some(s.clone())
+        }
+        Some(_) => return Err(malformed("Policy has an invalid Sid")),
+    };
+    let effect = match st.get("Effect") {
+        None => return Err(malformed("Missing required field Effect")),
+        Some(Value::String(e)) if e == "Allow" => Effect::Allow,
+        Some(Value::String(e)) if e == "Deny" => Effect::Deny,
+        Some(e) => {
+            return Err(malformed(format!(
+                "Invalid effect: {}",
+                e.as_str().unwrap_or_default()
+            )))
+        }
+    };
+
+    let principals = match (st.get("Principal"), st.get("NotPrincipal")) {
+        (Some(_), Some(_)) => {
+            return Err(malformed(
+                "Statement can not have both Principal and NotPrincipal",
+            ))
+        }
+        (Some(_), _) | (_, Some(_)) if identity => {
+            return Err(malformed("Policy document should not specify a principal."))
+        }
+        (Some(p), None) => Some(parse_principals(p, false)?),
+        (None, Some(p)) => Some(parse_principals(p, true)?),
+        (None, None) if !identity => return Err(malformed("Missing required field Principal")),
+        (None, None) => None,
+    };
+
+    let (not_action, raw_actions) = match (st.get("Action"), st.get("NotAction")) {
+        (Some(_), Some(_)) => {
+            return Err(malformed(
+                "Statement can not have both Action and NotAction",
+            ))
+        }
+        (Some(a), None) => (false, a),
+        (None, Some(a)) => (true, a),
+        (None, None) => return Err(malformed("Missing required field Action")),
+    };
+    let actions = string_list(raw_actions)
+        .ok_or_else(|| malformed(INVALID_ACTION))?
+        .into_iter()
+        .map(|a| parse_action(a, kind).ok_or_else(|| malformed(INVALID_ACTION)))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let (not_resource, raw_resources) = match (st.get("Resource"), st.get("NotResource")) {
+        (Some(_), Some(_)) => {
+            return Err(malformed(
+                "Statement can not have both Resource and NotResource",
+            ))
+        }
+        (Some(r), None) => (false, r),
+        (None, Some(r)) => (true, r),
+        (None, None) => return Err(malformed("Missing required field Resource")),
+    };
+    let resources = string_list(raw_resources)
+        .ok_or_else(|| malformed(INVALID_RESOURCE))?
+        .into_iter()
+        .map(|r| parse_resource(r, kind, variables).ok_or_else(|| malformed(INVALID_RESOURCE)))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut conditions = Vec::new();
+    match st.get("Condition") {
+        None => {}
+        Some(Value::Object(block)) => {
+            for (op, body) in block {
+                conditions.extend(Condition::parse_block(op, body, variables)?);
+            }
+        }
+        Some(_) => return Err(malformed("Policy has an invalid condition block")),
+    }
+
+    Ok(Statement {
+        sid,
+        effect,
+        principals,
+        not_action,
+        actions,
+        not_resource,
+        resources,
+        conditions,
+    })
+}
+
+impl Statement {
+    /// The `Sid` element.
+    pub fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+
+    /// Allow or Deny.
+    pub fn effect(&self) -> Effect {
+        self.effect
+    }
+
+    /// The compiled conditions (all must hold).
+    pub fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+
+    /// Action names are case-insensitive (`s3:getobject` is `s3:GetObject`).
+    pub(crate) fn matches_action(&self, action: &str) -> bool {
+        self.actions
+            .iter()
+            .any(|p| p.matches(action, &NoVars, true))
+            != self.not_action
+    }
+
+    /// Resource ARNs are case-sensitive; variables resolve from the request.
+    pub(crate) fn matches_resource(&self, ctx: &RequestContext) -> bool {
+        self.resources
+            .iter()
+            .any(|p| p.matches(&ctx.resource, ctx, false))
+            != self.not_resource
+    }
+
+    /// All conditions hold (AND of operators and keys).
+    pub(crate) fn conditions_hold(&self, ctx: &RequestContext) -> bool {
+        self.conditions
+            .iter()
+            .all(|c| c.eval(ctx.values(c.key()), ctx))
+    }
+
+    /// Whether the principal element applies to `caller` (identity policies: always Direct).
+    /// NotPrincipal excludes a caller only when all its identities are listed: an IAM user is
+    /// its user ARN and its account (IAM User Guide, "AWS JSON policy elements: NotPrincipal").
+    pub(crate) fn principal_match(&self, caller: &Caller) -> PrincipalMatch {
+        let Some(p) = &self.principals else {
+            return PrincipalMatch::Direct;
+        };
+        let account_listed = |account: &str, canonical: &str| {
+            p.list.iter().any(|e| match e {
+                PolicyPrincipal::Account(a) => a == account,
+                PolicyPrincipal::CanonicalUser(c) => c == canonical,
+                _ => false,
+            })
+        };
+        let any = p.list.contains(&PolicyPrincipal::Any);
+        let user_listed = |arn: &str| {
+            p.list
+                .iter()
+                .any(|e| matches!(e, PolicyPrincipal::User { arn: a, .. } if a == arn))
+        };
+        if p.not {
+            let excluded = any
+                || match caller {
+                    Caller::Anonymous => false,
+                    Caller::Root {
+                        account_id,
+                        canonical_id,
+                    } => account_listed(account_id, canonical_id),
+                    Caller::User {
+                        account_id,
+                        canonical_id,
+                        arn,
+                        ..
+                    } => user_listed(arn) && account_listed(account_id, canonical_id),
+                };
+            return if excluded {
+                PrincipalMatch::No
+            } else {
+                PrincipalMatch::Direct
+            };
+        }
+        if any {
+            return PrincipalMatch::Direct;
+        }
+        match caller {
+            Caller::Anonymous => PrincipalMatch::No,
+            Caller::Root {
+                account_id,
+                canonical_id,
+            } => {
+                if account_listed(account_id, canonical_id) {
+                    PrincipalMatch::ViaAccount
+                } else {
+                    PrincipalMatch::No
+                }
+            }
+            Caller::User {
+                account_id,
+                canonical_id,
+                arn,
+                ..
+            } => {
+                if user_listed(arn) {
+                    PrincipalMatch::Direct
+                } else if account_listed(account_id, canonical_id) {
+                    PrincipalMatch::ViaAccount
+                } else {
+                    PrincipalMatch::No
+                }
+            }
+        }
+    }
+
+    /// Grants to everyone (`*`, or any NotPrincipal, which names only whom it leaves out).
+    pub(crate) fn grants_to_everyone(&self) -> bool {
+        match &self.principals {
+            None => false,
+            Some(p) => p.not || p.list.contains(&PolicyPrincipal::Any),
+        }
+    }
+}

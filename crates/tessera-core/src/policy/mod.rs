@@ -1,0 +1,46 @@
+//! The IAM policy language and its evaluation: bucket policies and IAM user (identity) policies,
+//! parsed and validated once at Put time, then evaluated per request without re-parsing.
+//!
+//! - [`Policy::parse`] refuses a document the way S3 / IAM do, with the reason text of
+//!   S3's MalformedPolicy message ([`PolicyError`]).
+//! - [`RequestContext`] carries the caller, the action, the resource ARN and the condition keys.
+//! - [`evaluate`] applies AWS's evaluation logic (explicit deny, same-account, cross-account,
+//!   anonymous); [`is_public`] says whether a bucket policy is "public" for PublicAccessBlock.
+//!
+//! Reference: IAM User Guide, "IAM JSON policy element reference" and "Policy evaluation logic".
+
+mod condition;
+mod context;
+mod document;
+mod eval;
+mod matching;
+mod time;
+
+pub use condition::{Condition, ConditionOp, SetQualifier};
+pub use context::{Caller, RequestContext};
+pub use document::{
+    Effect, Policy, PolicyKind, PolicyPrincipal, Statement, Version, BUCKET_POLICY_MAX_BYTES,
+    USER_INLINE_POLICY_MAX_CHARS,
+};
+pub use eval::{evaluate, evaluate_with_acl, is_public, Decision};
+
+use thiserror::Error;
+
+/// Why a policy document was refused. `Malformed` carries the reason S3 puts in its
+/// MalformedPolicy message (IAM: MalformedPolicyDocument); `TooLarge` maps to S3's
+/// MalformedPolicy or IAM's LimitExceeded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PolicyError {
+    #[error("{reason}")]
+    Malformed { reason: String },
+    #[error("Policy exceeds the maximum allowed document size ({limit})")]
+    TooLarge { limit: usize },
+}
+
+impl PolicyError {
+    pub(crate) fn malformed(reason: impl Into<String>) -> Self {
+        PolicyError::Malformed {
+            reason: reason.into(),
+        }
+    }
+}
