@@ -478,3 +478,436 @@ fn compile_values(op: ConditionOp, texts: &[String], variables: bool) -> Option<
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::matching::NoVars;
+    use serde_json::json;
+
+    fn cond(op: &str, key: &str, values: Value) -> Condition {
+        Condition::parse_block(op, &json!({ key: values }), true)
+            .unwrap()
+            .remove(0)
+    }
+
+    fn eval(c: &Condition, request: Option<&[&str]>) -> bool {
+        let owned: Option<Vec<String>> = request.map(|r| r.iter().map(|s| s.to_string()).collect());
+        c.eval(owned.as_deref(), &NoVars)
+    }
+
+    fn reason(op: &str, body: Value) -> String {
+        match Condition::parse_block(op, &body, true) {
+            Err(PolicyError::Malformed { reason }) => reason,
+            other => panic!("expected Malformed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn string_equals_is_case_sensitive_and_ors_values() {
+        let c = cond(
+            "StringEquals",
+            "s3:x-amz-acl",
+            json!(["private", "public-read"]),
+        );
+        assert!(eval(&c, Some(&["public-read"])));
+        assert!(eval(&c, Some(&["private"])));
+        assert!(!eval(&c, Some(&["Private"])));
+        assert!(!eval(&c, Some(&["authenticated-read"])));
+    }
+
+    #[test]
+    fn string_equals_does_not_treat_star_as_wildcard() {
+        let c = cond("StringEquals", "s3:prefix", json!("home/*"));
+        assert!(eval(&c, Some(&["home/*"])));
+        assert!(!eval(&c, Some(&["home/alice"])));
+    }
+
+    #[test]
+    fn string_not_equals_with_several_values_is_a_nor() {
+        // IAM User Guide, Condition operators: with several values a negated operator holds
+        // only when the request value equals none of them.
+        let c = cond(
+            "StringNotEquals",
+            "aws:PrincipalTag/role",
+            json!(["audit", "security"]),
+        );
+        assert!(!eval(&c, Some(&["audit"])));
+        assert!(!eval(&c, Some(&["security"])));
+        assert!(eval(&c, Some(&["dev"])));
+    }
+
+    #[test]
+    fn string_equals_ignore_case_and_its_negation() {
+        let c = cond("StringEqualsIgnoreCase", "aws:username", json!("Alice"));
+        assert!(eval(&c, Some(&["ALICE"])));
+        assert!(!eval(&c, Some(&["alicia"])));
+        let n = cond("StringNotEqualsIgnoreCase", "aws:username", json!("Alice"));
+        assert!(!eval(&n, Some(&["alice"])));
+        assert!(eval(&n, Some(&["bob"])));
+    }
+
+    #[test]
+    fn string_like_and_not_like_use_wildcards() {
+        let c = cond("StringLike", "s3:prefix", json!(["home/*", "pub??"]));
+        assert!(eval(&c, Some(&["home/"])));
+        assert!(eval(&c, Some(&["home/a/b"])));
+        assert!(eval(&c, Some(&["pub01"])));
+        assert!(!eval(&c, Some(&["pub1"])));
+        let n = cond("StringNotLike", "s3:prefix", json!("home/*"));
+        assert!(!eval(&n, Some(&["home/x"])));
+        assert!(eval(&n, Some(&["other/x"])));
+    }
+
+    #[test]
+    fn missing_key_makes_positive_operators_false() {
+        for (op, v) in [
+            ("StringEquals", json!("a")),
+            ("StringEqualsIgnoreCase", json!("a")),
+            ("StringLike", json!("*")),
+            ("NumericEquals", json!(1)),
+            ("NumericLessThan", json!(1)),
+            ("DateGreaterThan", json!("2020-01-01")),
+            ("Bool", json!(true)),
+            ("BinaryEquals", json!("QmluYXJ5")),
+            ("IpAddress", json!("0.0.0.0/0")),
+            ("ArnEquals", json!("arn:aws:iam::123456789012:root")),
+            ("ArnLike", json!("*")),
+        ] {
+            assert!(!eval(&cond(op, "k", v), None), "{op}");
+        }
+    }
+
+    #[test]
+    fn missing_key_makes_negated_operators_true() {
+        // IAM User Guide, Condition operators: "If the policy condition requires that the key
+        // is not matched, such as StringNotLike or ArnNotLike, and the right key is not
+        // present, the condition is true."
+        for (op, v) in [
+            ("StringNotEquals", json!("a")),
+            ("StringNotEqualsIgnoreCase", json!("a")),
+            ("StringNotLike", json!("*")),
+            ("NumericNotEquals", json!(1)),
+            ("DateNotEquals", json!("2020-01-01")),
+            ("NotIpAddress", json!("10.0.0.0/8")),
+            ("ArnNotEquals", json!("arn:aws:iam::123456789012:root")),
+            ("ArnNotLike", json!("*")),
+        ] {
+            assert!(eval(&cond(op, "k", v), None), "{op}");
+        }
+    }
+
+    #[test]
+    fn if_exists_is_true_when_the_key_is_missing_and_tests_it_otherwise() {
+        let c = cond("StringEqualsIfExists", "s3:x-amz-acl", json!("private"));
+        assert!(eval(&c, None));
+        assert!(eval(&c, Some(&[])));
+        assert!(eval(&c, Some(&["private"])));
+        assert!(!eval(&c, Some(&["public-read"])));
+        let n = cond("NumericLessThanIfExists", "s3:max-keys", json!(10));
+        assert!(eval(&n, None));
+        assert!(eval(&n, Some(&["9"])));
+        assert!(!eval(&n, Some(&["10"])));
+        let ip = cond("NotIpAddressIfExists", "aws:SourceIp", json!("10.0.0.0/8"));
+        assert!(eval(&ip, None));
+        assert!(!eval(&ip, Some(&["10.1.2.3"])));
+        assert!(eval(&ip, Some(&["192.0.2.1"])));
+        let d = cond(
+            "DateLessThanIfExists",
+            "aws:CurrentTime",
+            json!("2030-01-01"),
+        );
+        assert!(eval(&d, None));
+        let b = cond("BoolIfExists", "aws:SecureTransport", json!("true"));
+        assert!(eval(&b, None));
+        assert!(!eval(&b, Some(&["false"])));
+        let a = cond("ArnLikeIfExists", "aws:SourceArn", json!("arn:aws:s3:::b*"));
+        assert!(eval(&a, None));
+        assert!(!eval(&a, Some(&["arn:aws:s3:::x"])));
+    }
+
+    #[test]
+    fn numeric_operators_compare_integers_and_decimals() {
+        let cases = [
+            ("NumericEquals", "10", [false, true, false]),
+            ("NumericNotEquals", "10", [true, false, true]),
+            ("NumericLessThan", "10", [true, false, false]),
+            ("NumericLessThanEquals", "10", [true, true, false]),
+            ("NumericGreaterThan", "10", [false, false, true]),
+            ("NumericGreaterThanEquals", "10", [false, true, true]),
+        ];
+        for (op, v, want) in cases {
+            let c = cond(op, "s3:max-keys", json!(v));
+            for (input, w) in ["9.5", "10", "11"].iter().zip(want) {
+                assert_eq!(eval(&c, Some(&[input])), w, "{op} {input}");
+            }
+        }
+        // JSON numbers are accepted as values too.
+        assert!(eval(
+            &cond("NumericEquals", "k", json!(2.5)),
+            Some(&["2.50"])
+        ));
+        // A request value that is not a number matches nothing.
+        assert!(!eval(
+            &cond("NumericLessThan", "k", json!(5)),
+            Some(&["abc"])
+        ));
+    }
+
+    #[test]
+    fn date_operators_accept_iso8601_and_epoch_seconds() {
+        let noon = "2019-07-16T12:00:00Z";
+        let cases = [
+            ("DateEquals", [false, true, false]),
+            ("DateNotEquals", [true, false, true]),
+            ("DateLessThan", [true, false, false]),
+            ("DateLessThanEquals", [true, true, false]),
+            ("DateGreaterThan", [false, false, true]),
+            ("DateGreaterThanEquals", [false, true, true]),
+        ];
+        for (op, want) in cases {
+            let c = cond(op, "aws:CurrentTime", json!(noon));
+            for (input, w) in ["2019-07-16T11:59:59Z", "1563278400", "2019-07-17"]
+                .iter()
+                .zip(want)
+            {
+                assert_eq!(eval(&c, Some(&[input])), w, "{op} {input}");
+            }
+        }
+        // The policy value may be epoch seconds too.
+        let e = cond("DateEquals", "aws:EpochTime", json!(1563278400));
+        assert!(eval(&e, Some(&["2019-07-16T14:00:00+02:00"])));
+    }
+
+    #[test]
+    fn bool_matches_true_and_false_case_insensitively() {
+        let c = cond("Bool", "aws:SecureTransport", json!("false"));
+        assert!(eval(&c, Some(&["false"])));
+        assert!(eval(&c, Some(&["FALSE"])));
+        assert!(!eval(&c, Some(&["true"])));
+        assert!(!eval(&c, Some(&["yes"])));
+        assert!(eval(&cond("Bool", "k", json!(true)), Some(&["true"])));
+    }
+
+    #[test]
+    fn ip_address_matches_ipv4_and_ipv6_cidrs() {
+        // S3 User Guide, Bucket policy examples, "Restricting access to specific IP
+        // addresses": 54.240.143.0/24 allowed except 54.240.143.188, and IPv6 2600:1f18::/32.
+        let allow = cond(
+            "IpAddress",
+            "aws:SourceIp",
+            json!(["54.240.143.0/24", "2600:1f18::/32"]),
+        );
+        let except = cond("NotIpAddress", "aws:SourceIp", json!("54.240.143.188/32"));
+        let both = |ip: &str| eval(&allow, Some(&[ip])) && eval(&except, Some(&[ip]));
+        assert!(both("54.240.143.1"));
+        assert!(!both("54.240.143.188"));
+        assert!(!both("54.240.144.1"));
+        assert!(both("2600:1f18:abcd::1"));
+        assert!(!both("2600:1f19::1"));
+        // A bare address is a /32; a v4 network never matches a v6 address.
+        let host = cond("IpAddress", "aws:SourceIp", json!("192.0.2.7"));
+        assert!(eval(&host, Some(&["192.0.2.7"])));
+        assert!(!eval(&host, Some(&["192.0.2.8"])));
+        assert!(!eval(&host, Some(&["::1"])));
+        // An IPv4-mapped IPv6 request address counts as IPv4.
+        assert!(eval(&host, Some(&["::ffff:192.0.2.7"])));
+        assert!(eval(
+            &cond("IpAddress", "k", json!("0.0.0.0/0")),
+            Some(&["8.8.8.8"])
+        ));
+    }
+
+    #[test]
+    fn null_tests_presence() {
+        let absent = cond("Null", "aws:TokenIssueTime", json!("true"));
+        assert!(eval(&absent, None));
+        assert!(eval(&absent, Some(&[])));
+        assert!(!eval(&absent, Some(&["x"])));
+        let present = cond("Null", "aws:TokenIssueTime", json!(false));
+        assert!(!eval(&present, None));
+        assert!(eval(&present, Some(&["x"])));
+    }
+
+    #[test]
+    fn arn_operators_match_component_by_component() {
+        let any_root = cond("ArnLike", "aws:PrincipalArn", json!("arn:aws:iam::*:root"));
+        assert!(eval(&any_root, Some(&["arn:aws:iam::123456789012:root"])));
+        assert!(!eval(
+            &any_root,
+            Some(&["arn:aws:iam::123456789012:user/root"])
+        ));
+        // `*` stays inside its component: it cannot swallow the region and account.
+        let c = cond(
+            "ArnLike",
+            "aws:SourceArn",
+            json!("arn:aws:sns:*:123456789012:topic"),
+        );
+        assert!(eval(
+            &c,
+            Some(&["arn:aws:sns:us-east-1:123456789012:topic"])
+        ));
+        assert!(!eval(
+            &c,
+            Some(&["arn:aws:sns:us-east-1:999:123456789012:topic"])
+        ));
+        // The resource part keeps its own colons.
+        let r = cond(
+            "ArnEquals",
+            "aws:SourceArn",
+            json!("arn:aws:s3:::bucket/a:b"),
+        );
+        assert!(eval(&r, Some(&["arn:aws:s3:::bucket/a:b"])));
+        assert!(!eval(&r, Some(&["arn:aws:s3:::bucket/a"])));
+        let n = cond("ArnNotLike", "aws:SourceArn", json!("arn:aws:s3:::logs-*"));
+        assert!(!eval(&n, Some(&["arn:aws:s3:::logs-1"])));
+        assert!(eval(&n, Some(&["arn:aws:s3:::data"])));
+        let ne = cond("ArnNotEquals", "aws:SourceArn", json!("arn:aws:s3:::data"));
+        assert!(!eval(&ne, Some(&["arn:aws:s3:::data"])));
+        assert!(eval(&ne, Some(&["arn:aws:s3:::other"])));
+    }
+
+    #[test]
+    fn binary_equals_compares_base64_values() {
+        let c = cond("BinaryEquals", "k", json!("QmluYXJ5VmFsdWVJbkJhc2U2NA=="));
+        assert!(eval(&c, Some(&["QmluYXJ5VmFsdWVJbkJhc2U2NA=="])));
+        assert!(!eval(&c, Some(&["QmluYXJ5"])));
+    }
+
+    #[test]
+    fn for_any_value_needs_one_matching_request_value() {
+        let c = cond(
+            "ForAnyValue:StringEquals",
+            "aws:TagKeys",
+            json!(["env", "team"]),
+        );
+        assert!(eval(&c, Some(&["x", "team"])));
+        assert!(!eval(&c, Some(&["x", "y"])));
+        // Missing key or empty set: false.
+        assert!(!eval(&c, None));
+        assert!(!eval(&c, Some(&[])));
+        let ie = cond(
+            "ForAnyValue:StringEqualsIfExists",
+            "aws:TagKeys",
+            json!("env"),
+        );
+        assert!(eval(&ie, None));
+    }
+
+    #[test]
+    fn for_all_values_needs_every_request_value_to_match() {
+        // IAM User Guide, "Single-valued vs. multivalued context keys": ForAllValues is also
+        // true when the key is missing from the request.
+        let c = cond(
+            "ForAllValues:StringLike",
+            "aws:TagKeys",
+            json!(["env*", "team"]),
+        );
+        assert!(eval(&c, Some(&["env-a", "team"])));
+        assert!(!eval(&c, Some(&["env-a", "cost"])));
+        assert!(eval(&c, None));
+        assert!(eval(&c, Some(&[])));
+    }
+
+    #[test]
+    fn set_qualifiers_with_negated_operators_apply_per_request_value() {
+        let all = cond(
+            "ForAllValues:StringNotEquals",
+            "aws:TagKeys",
+            json!(["secret", "admin"]),
+        );
+        assert!(all.eval(Some(&["env".into(), "team".into()]), &NoVars));
+        assert!(!all.eval(Some(&["env".into(), "admin".into()]), &NoVars));
+        assert!(all.eval(None, &NoVars));
+        let any = cond(
+            "ForAnyValue:StringNotEquals",
+            "aws:TagKeys",
+            json!("secret"),
+        );
+        assert!(any.eval(Some(&["secret".into(), "env".into()]), &NoVars));
+        assert!(!any.eval(Some(&["secret".into()]), &NoVars));
+        assert!(!any.eval(None, &NoVars));
+    }
+
+    #[test]
+    fn plain_operator_on_several_request_values_matches_any_of_them() {
+        let c = cond("StringEquals", "k", json!("a"));
+        assert!(eval(&c, Some(&["b", "a"])));
+        let n = cond("StringNotEquals", "k", json!("a"));
+        assert!(!eval(&n, Some(&["b", "a"])));
+        assert!(eval(&n, Some(&["b", "c"])));
+    }
+
+    #[test]
+    fn several_keys_in_one_operator_become_separate_conditions() {
+        let v = Condition::parse_block(
+            "StringEquals",
+            &json!({"s3:prefix": "a", "S3:Delimiter": "/"}),
+            true,
+        )
+        .unwrap();
+        assert_eq!(v.len(), 2);
+        // Condition keys are case-insensitive: stored lowercased.
+        assert!(v.iter().any(|c| c.key() == "s3:delimiter"));
+    }
+
+    #[test]
+    fn unknown_operator_is_refused() {
+        assert_eq!(
+            reason("StringEqualz", json!({"k": "v"})),
+            "Invalid Condition type : StringEqualz"
+        );
+        assert_eq!(
+            reason("stringequals", json!({"k": "v"})),
+            "Invalid Condition type : stringequals"
+        );
+        assert_eq!(
+            reason("ForSomeValues:StringEquals", json!({"k": "v"})),
+            "Invalid Condition type : ForSomeValues:StringEquals"
+        );
+    }
+
+    #[test]
+    fn null_has_no_if_exists_or_set_form() {
+        assert_eq!(
+            reason("NullIfExists", json!({"k": "true"})),
+            "Invalid Condition type : NullIfExists"
+        );
+        assert_eq!(
+            reason("ForAllValues:Null", json!({"k": "true"})),
+            "Invalid Condition type : ForAllValues:Null"
+        );
+    }
+
+    #[test]
+    fn values_that_do_not_fit_the_operator_are_refused() {
+        for (op, v) in [
+            ("NumericEquals", json!("ten")),
+            ("DateEquals", json!("yesterday")),
+            ("IpAddress", json!("10.0.0.0/33")),
+            ("IpAddress", json!("host.example")),
+            ("Bool", json!("yes")),
+            ("Null", json!("maybe")),
+            ("BinaryEquals", json!("***")),
+            ("StringEquals", json!({"nested": 1})),
+            ("StringEquals", json!(null)),
+        ] {
+            assert_eq!(
+                reason(op, json!({ "k": v })),
+                format!("Invalid Condition value for {op} on key k")
+            );
+        }
+        assert_eq!(
+            reason("StringEquals", json!("not-an-object")),
+            "Invalid Condition block for StringEquals"
+        );
+    }
+
+    #[test]
+    fn cidr_narrowness_for_public_test() {
+        assert!(Cidr::parse("10.0.0.0/8").is_some_and(|c| c.is_narrow()));
+        assert!(Cidr::parse("0.0.0.0/1").is_some_and(|c| !c.is_narrow()));
+        assert!(Cidr::parse("2001:db8::/32").is_some_and(|c| c.is_narrow()));
+        assert!(Cidr::parse("::/0").is_some_and(|c| !c.is_narrow()));
+    }
+}

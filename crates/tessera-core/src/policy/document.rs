@@ -574,3 +574,434 @@ impl Statement {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bucket_reason(doc: Value) -> String {
+        match Policy::parse(&doc.to_string(), &PolicyKind::bucket("mybucket")) {
+            Err(PolicyError::Malformed { reason }) => reason,
+            other => panic!("expected Malformed, got {other:?}"),
+        }
+    }
+
+    fn identity_reason(doc: Value) -> String {
+        match Policy::parse(&doc.to_string(), &PolicyKind::identity()) {
+            Err(PolicyError::Malformed { reason }) => reason,
+            other => panic!("expected Malformed, got {other:?}"),
+        }
+    }
+
+    /// A valid bucket-policy statement with `patch` merged in (a null value removes a field).
+    fn statement(patch: Value) -> Value {
+        let mut st = json!({
+            "Sid": "S1",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::mybucket/*"
+        });
+        if let (Value::Object(base), Value::Object(patch)) = (&mut st, patch) {
+            for (k, v) in patch {
+                if v.is_null() {
+                    base.remove(&k);
+                } else {
+                    base.insert(k, v);
+                }
+            }
+        }
+        st
+    }
+
+    fn bucket_doc(patch: Value) -> Value {
+        json!({"Version": "2012-10-17", "Statement": [statement(patch)]})
+    }
+
+    fn identity_doc(patch: Value) -> Value {
+        let mut st = statement(patch);
+        if let Value::Object(m) = &mut st {
+            m.remove("Principal");
+        }
+        json!({"Version": "2012-10-17", "Statement": [st]})
+    }
+
+    #[test]
+    fn valid_bucket_policy_parses_with_version_and_id() {
+        // S3 User Guide, "Bucket policy examples": read-only permission for anonymous users.
+        let doc = r#"{
+          "Version": "2012-10-17",
+          "Id": "P1",
+          "Statement": [{
+            "Sid": "PublicRead",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": ["arn:aws:s3:::mybucket/*"]
+          }]
+        }"#;
+        let p = Policy::parse(doc, &PolicyKind::bucket("mybucket")).unwrap();
+        assert_eq!(p.version(), Version::V2012_10_17);
+        assert_eq!(p.id(), Some("P1"));
+        assert_eq!(p.statements().len(), 1);
+        assert_eq!(p.statements()[0].sid(), Some("PublicRead"));
+        assert_eq!(p.statements()[0].effect(), Effect::Allow);
+    }
+
+    #[test]
+    fn missing_version_means_2008_semantics() {
+        let doc = json!({"Statement": statement(json!({}))});
+        let p = Policy::parse(&doc.to_string(), &PolicyKind::bucket("mybucket")).unwrap();
+        assert_eq!(p.version(), Version::V2008_10_17);
+        let old = json!({"Version": "2008-10-17", "Statement": statement(json!({}))});
+        assert!(Policy::parse(&old.to_string(), &PolicyKind::bucket("mybucket")).is_ok());
+    }
+
+    #[test]
+    fn statement_may_be_a_single_object() {
+        let doc = json!({"Version": "2012-10-17", "Statement": statement(json!({}))});
+        let p = Policy::parse(&doc.to_string(), &PolicyKind::bucket("mybucket")).unwrap();
+        assert_eq!(p.statements().len(), 1);
+    }
+
+    #[test]
+    fn invalid_json_is_refused() {
+        for doc in ["", "not json", "[1]", "{\"Version\": "] {
+            match Policy::parse(doc, &PolicyKind::bucket("mybucket")) {
+                Err(PolicyError::Malformed { reason }) => assert_eq!(
+                    reason,
+                    "Policies must be valid JSON and the first byte must be '{'"
+                ),
+                other => panic!("{doc}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_top_level_field_is_refused() {
+        let doc =
+            json!({"Version": "2012-10-17", "Statment": [], "Statement": statement(json!({}))});
+        assert_eq!(bucket_reason(doc), "Unknown field Statment");
+    }
+
+    #[test]
+    fn unknown_statement_field_is_refused() {
+        assert_eq!(
+            bucket_reason(bucket_doc(json!({"Actions": "s3:*"}))),
+            "Unknown field Actions"
+        );
+    }
+
+    #[test]
+    fn unknown_version_is_refused() {
+        let doc = json!({"Version": "2012-10-18", "Statement": statement(json!({}))});
+        assert_eq!(bucket_reason(doc), "Policy has an invalid version");
+    }
+
+    #[test]
+    fn missing_statement_is_refused() {
+        assert_eq!(
+            bucket_reason(json!({"Version": "2012-10-17"})),
+            "Missing required field Statement"
+        );
+    }
+
+    #[test]
+    fn empty_statement_list_is_refused() {
+        assert_eq!(
+            bucket_reason(json!({"Version": "2012-10-17", "Statement": []})),
+            "Could not parse the policy: Statement is empty!"
+        );
+    }
+
+    #[test]
+    fn missing_effect_is_refused() {
+        assert_eq!(
+            bucket_reason(bucket_doc(json!({"Effect": null}))),
+            "Missing required field Effect"
+        );
+    }
+
+    #[test]
+    fn unknown_effect_is_refused() {
+        assert_eq!(
+            bucket_reason(bucket_doc(json!({"Effect": "allow"}))),
+            "Invalid effect: allow"
+        );
+    }
+
+    #[test]
+    fn action_and_not_action_together_are_refused() {
+        assert_eq!(
+            bucket_reason(bucket_doc(json!({"NotAction": "s3:PutObject"}))),
+            "Statement can not have both Action and NotAction"
+        );
+    }
+
+    #[test]
+    fn neither_action_nor_not_action_is_refused() {
+        assert_eq!(
+            bucket_reason(bucket_doc(json!({"Action": null}))),
+            "Missing required field Action"
+        );
+    }
+
+    #[test]
+    fn action_without_service_prefix_is_refused() {
+        for a in [
+            json!("GetObject"),
+            json!(":GetObject"),
+            json!("s3:"),
+            json!([]),
+            json!(7),
+        ] {
+            assert_eq!(
+                bucket_reason(bucket_doc(json!({ "Action": a }))),
+                "Policy has invalid action"
+            );
+        }
+    }
+
+    #[test]
+    fn bucket_policy_accepts_only_s3_actions() {
+        assert_eq!(
+            bucket_reason(bucket_doc(json!({"Action": "iam:CreateUser"}))),
+            "Policy has invalid action"
+        );
+        assert!(Policy::parse(
+            &identity_doc(json!({"Action": "iam:CreateUser", "Resource": "*"})).to_string(),
+            &PolicyKind::identity()
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn bucket_policy_without_principal_is_refused() {
+        assert_eq!(
+            bucket_reason(bucket_doc(json!({"Principal": null}))),
+            "Missing required field Principal"
+        );
+    }
+
+    #[test]
+    fn identity_policy_with_principal_is_refused() {
+        let mut doc = identity_doc(json!({}));
+        doc["Statement"][0]["Principal"] = json!("*");
+        assert_eq!(
+            identity_reason(doc),
+            "Policy document should not specify a principal."
+        );
+        let mut not = identity_doc(json!({}));
+        not["Statement"][0]["NotPrincipal"] = json!({"AWS": "123456789012"});
+        assert_eq!(
+            identity_reason(not),
+            "Policy document should not specify a principal."
+        );
+    }
+
+    #[test]
+    fn principal_and_not_principal_together_are_refused() {
+        assert_eq!(
+            bucket_reason(bucket_doc(json!({"NotPrincipal": {"AWS": "123456789012"}}))),
+            "Statement can not have both Principal and NotPrincipal"
+        );
+    }
+
+    #[test]
+    fn partial_wildcards_and_malformed_principals_are_refused() {
+        for p in [
+            json!({"AWS": "arn:aws:iam::123456789012:user/*"}),
+            json!({"AWS": "arn:aws:iam::*:root"}),
+            json!({"AWS": "12345"}),
+            json!({"AWS": "alice"}),
+            json!({"AWS": "arn:aws:iam::12345678901x:root"}),
+            json!({"AWS": []}),
+            json!({"Martian": "x"}),
+            json!({"CanonicalUser": "*"}),
+            json!({}),
+            json!("alice"),
+            json!(["*"]),
+        ] {
+            assert_eq!(
+                bucket_reason(bucket_doc(json!({ "Principal": p.clone() }))),
+                "Invalid principal in policy",
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn principals_lists_every_named_principal_and_account_forms_agree() {
+        let doc = json!({"Version": "2012-10-17", "Statement": [
+            statement(json!({"Principal": {"AWS": ["111122223333", "arn:aws:iam::111122223333:root"]}})),
+            statement(json!({"Principal": {"AWS": "arn:aws:iam::444455556666:user/dev/alice",
+                                           "CanonicalUser": "79a59df900b949e55d96a1e698fbace"}})),
+            statement(json!({"Principal": null, "NotPrincipal": {"Service": "logging.s3.amazonaws.com"}})),
+            statement(json!({"Principal": {"AWS": "arn:aws:iam::444455556666:role/r"}})),
+        ]});
+        let p = Policy::parse(&doc.to_string(), &PolicyKind::bucket("mybucket")).unwrap();
+        let all: Vec<_> = p.principals().cloned().collect();
+        assert_eq!(
+            all,
+            vec![
+                PolicyPrincipal::Account("111122223333".into()),
+                PolicyPrincipal::Account("111122223333".into()),
+                PolicyPrincipal::User {
+                    account_id: "444455556666".into(),
+                    arn: "arn:aws:iam::444455556666:user/dev/alice".into()
+                },
+                PolicyPrincipal::CanonicalUser("79a59df900b949e55d96a1e698fbace".into()),
+                PolicyPrincipal::Service("logging.s3.amazonaws.com".into()),
+                PolicyPrincipal::OtherArn {
+                    account_id: "444455556666".into(),
+                    arn: "arn:aws:iam::444455556666:role/r".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_resource_is_refused() {
+        assert_eq!(
+            bucket_reason(bucket_doc(json!({"Resource": null}))),
+            "Missing required field Resource"
+        );
+        assert_eq!(
+            identity_reason(identity_doc(json!({"Resource": null}))),
+            "Missing required field Resource"
+        );
+    }
+
+    #[test]
+    fn resource_of_another_bucket_is_refused() {
+        for r in [
+            json!("arn:aws:s3:::otherbucket/*"),
+            json!(["arn:aws:s3:::mybucket/*", "arn:aws:s3:::mybucket2"]),
+            json!("mybucket/*"),
+            json!("*"),
+            json!("arn:aws:sqs:::mybucket"),
+            json!([]),
+        ] {
+            assert_eq!(
+                bucket_reason(bucket_doc(json!({ "Resource": r.clone() }))),
+                "Policy has invalid resource",
+                "{r}"
+            );
+        }
+    }
+
+    #[test]
+    fn resource_naming_the_bucket_through_wildcards_is_accepted() {
+        for r in [
+            "arn:aws:s3:::mybucket",
+            "arn:aws:s3:::my*/logs/*",
+            "arn:aws:s3:::*",
+            "arn:aws:s3:::mybucke?",
+        ] {
+            let doc = bucket_doc(json!({ "Resource": r }));
+            assert!(
+                Policy::parse(&doc.to_string(), &PolicyKind::bucket("mybucket")).is_ok(),
+                "{r}"
+            );
+        }
+    }
+
+    #[test]
+    fn identity_resource_must_be_an_arn_or_star() {
+        assert_eq!(
+            identity_reason(identity_doc(json!({"Resource": "mybucket/*"}))),
+            "Policy has invalid resource"
+        );
+        for r in ["*", "arn:aws:s3:::any/*"] {
+            assert!(Policy::parse(
+                &identity_doc(json!({ "Resource": r })).to_string(),
+                &PolicyKind::identity()
+            )
+            .is_ok());
+        }
+    }
+
+    #[test]
+    fn unknown_condition_operator_is_refused() {
+        assert_eq!(
+            bucket_reason(bucket_doc(
+                json!({"Condition": {"StringEqualsX": {"k": "v"}}})
+            )),
+            "Invalid Condition type : StringEqualsX"
+        );
+        assert_eq!(
+            bucket_reason(bucket_doc(json!({"Condition": "x"}))),
+            "Policy has an invalid condition block"
+        );
+    }
+
+    #[test]
+    fn bucket_policy_over_20_kb_is_refused() {
+        let base = bucket_doc(json!({})).to_string();
+        // Pad with spaces inside the object: still valid JSON, counted as bytes.
+        let pad = |n: usize| format!("{{{}{}", " ".repeat(n), &base[1..]);
+        let at_limit = pad(BUCKET_POLICY_MAX_BYTES - base.len());
+        assert_eq!(at_limit.len(), 20480);
+        assert!(Policy::parse(&at_limit, &PolicyKind::bucket("mybucket")).is_ok());
+        let over = pad(BUCKET_POLICY_MAX_BYTES - base.len() + 1);
+        assert_eq!(
+            Policy::parse(&over, &PolicyKind::bucket("mybucket")),
+            Err(PolicyError::TooLarge { limit: 20480 })
+        );
+    }
+
+    #[test]
+    fn identity_size_counts_characters_without_whitespace() {
+        let base = identity_doc(json!({"Resource": "*"})).to_string();
+        let spaced = format!("{{{}{}", " ".repeat(5000), &base[1..]);
+        assert!(Policy::parse(&spaced, &PolicyKind::identity()).is_ok());
+        let small = PolicyKind::Identity {
+            max_chars: base.len() - 1,
+        };
+        assert_eq!(
+            Policy::parse(&base, &small),
+            Err(PolicyError::TooLarge {
+                limit: base.len() - 1
+            })
+        );
+    }
+
+    #[test]
+    fn identity_sids_must_be_alphanumeric_and_unique() {
+        assert_eq!(
+            identity_reason(identity_doc(json!({"Sid": "read only"}))),
+            "Statement IDs (SID) must be alpha-numeric."
+        );
+        let st = identity_doc(json!({}))["Statement"][0].clone();
+        let doc = json!({"Version": "2012-10-17", "Statement": [st.clone(), st]});
+        assert_eq!(
+            identity_reason(doc),
+            "Statement IDs (SID) in a single policy must be unique."
+        );
+        // Bucket policies take any Sid text.
+        assert!(Policy::parse(
+            &bucket_doc(json!({"Sid": "read only"})).to_string(),
+            &PolicyKind::bucket("mybucket")
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn non_string_scalars_in_fields_are_refused() {
+        assert_eq!(
+            bucket_reason(bucket_doc(json!({"Sid": 1}))),
+            "Policy has an invalid Sid"
+        );
+        assert_eq!(
+            bucket_reason(
+                json!({"Version": "2012-10-17", "Id": 5, "Statement": statement(json!({}))})
+            ),
+            "Policy has an invalid Id"
+        );
+        assert_eq!(
+            bucket_reason(json!({"Version": "2012-10-17", "Statement": ["x"]})),
+            "Policy has an invalid Statement"
+        );
+    }
+}
