@@ -10,6 +10,7 @@
 //! - `ForAllValues:` is true when every request value matches (and when the key is missing
 //!   or empty); `ForAnyValue:` is true when at least one matches (false when missing or empty).
 
+use super::context::KeyValues;
 use super::matching::{Pattern, Syntax, Vars};
 use super::time::parse_date;
 use super::PolicyError;
@@ -301,7 +302,7 @@ impl Condition {
     }
 
     /// Evaluates against the request's values for the key (`None`: the key is missing).
-    pub(crate) fn eval(&self, request: Option<&[String]>, vars: &dyn Vars) -> bool {
+    pub(crate) fn eval(&self, request: Option<KeyValues<'_>>, vars: &dyn Vars) -> bool {
         let request = request.filter(|v| !v.is_empty());
         if let Values::Bools(want) = &self.values {
             if self.op == ConditionOp::Null {
@@ -316,7 +317,7 @@ impl Condition {
             };
         };
         // Each request value: does it pass the (possibly negated) operator?
-        let passes = |v: &String| self.any_value_matches(v, vars) != self.negated;
+        let passes = |v: &str| self.any_value_matches(v, vars) != self.negated;
         match self.qualifier {
             SetQualifier::ForAllValues => request.iter().all(passes),
             SetQualifier::ForAnyValue => request.iter().any(passes),
@@ -493,7 +494,7 @@ mod tests {
 
     fn eval(c: &Condition, request: Option<&[&str]>) -> bool {
         let owned: Option<Vec<String>> = request.map(|r| r.iter().map(|s| s.to_string()).collect());
-        c.eval(owned.as_deref(), &NoVars)
+        c.eval(owned.as_deref().map(KeyValues::Many), &NoVars)
     }
 
     fn reason(op: &str, body: Value) -> String {
@@ -816,17 +817,20 @@ mod tests {
             "aws:TagKeys",
             json!(["secret", "admin"]),
         );
-        assert!(all.eval(Some(&["env".into(), "team".into()]), &NoVars));
-        assert!(!all.eval(Some(&["env".into(), "admin".into()]), &NoVars));
-        assert!(all.eval(None, &NoVars));
+        assert!(eval(&all, Some(&["env", "team"])));
+        assert!(!eval(&all, Some(&["env", "admin"])));
+        assert!(eval(&all, None));
         let any = cond(
             "ForAnyValue:StringNotEquals",
             "aws:TagKeys",
             json!("secret"),
         );
-        assert!(any.eval(Some(&["secret".into(), "env".into()]), &NoVars));
-        assert!(!any.eval(Some(&["secret".into()]), &NoVars));
-        assert!(!any.eval(None, &NoVars));
+        assert!(eval(&any, Some(&["secret", "env"])));
+        assert!(!eval(&any, Some(&["secret"])));
+        assert!(!eval(&any, None));
+        // A single request value given as one string behaves as a one-element set.
+        assert!(!any.eval(Some(KeyValues::One("secret")), &NoVars));
+        assert!(any.eval(Some(KeyValues::One("env")), &NoVars));
     }
 
     #[test]

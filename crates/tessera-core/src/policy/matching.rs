@@ -96,6 +96,10 @@ impl Pattern {
     /// Matches the whole of `input`; `fold` compares ASCII letters case-insensitively.
     /// An unresolvable variable without a default matches nothing.
     pub(crate) fn matches(&self, input: &str, vars: &dyn Vars, fold: bool) -> bool {
+        // Fast path for the common exact name (`s3:GetObject`): one length test, one compare.
+        if let [Token::Lit(l)] = self.tokens.as_slice() {
+            return l.len() == input.len() && prefix_eq(input, l, fold);
+        }
         match_tokens(&self.tokens, input, vars, fold)
     }
 
