@@ -5,6 +5,7 @@
 //! policy language". Limits: S3 "Bucket policy examples" (20 KB bucket policy) and IAM
 //! "IAM and AWS STS quotas" (inline user policies: 2,048 characters, whitespace excluded).
 
+use super::actions::{resource_scopes, s3_action_scopes, Scope};
 use super::condition::Condition;
 use super::context::{Caller, RequestContext};
 use super::matching::{NoVars, Pattern, Syntax};
@@ -425,11 +426,17 @@ fn parse_statement(
         (None, Some(r)) => (true, r),
         (None, None) => return Err(malformed("Missing required field Resource")),
     };
-    let resources = string_list(raw_resources)
-        .ok_or_else(|| malformed(INVALID_RESOURCE))?
-        .into_iter()
+    let resource_texts = string_list(raw_resources).ok_or_else(|| malformed(INVALID_RESOURCE))?;
+    let resources = resource_texts
+        .iter()
         .map(|r| parse_resource(r, kind, variables).ok_or_else(|| malformed(INVALID_RESOURCE)))
         .collect::<Result<Vec<_>, _>>()?;
+    if matches!(kind, PolicyKind::Bucket { .. }) {
+        check_s3_actions(
+            &actions,
+            (!not_action && !not_resource).then_some(&resource_texts),
+        )?;
+    }
 
     let mut conditions = Vec::new();
     match st.get("Condition") {
@@ -452,6 +459,28 @@ fn parse_statement(
         resources,
         conditions,
     })
+}
+
+/// S3's checks on a bucket policy's actions: each names at least one S3 action, and (for
+/// Action with Resource) each applies to at least one of the statement's resources.
+fn check_s3_actions(actions: &[Pattern], resources: Option<&Vec<&str>>) -> Result<(), PolicyError> {
+    let (bucket, object) = resources.map_or((true, true), |rs| {
+        rs.iter().fold((false, false), |(b, o), r| {
+            let (rb, ro) = resource_scopes(r);
+            (b || rb, o || ro)
+        })
+    });
+    for action in actions {
+        let scopes = s3_action_scopes(action).ok_or_else(|| malformed(INVALID_ACTION))?;
+        let applies = (scopes[Scope::Bucket as usize] && bucket)
+            || (scopes[Scope::Object as usize] && object);
+        if resources.is_some() && !applies {
+            return Err(malformed(
+                "Action does not apply to any resource(s) in statement",
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Statement {
@@ -777,6 +806,64 @@ mod tests {
     }
 
     #[test]
+    fn unknown_s3_action_in_a_bucket_policy_is_refused() {
+        // S3 refuses a misspelled action (s3:ListObjects is not an action; s3:ListBucket is).
+        for a in [
+            "s3:ListObjects",
+            "s3:GetObjekt",
+            "s3:Foo*",
+            "s3:CanonicalUserGetBucketPolicy",
+        ] {
+            assert_eq!(
+                bucket_reason(bucket_doc(json!({ "Action": a }))),
+                "Policy has invalid action",
+                "{a}"
+            );
+        }
+        // Names are case-insensitive; wildcards need to match one real action.
+        for a in ["s3:getobject", "s3:GetOb*", "s3:*", "*", "s3:GetObject?cl"] {
+            let doc = bucket_doc(json!({ "Action": a }));
+            assert!(
+                Policy::parse(&doc.to_string(), &PolicyKind::bucket("mybucket")).is_ok(),
+                "{a}"
+            );
+        }
+        // Identity policies take any well-formed name, as IAM does.
+        let idp = identity_doc(json!({"Action": "s3:ListObjects", "Resource": "*"}));
+        assert!(Policy::parse(&idp.to_string(), &PolicyKind::identity()).is_ok());
+    }
+
+    #[test]
+    fn action_that_applies_to_none_of_the_resources_is_refused() {
+        let reason = "Action does not apply to any resource(s) in statement";
+        // The classic mistake: s3:ListBucket on the objects only.
+        let list_on_objects = bucket_doc(
+            json!({"Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "arn:aws:s3:::mybucket/*"}),
+        );
+        assert_eq!(bucket_reason(list_on_objects), reason);
+        let object_actions_on_bucket = bucket_doc(
+            json!({"Action": ["s3:GetOb*", "s3:GetObject?cl"], "Resource": "arn:aws:s3:::mybucket"}),
+        );
+        assert_eq!(bucket_reason(object_actions_on_bucket), reason);
+        let account_action = bucket_doc(json!({"Action": "s3:ListAllMyBuckets"}));
+        assert_eq!(bucket_reason(account_action), reason);
+        // Each action applies to one of the resources: accepted.
+        let both = bucket_doc(json!({"Action": ["s3:GetObject", "s3:ListBucket"],
+            "Resource": ["arn:aws:s3:::mybucket", "arn:aws:s3:::mybucket/*"]}));
+        assert!(Policy::parse(&both.to_string(), &PolicyKind::bucket("mybucket")).is_ok());
+        // A trailing star on the bucket covers its objects too.
+        let star = bucket_doc(json!({"Action": ["s3:GetObject", "s3:ListBucket"],
+            "Resource": "arn:aws:s3:::mybucket*"}));
+        assert!(Policy::parse(&star.to_string(), &PolicyKind::bucket("mybucket")).is_ok());
+        // NotAction and NotResource are not checked for applicability.
+        let not_action = bucket_doc(json!({"Action": null, "NotAction": "s3:ListBucket"}));
+        assert!(Policy::parse(&not_action.to_string(), &PolicyKind::bucket("mybucket")).is_ok());
+        let not_resource = bucket_doc(json!({"Action": "s3:ListBucket", "Resource": null,
+            "NotResource": "arn:aws:s3:::mybucket/*"}));
+        assert!(Policy::parse(&not_resource.to_string(), &PolicyKind::bucket("mybucket")).is_ok());
+    }
+
+    #[test]
     fn bucket_policy_without_principal_is_refused() {
         assert_eq!(
             bucket_reason(bucket_doc(json!({"Principal": null}))),
@@ -899,7 +986,7 @@ mod tests {
             "arn:aws:s3:::*",
             "arn:aws:s3:::mybucke?",
         ] {
-            let doc = bucket_doc(json!({ "Resource": r }));
+            let doc = bucket_doc(json!({ "Action": "s3:*", "Resource": r }));
             assert!(
                 Policy::parse(&doc.to_string(), &PolicyKind::bucket("mybucket")).is_ok(),
                 "{r}"

@@ -17,7 +17,9 @@
 //! Decisions where AWS documents no single answer, taken here:
 //! - a bucket policy accepts only `s3:` actions and resources `arn:aws:s3:::<bucket-pattern>...`
 //!   whose bucket part matches the policy's bucket (so `"Resource": "*"` is refused);
-//! - action names are checked for shape (`service:name`), not against S3's list of actions;
+//! - bucket-policy actions are checked against S3's action list and must apply to one of
+//!   the statement's resources; identity-policy actions only for shape (`service:name`),
+//!   as IAM accepts any action name;
 //! - a grant to an account (id, root ARN or canonical id) reaches that account's root, and
 //!   its IAM users only with their own identity policy, even in the owning account;
 //! - ACL grants (`acl_allows`) count like a grant to the caller's account;
@@ -25,6 +27,7 @@
 //!   boolean) matches no policy value, so a negated operator on it holds;
 //! - IgnoreCase operators fold ASCII letters only.
 
+mod actions;
 mod condition;
 mod context;
 mod document;
