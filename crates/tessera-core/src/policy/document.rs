@@ -262,10 +262,20 @@ impl Policy {
             }
             _ => {}
         }
-        let not_json = || malformed("Policies must be valid JSON and the first byte must be '{'");
-        let doc: Value = serde_json::from_str(json).map_err(|_| not_json())?;
+        // S3 wants `{` as the very first byte; IAM tolerates leading whitespace.
+        let start = match kind {
+            PolicyKind::Bucket { .. } => json,
+            PolicyKind::Identity { .. } => json.trim_start(),
+        };
+        if !start.starts_with('{') {
+            return Err(malformed(
+                "Policies must be valid JSON and the first byte must be '{'",
+            ));
+        }
+        let invalid = || malformed("This policy contains invalid Json");
+        let doc: Value = serde_json::from_str(json).map_err(|_| invalid())?;
         let Value::Object(top) = doc else {
-            return Err(not_json());
+            return Err(invalid());
         };
         for field in top.keys() {
             if !matches!(field.as_str(), "Version" | "Id" | "Statement") {
@@ -696,12 +706,19 @@ mod tests {
 
     #[test]
     fn invalid_json_is_refused() {
-        for doc in ["", "not json", "[1]", "{\"Version\": "] {
+        // Messages as S3 gives them (also reproduced by versitygw's PutBucketPolicy).
+        let first = "Policies must be valid JSON and the first byte must be '{'";
+        let invalid = "This policy contains invalid Json";
+        for (doc, want) in [
+            ("", first),
+            ("not json", first),
+            ("[1]", first),
+            (" {}", first),
+            ("{\"Version\": ", invalid),
+            ("{\"Statement\": [}", invalid),
+        ] {
             match Policy::parse(doc, &PolicyKind::bucket("mybucket")) {
-                Err(PolicyError::Malformed { reason }) => assert_eq!(
-                    reason,
-                    "Policies must be valid JSON and the first byte must be '{'"
-                ),
+                Err(PolicyError::Malformed { reason }) => assert_eq!(reason, want, "{doc}"),
                 other => panic!("{doc}: {other:?}"),
             }
         }
@@ -1043,6 +1060,8 @@ mod tests {
         let base = identity_doc(json!({"Resource": "*"})).to_string();
         let spaced = format!("{{{}{}", " ".repeat(5000), &base[1..]);
         assert!(Policy::parse(&spaced, &PolicyKind::identity()).is_ok());
+        let leading = format!("\n  {base}");
+        assert!(Policy::parse(&leading, &PolicyKind::identity()).is_ok());
         let small = PolicyKind::Identity {
             max_chars: base.len() - 1,
         };
