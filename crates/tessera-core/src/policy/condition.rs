@@ -855,6 +855,57 @@ mod tests {
         assert!(v.iter().any(|c| c.key() == "s3:delimiter"));
     }
 
+    /// A value each operator accepts.
+    fn sample_value(op: ConditionOp) -> Value {
+        use ConditionOp as Op;
+        match op {
+            Op::NumericEquals
+            | Op::NumericLessThan
+            | Op::NumericLessThanEquals
+            | Op::NumericGreaterThan
+            | Op::NumericGreaterThanEquals => json!(5),
+            Op::DateEquals
+            | Op::DateLessThan
+            | Op::DateLessThanEquals
+            | Op::DateGreaterThan
+            | Op::DateGreaterThanEquals => json!("2020-01-01T00:00:00Z"),
+            Op::Bool | Op::Null => json!("true"),
+            Op::BinaryEquals => json!("QmluYXJ5"),
+            Op::IpAddress => json!("10.0.0.0/8"),
+            _ => json!("x"),
+        }
+    }
+
+    #[test]
+    fn every_operator_has_an_if_exists_form_true_on_a_missing_key() {
+        for (name, op, negated) in OPERATORS
+            .iter()
+            .filter(|(_, op, _)| *op != ConditionOp::Null)
+        {
+            let c = cond(&format!("{name}IfExists"), "k", sample_value(*op));
+            assert!(
+                c.if_exists() && c.negated() == *negated && c.op() == *op,
+                "{name}"
+            );
+            assert!(eval(&c, None), "{name}IfExists on a missing key");
+        }
+    }
+
+    #[test]
+    fn every_operator_takes_both_set_qualifiers() {
+        for (name, op, _) in OPERATORS
+            .iter()
+            .filter(|(_, op, _)| *op != ConditionOp::Null)
+        {
+            let any = cond(&format!("ForAnyValue:{name}"), "k", sample_value(*op));
+            let all = cond(&format!("ForAllValues:{name}"), "k", sample_value(*op));
+            assert_eq!(any.qualifier(), SetQualifier::ForAnyValue);
+            assert_eq!(all.qualifier(), SetQualifier::ForAllValues);
+            assert!(!eval(&any, Some(&[])), "ForAnyValue:{name} on an empty set");
+            assert!(eval(&all, Some(&[])), "ForAllValues:{name} on an empty set");
+        }
+    }
+
     #[test]
     fn unknown_operator_is_refused() {
         assert_eq!(

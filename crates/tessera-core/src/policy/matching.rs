@@ -271,6 +271,14 @@ mod tests {
     }
 
     #[test]
+    fn empty_pattern_matches_only_the_empty_string() {
+        assert!(m("", ""));
+        assert!(!m("", "a"));
+        assert!(!m("?", ""));
+        assert!(m("*", "anything"));
+    }
+
+    #[test]
     fn question_mark_is_exactly_one_character_even_multibyte() {
         assert!(m("k?y", "key"));
         assert!(m("k?y", "kéy"));
