@@ -64,7 +64,7 @@ pub enum Effect {
 /// A principal named in `Principal` or `NotPrincipal`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicyPrincipal {
-    /// `"*"` or `{"AWS": "*"}`: everyone, anonymous included.
+    /// `"*"` or `{"AWS": "*"}`: everyone, anonymous included (nothing to check for existence).
     Any,
     /// An account: `"123456789012"` or `arn:aws:iam::123456789012:root` (the same thing).
     Account(String),
