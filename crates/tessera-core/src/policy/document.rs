@@ -116,6 +116,8 @@ pub struct Policy {
     version: Version,
     id: Option<String>,
     statements: Vec<Statement>,
+    /// Computed once at parse time: see [`super::is_public`].
+    public: bool,
 }
 
 fn malformed(reason: impl Into<String>) -> PolicyError {
@@ -318,10 +320,12 @@ impl Policy {
                 ));
             }
         }
+        let public = statements.iter().any(Statement::is_public_grant);
         Ok(Policy {
             version,
             id,
             statements,
+            public,
         })
     }
 
@@ -333,6 +337,11 @@ impl Policy {
     /// The `Id` element.
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
+    }
+
+    /// Whether the policy is public (S3's test for PublicAccessBlock and GetBucketPolicyStatus).
+    pub(crate) fn public(&self) -> bool {
+        self.public
     }
 
     /// The statements, in document order.
@@ -605,12 +614,19 @@ impl Statement {
         }
     }
 
-    /// Grants to everyone (`*`, or any NotPrincipal, which names only whom it leaves out).
-    pub(crate) fn grants_to_everyone(&self) -> bool {
-        match &self.principals {
+    /// An Allow to everyone (`*`, or a NotPrincipal, which names only whom it leaves out)
+    /// that no condition pins to fixed sources or identities.
+    fn is_public_grant(&self) -> bool {
+        let to_everyone = match &self.principals {
             None => false,
             Some(p) => p.not || p.list.contains(&PolicyPrincipal::Any),
-        }
+        };
+        self.effect == Effect::Allow
+            && to_everyone
+            && !self
+                .conditions
+                .iter()
+                .any(Condition::restricts_public_access)
     }
 }
 

@@ -52,19 +52,53 @@ fn scan(policy: &Policy, ctx: &RequestContext) -> (bool, PrincipalMatch) {
     (false, allow)
 }
 
-/// [`evaluate_with_acl`] without an ACL grant.
+/// What the bucket brings to a decision besides its policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceAccess {
+    /// The caller (its account, a group it is in, or AllUsers) has the needed ACL grant.
+    /// Counts like a bucket-policy grant to the caller's account. With IgnorePublicAcls the
+    /// caller leaves AllUsers / AuthenticatedUsers grants out of it.
+    pub acl_allows: bool,
+    /// PublicAccessBlock RestrictPublicBuckets: when the bucket policy is public, it grants
+    /// nothing to anonymous callers or other accounts ("public and cross-account access within
+    /// any public bucket policy, including non-public delegation to specific accounts, is
+    /// blocked": S3 API reference, PublicAccessBlockConfiguration).
+    pub restrict_public_buckets: bool,
+}
+
+/// [`evaluate_with`] without an ACL grant or PublicAccessBlock.
 pub fn evaluate(
     identity_policies: &[&Policy],
     resource_policy: Option<&Policy>,
     resource_owner_account: Option<&str>,
     ctx: &RequestContext,
 ) -> Decision {
-    evaluate_with_acl(
+    evaluate_with(
         identity_policies,
         resource_policy,
         resource_owner_account,
         ctx,
-        false,
+        ResourceAccess::default(),
+    )
+}
+
+/// [`evaluate_with`] with only an ACL grant.
+pub fn evaluate_with_acl(
+    identity_policies: &[&Policy],
+    resource_policy: Option<&Policy>,
+    resource_owner_account: Option<&str>,
+    ctx: &RequestContext,
+    acl_allows: bool,
+) -> Decision {
+    evaluate_with(
+        identity_policies,
+        resource_policy,
+        resource_owner_account,
+        ctx,
+        ResourceAccess {
+            acl_allows,
+            restrict_public_buckets: false,
+        },
     )
 }
 
@@ -73,9 +107,9 @@ pub fn evaluate(
 /// - `identity_policies`: the caller's IAM user policies (none for root and anonymous).
 /// - `resource_policy`: the bucket policy; `resource_owner_account`: the bucket owner's
 ///   account id (`None` for requests on no resource, like ListBuckets: same-account rules).
-/// - `acl_allows`: the caller (its account, a group it is in, or AllUsers) has the needed ACL
-///   grant; it counts like a bucket-policy grant to the caller's account, so an IAM user
-///   also needs its own policy to allow (S3's user-context check).
+/// - `access`: the ACL grant and RestrictPublicBuckets ([`ResourceAccess`]); an ACL grant
+///   counts like a bucket-policy grant to the caller's account, so an IAM user also needs
+///   its own policy to allow (S3's user-context check).
 ///
 /// Rules: any applicable Deny wins. Anonymous: only a grant to everyone (policy `*` or a
 /// public ACL). Root of the owning account: allowed unless a bucket-policy Deny applies, and
@@ -83,12 +117,12 @@ pub fn evaluate(
 /// the owning account: its policy allows, or the bucket policy names it (its ARN or `*`); a
 /// grant to the account alone is not enough. IAM user of another account: its policy must
 /// allow and a grant (bucket policy or ACL) must reach it.
-pub fn evaluate_with_acl(
+pub fn evaluate_with(
     identity_policies: &[&Policy],
     resource_policy: Option<&Policy>,
     resource_owner_account: Option<&str>,
     ctx: &RequestContext,
-    acl_allows: bool,
+    access: ResourceAccess,
 ) -> Decision {
     let caller = &ctx.caller;
     let same_account = match (resource_owner_account, caller.account_id()) {
@@ -121,7 +155,19 @@ pub fn evaluate_with_acl(
     if deny {
         return Decision::ExplicitDeny;
     }
-    let granted = resource_allow != PrincipalMatch::No || acl_allows;
+    // Only the owning account keeps what a public policy grants under RestrictPublicBuckets.
+    let resource_allow = match resource_policy {
+        Some(policy)
+            if access.restrict_public_buckets
+                && policy.public()
+                && resource_owner_account.is_some()
+                && !same_account =>
+        {
+            PrincipalMatch::No
+        }
+        _ => resource_allow,
+    };
+    let granted = resource_allow != PrincipalMatch::No || access.acl_allows;
     let allowed = match caller {
         Caller::Anonymous => granted,
         Caller::Root { .. } => same_account || granted,
@@ -144,11 +190,7 @@ pub fn evaluate_with_acl(
 /// aws:PrincipalAccount, aws:PrincipalArn, aws:PrincipalOrgID, aws:userid or
 /// s3:x-amz-server-side-encryption-aws-kms-key-id.
 pub fn is_public(policy: &Policy) -> bool {
-    policy.statements().iter().any(|st| {
-        st.effect() == Effect::Allow
-            && st.grants_to_everyone()
-            && !st.conditions().iter().any(|c| c.restricts_public_access())
-    })
+    policy.public()
 }
 
 #[cfg(test)]
@@ -465,6 +507,36 @@ mod tests {
         assert_eq!(
             evaluate_with_acl(&[], Some(&deny), Some(OWNER), &anon, true),
             Decision::ExplicitDeny
+        );
+    }
+
+    #[test]
+    fn restrict_public_buckets_blocks_outsiders_of_a_public_policy() {
+        let restrict = ResourceAccess {
+            acl_allows: false,
+            restrict_public_buckets: true,
+        };
+        // Public (grants to `*`) and also delegating to another account.
+        let rp = bucket_policy(json!([
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::mybucket/*"},
+            {"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "s3:PutObject", "Resource": "arn:aws:s3:::mybucket/*"}
+        ]));
+        let anon = ctx(Caller::Anonymous, "s3:GetObject", OBJ);
+        let other_root = ctx(root(OTHER), "s3:PutObject", OBJ);
+        let alice = ctx(user(OWNER, "alice"), "s3:GetObject", OBJ);
+        let run = |c: &RequestContext, a| evaluate_with(&[], Some(&rp), Some(OWNER), c, a);
+        assert_eq!(run(&anon, ResourceAccess::default()), Decision::Allow);
+        assert_eq!(run(&anon, restrict), Decision::ImplicitDeny);
+        assert_eq!(run(&other_root, ResourceAccess::default()), Decision::Allow);
+        assert_eq!(run(&other_root, restrict), Decision::ImplicitDeny);
+        // The owner's own users keep their access.
+        assert_eq!(run(&alice, restrict), Decision::Allow);
+        // A policy that is not public keeps its cross-account grants.
+        let private = allow_to(json!({"AWS": OTHER}));
+        let other_get = ctx(root(OTHER), "s3:GetObject", OBJ);
+        assert_eq!(
+            evaluate_with(&[], Some(&private), Some(OWNER), &other_get, restrict),
+            Decision::Allow
         );
     }
 

@@ -22,7 +22,7 @@
 //!   as IAM accepts any action name;
 //! - a grant to an account (id, root ARN or canonical id) reaches that account's root, and
 //!   its IAM users only with their own identity policy, even in the owning account;
-//! - ACL grants (`acl_allows`) count like a grant to the caller's account;
+//! - ACL grants ([`ResourceAccess::acl_allows`]) count like a grant to the caller's account;
 //! - a request value that does not parse for a typed operator (a number, date, IP address,
 //!   boolean) matches no policy value, so a negated operator on it holds;
 //! - IgnoreCase operators fold ASCII letters only.
@@ -41,7 +41,7 @@ pub use document::{
     Effect, Policy, PolicyKind, PolicyPrincipal, Statement, Version, BUCKET_POLICY_MAX_BYTES,
     USER_INLINE_POLICY_MAX_CHARS,
 };
-pub use eval::{evaluate, evaluate_with_acl, is_public, Decision};
+pub use eval::{evaluate, evaluate_with, evaluate_with_acl, is_public, Decision, ResourceAccess};
 
 use thiserror::Error;
 
