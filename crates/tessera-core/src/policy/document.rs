@@ -127,6 +127,8 @@ fn malformed(reason: impl Into<String>) -> PolicyError {
 const INVALID_PRINCIPAL: &str = "Invalid principal in policy";
 const INVALID_RESOURCE: &str = "Policy has invalid resource";
 const INVALID_ACTION: &str = "Policy has invalid action";
+/// IAM's MalformedPolicyDocument message for JSON and structure errors.
+const IAM_SYNTAX: &str = "Syntax errors in policy.";
 
 /// A string or a non-empty array of strings; `None` for anything else.
 fn string_list(v: &Value) -> Option<Vec<&str>> {
@@ -264,24 +266,24 @@ impl Policy {
             }
             _ => {}
         }
+        let identity = matches!(kind, PolicyKind::Identity { .. });
+        // IAM answers every structural error with one message; S3 names the problem.
+        let syntax = |s3: String| malformed(if identity { IAM_SYNTAX.to_string() } else { s3 });
         // S3 wants `{` as the very first byte; IAM tolerates leading whitespace.
-        let start = match kind {
-            PolicyKind::Bucket { .. } => json,
-            PolicyKind::Identity { .. } => json.trim_start(),
-        };
+        let start = if identity { json.trim_start() } else { json };
         if !start.starts_with('{') {
-            return Err(malformed(
-                "Policies must be valid JSON and the first byte must be '{'",
+            return Err(syntax(
+                "Policies must be valid JSON and the first byte must be '{'".into(),
             ));
         }
-        let invalid = || malformed("This policy contains invalid Json");
+        let invalid = || syntax("This policy contains invalid Json".into());
         let doc: Value = serde_json::from_str(json).map_err(|_| invalid())?;
         let Value::Object(top) = doc else {
             return Err(invalid());
         };
         for field in top.keys() {
             if !matches!(field.as_str(), "Version" | "Id" | "Statement") {
-                return Err(malformed(format!("Unknown field {field}")));
+                return Err(syntax(format!("Unknown field {field}")));
             }
         }
         let version = match top.get("Version") {
@@ -364,6 +366,7 @@ fn parse_statement(
     kind: &PolicyKind,
     version: Version,
 ) -> Result<Statement, PolicyError> {
+    let identity = matches!(kind, PolicyKind::Identity { .. });
     for field in st.keys() {
         if !matches!(
             field.as_str(),
@@ -377,10 +380,13 @@ fn parse_statement(
                 | "NotResource"
                 | "Condition"
         ) {
-            return Err(malformed(format!("Unknown field {field}")));
+            return Err(malformed(if identity {
+                IAM_SYNTAX.to_string()
+            } else {
+                format!("Unknown field {field}")
+            }));
         }
     }
-    let identity = matches!(kind, PolicyKind::Identity { .. });
     let variables = version == Version::V2012_10_17;
     let sid = match st.get("Sid") {
         None => None,
@@ -427,6 +433,9 @@ fn parse_statement(
         }
         (Some(a), None) => (false, a),
         (None, Some(a)) => (true, a),
+        (None, None) if identity => {
+            return Err(malformed("Policy statement must contain actions."))
+        }
         (None, None) => return Err(malformed("Missing required field Action")),
     };
     let actions = string_list(raw_actions)
@@ -443,6 +452,9 @@ fn parse_statement(
         }
         (Some(r), None) => (false, r),
         (None, Some(r)) => (true, r),
+        (None, None) if identity => {
+            return Err(malformed("Policy statement must contain resources."))
+        }
         (None, None) => return Err(malformed("Missing required field Resource")),
     };
     let resource_texts = string_list(raw_resources).ok_or_else(|| malformed(INVALID_RESOURCE))?;
@@ -748,6 +760,22 @@ mod tests {
     }
 
     #[test]
+    fn identity_policy_syntax_errors_use_iam_wording() {
+        for doc in ["not json", "{\"Version\": ", "[]"] {
+            match Policy::parse(doc, &PolicyKind::identity()) {
+                Err(PolicyError::Malformed { reason }) => {
+                    assert_eq!(reason, "Syntax errors in policy.", "{doc}")
+                }
+                other => panic!("{doc}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            identity_reason(identity_doc(json!({"Actions": "s3:*"}))),
+            "Syntax errors in policy."
+        );
+    }
+
+    #[test]
     fn unknown_statement_field_is_refused() {
         assert_eq!(
             bucket_reason(bucket_doc(json!({"Actions": "s3:*"}))),
@@ -806,6 +834,10 @@ mod tests {
         assert_eq!(
             bucket_reason(bucket_doc(json!({"Action": null}))),
             "Missing required field Action"
+        );
+        assert_eq!(
+            identity_reason(identity_doc(json!({"Action": null}))),
+            "Policy statement must contain actions."
         );
     }
 
@@ -987,9 +1019,10 @@ mod tests {
             bucket_reason(bucket_doc(json!({"Resource": null}))),
             "Missing required field Resource"
         );
+        // IAM's own wording for identity policies.
         assert_eq!(
             identity_reason(identity_doc(json!({"Resource": null}))),
-            "Missing required field Resource"
+            "Policy statement must contain resources."
         );
     }
 

@@ -46,8 +46,9 @@ pub use eval::{evaluate, evaluate_with, evaluate_with_acl, is_public, Decision, 
 use thiserror::Error;
 
 /// Why a policy document was refused. `Malformed` carries the reason S3 puts in its
-/// MalformedPolicy message (IAM: MalformedPolicyDocument); `TooLarge` maps to S3's
-/// MalformedPolicy or IAM's LimitExceeded.
+/// MalformedPolicy message, or for an identity policy IAM's MalformedPolicyDocument message
+/// where IAM words it differently; `TooLarge` maps to S3's MalformedPolicy or IAM's
+/// LimitExceeded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PolicyError {
     #[error("{reason}")]
