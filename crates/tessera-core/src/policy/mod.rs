@@ -9,6 +9,20 @@
 //!
 //! Reference: IAM User Guide, "IAM JSON policy element reference" and "Policy evaluation logic".
 //!
+//! ```
+//! use tessera_core::policy::{evaluate, Caller, Decision, Policy, PolicyKind, RequestContext};
+//!
+//! // At PutBucketPolicy: parse once, refuse with the reason, keep the compiled policy.
+//! let doc = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+//!     "Action": "s3:GetObject", "Resource": "arn:aws:s3:::photos/*"}]}"#;
+//! let policy = Policy::parse(doc, &PolicyKind::bucket("photos")).unwrap();
+//!
+//! // Per request: one context, one decision.
+//! let ctx = RequestContext::new(Caller::Anonymous, "s3:GetObject", "arn:aws:s3:::photos/cat.jpg",
+//!     1_700_000_000_000, None, true);
+//! assert_eq!(evaluate(&[], Some(&policy), Some("111122223333"), &ctx), Decision::Allow);
+//! ```
+//!
 //! Cost: everything that can be is done at parse time (wildcards and variables compiled,
 //! condition values parsed, keys lowercased); evaluation reads the compiled statements and
 //! the context without allocating. A 20-statement bucket policy plus a user policy takes
