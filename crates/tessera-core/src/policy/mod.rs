@@ -39,7 +39,9 @@
 //! - ACL grants ([`ResourceAccess::acl_allows`]) count like a grant to the caller's account;
 //! - a request value that does not parse for a typed operator (a number, date, IP address,
 //!   boolean) matches no policy value, so a negated operator on it holds;
-//! - IgnoreCase operators fold ASCII letters only.
+//! - IgnoreCase operators fold ASCII letters only;
+//! - a condition key is case-insensitive as a whole, the tag part of
+//!   `s3:ExistingObjectTag/<key>` included.
 
 mod actions;
 mod condition;
