@@ -36,6 +36,9 @@
 //!   as IAM accepts any action name;
 //! - a grant to an account (id, root ARN or canonical id) reaches that account's root, and
 //!   its IAM users only with their own identity policy, even in the owning account;
+//! - NotPrincipal with Allow is accepted (older policies use it) and grants to everyone not
+//!   listed, though the IAM guide now calls it unsupported; with Deny, a caller is spared
+//!   only when all its identities are listed (an IAM user: its ARN and its account);
 //! - ACL grants ([`ResourceAccess::acl_allows`]) count like a grant to the caller's account;
 //! - a request value that does not parse for a typed operator (a number, date, IP address,
 //!   boolean) matches no policy value, so a negated operator on it holds;
