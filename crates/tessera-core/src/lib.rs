@@ -19,6 +19,7 @@ pub mod multipart;
 pub mod names;
 pub mod objects;
 pub mod payload;
+pub mod policy;
 pub mod records;
 pub mod tessera;
 
