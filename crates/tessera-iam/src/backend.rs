@@ -199,3 +199,89 @@ impl IamError {
         !matches!(self, IamError::ServiceFailure { .. })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses_follow_the_iam_model() {
+        let failure = |transient| IamError::ServiceFailure {
+            source: "database is locked".into(),
+            transient,
+        };
+        let cases: Vec<(IamError, &str, u16, bool)> = vec![
+            (
+                IamError::NoSuchEntity("x".into()),
+                "NoSuchEntity",
+                404,
+                true,
+            ),
+            (
+                IamError::EntityAlreadyExists("x".into()),
+                "EntityAlreadyExists",
+                409,
+                true,
+            ),
+            (
+                IamError::DeleteConflict("x".into()),
+                "DeleteConflict",
+                409,
+                true,
+            ),
+            (
+                IamError::LimitExceeded("x".into()),
+                "LimitExceeded",
+                409,
+                true,
+            ),
+            (
+                IamError::MalformedPolicyDocument { reason: "x".into() },
+                "MalformedPolicyDocument",
+                400,
+                true,
+            ),
+            (
+                IamError::ValidationError("x".into()),
+                "ValidationError",
+                400,
+                true,
+            ),
+            (
+                IamError::InvalidInput("x".into()),
+                "InvalidInput",
+                400,
+                true,
+            ),
+            (
+                IamError::AccessDenied("x".into()),
+                "AccessDenied",
+                403,
+                true,
+            ),
+            (failure(false), "ServiceFailure", 500, false),
+            (failure(true), "ServiceUnavailable", 503, false),
+        ];
+        for (err, code, status, sender) in cases {
+            assert_eq!(err.code(), code);
+            assert_eq!(err.status().as_u16(), status, "{code}");
+            assert_eq!(err.is_sender_fault(), sender, "{code}");
+        }
+    }
+
+    #[test]
+    fn service_failure_sources_stay_out_of_the_client_message() {
+        let err = IamError::ServiceFailure {
+            source: "/var/lib/tessera/meta.db: disk I/O error".into(),
+            transient: false,
+        };
+        assert!(!err.client_message().contains("meta.db"));
+        let err = IamError::MalformedPolicyDocument {
+            reason: "Policy document should not specify a principal.".into(),
+        };
+        assert_eq!(
+            err.client_message(),
+            "Policy document should not specify a principal."
+        );
+    }
+}
