@@ -8,6 +8,14 @@
 //!    an unknown key or a bad signature is answered with [`auth_error`],
 //! 3. calls [`handle`], which parses the form-encoded parameters into an [`IamRequest`], drives
 //!    the [`IamBackend`] and answers in IAM's (or STS's) XML.
+//!
+//! The body must be read before the signature is checked: IAM and STS clients send no
+//! `x-amz-content-sha256`, so the payload hash is computed from the body.
+//!
+//! Tests: unit tests here for parsing and XML; `tests/handle.rs` runs [`handle`] over an
+//! in-memory backend (`tests/common`); `tests/clients.rs` serves it with hyper on 127.0.0.1:0
+//! and runs `tests/clients.py` (boto3 `iam`/`sts` and the aws cli) from the repository's
+//! `.venv` (`scripts/setup-test-env.sh`), skipping with a printed reason when the venv is absent.
 
 // A panic on a request path takes down the request's task: return an error instead (tests may panic).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]

@@ -144,6 +144,7 @@ pub struct Page<T> {
     /// The items of this page, in the listing's order.
     pub items: Vec<T>,
     /// The opaque token to pass as `Marker` to get the next page; `None` on the last page.
+    /// It must be 1-320 characters of U+0020..=U+00FF, or the client cannot send it back.
     pub next_marker: Option<String>,
 }
 

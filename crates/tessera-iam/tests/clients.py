@@ -155,6 +155,11 @@ def boto3_checks():
     assert isinstance(e, iam.exceptions.MalformedPolicyDocumentException), type(e)
     step("boto3 put/get/list user policies, MalformedPolicyDocument")
 
+    # Over MAX_BODY_BYTES (128 KiB): refused with 413 before any parsing, in IAM's XML.
+    huge = json.dumps({"Version": "2012-10-17", "Pad": "x" * 140_000})
+    expect_error(iam.put_user_policy, "RequestEntityTooLarge", 413, UserName="alice2", PolicyName="huge", PolicyDocument=huge)
+    step("boto3 oversized request: 413 RequestEntityTooLarge")
+
     e = expect_error(iam.delete_user, "DeleteConflict", 409, UserName="alice2")
     assert isinstance(e, iam.exceptions.DeleteConflictException), type(e)
     for k in (k1, k2):
