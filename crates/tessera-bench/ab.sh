@@ -38,7 +38,7 @@ for round in $(seq 1 "$rounds"); do
     for which in base head; do
         bin="$base_bin"; [[ "$which" == head ]] && bin="$head_bin"
         echo "ab.sh: round $round/$rounds, $which" >&2
-        TESSERA_BIN="$bin" "$root/crates/tessera-bench/run.sh" "$@" 2>/dev/null \
+        BENCH_SERVER_BIN="$bin" "$root/crates/tessera-bench/run.sh" "$@" 2>/dev/null \
             | sed -n "s/^BENCH /$which /p" >>"$out"
     done
 done

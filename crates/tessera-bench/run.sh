@@ -7,7 +7,7 @@
 #   4. runs `tessera-bench all --server-pid PID` against it (extra arguments
 #      to this script go to tessera-bench, e.g. `run.sh --size 256MiB`),
 #   5. stops the server with SIGTERM and removes the data directory.
-# TESSERA_BIN=path benchmarks that server binary instead of this tree's.
+# BENCH_SERVER_BIN=path benchmarks that server binary instead of this tree's.
 # Exits with tessera-bench's status. Output: the bench's human-readable
 # figures and one `BENCH {json}` line per scenario.
 set -euo pipefail
@@ -18,8 +18,9 @@ cd "$root"
 echo "run.sh: building tessera and tessera-bench (release)" >&2
 cargo build --release -p tessera -p tessera-bench
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-# TESSERA_BIN runs another build of the server (a baseline: see ab.sh) under the same bench.
-tessera="${TESSERA_BIN:-$target_dir/release/tessera}"
+# BENCH_SERVER_BIN runs another build of the server (a baseline: see ab.sh) under the same bench
+# (not TESSERA_*: the server refuses unknown TESSERA_ variables).
+tessera="${BENCH_SERVER_BIN:-$target_dir/release/tessera}"
 bench="$target_dir/release/tessera-bench"
 
 # A loopback port nothing listens on (a refused connection means free).
