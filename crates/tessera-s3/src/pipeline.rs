@@ -34,13 +34,15 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
                     .any(|p| p == "attributes" || p.starts_with("attributes="))
             });
         let has_body = bytes_in > 0 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
-        let mut req = req;
-        let precheck = self.precheck(&mut req);
-        let body_kind = xmlbody::body_kind(&method, self.names_object(&req), req.uri().query());
-        let (req, body_timed_out) = limits::time_body(req, self.config.body_timeout);
-        let req = check_chunked_framing(req);
-        let inner = self.inner.clone();
+        let this = self.clone();
         Box::pin(async move {
+            let mut req = req;
+            // Async: the secret of a key Tessera verifies itself comes from the store.
+            let precheck = this.precheck(&mut req).await;
+            let body_kind = xmlbody::body_kind(&method, this.names_object(&req), req.uri().query());
+            let (req, body_timed_out) = limits::time_body(req, this.config.body_timeout);
+            let req = check_chunked_framing(req);
+            let inner = this.inner.clone();
             let ready = match precheck {
                 Ok(()) => read_document_body(req, body_kind, bytes_in).await,
                 Err(e) => Err(e),

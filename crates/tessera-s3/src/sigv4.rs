@@ -195,6 +195,26 @@ pub struct SignedParts<'a> {
     pub authority: Option<&'a str>,
 }
 
+/// The access key a SigV4 request (header or presigned) names in its credential scope, so
+/// that its secret can be looked up before [`verify_bodyless`].
+pub fn access_key_of(parts: &SignedParts<'_>) -> Option<String> {
+    let from_query = parts
+        .query
+        .map(Query::parse)
+        .and_then(|q| q.get_unique("X-Amz-Credential").map(str::to_owned));
+    let credential = match from_query {
+        Some(c) => c,
+        None => {
+            let auth = header(parts.headers, "authorization")?;
+            let rest = auth.strip_prefix("AWS4-HMAC-SHA256")?;
+            rest.split(',')
+                .find_map(|c| c.trim().strip_prefix("Credential="))?
+                .to_owned()
+        }
+    };
+    credential.split('/').next().map(str::to_owned)
+}
+
 /// Largest clock difference accepted for header-signed requests, as S3.
 const MAX_SKEW_SECS: i64 = 15 * 60;
 

@@ -314,6 +314,12 @@ async fn open_service(
     let tessera = Tessera::open(Arc::new(meta), Arc::new(blobs), options)
         .await
         .context("cannot open Tessera")?;
+    // The configured root key always works: it is the first account's root key.
+    let root = tessera
+        .ensure_root_account(&creds.access_key, &creds.secret_key)
+        .await
+        .context("cannot set up the root account")?;
+    tracing::info!(account = %root.id, name = %root.name, "root account");
     let background = tessera.start_background();
     let service = tessera_s3::build_service(
         Arc::new(tessera),
@@ -321,8 +327,6 @@ async fn open_service(
             region: settings.region.clone(),
             domain: settings.domain.clone(),
             allow_sigv2: settings.allow_sigv2,
-            access_key: creds.access_key,
-            secret_key: creds.secret_key,
             body_timeout: settings.limits.body_timeout,
         },
     )
