@@ -3,6 +3,7 @@
 // A panic on a request path takes down the request's task: return an error instead (tests may panic).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod admin;
 mod config;
 mod conn;
 mod credentials;
@@ -38,6 +39,9 @@ enum Command {
     /// running server): prints JSON on stdout, removes nothing.
     #[command(subcommand)]
     Blobs(BlobsCommand),
+    /// Manage accounts, IAM users, their access keys and inline policies on a data dir
+    /// (safe beside a running server, which sees changes at its next request). Prints JSON.
+    Admin(Box<admin::AdminArgs>),
 }
 
 #[derive(Subcommand)]
@@ -166,6 +170,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Blobs(cmd) => blobs(cmd),
+        Command::Admin(args) => admin::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
