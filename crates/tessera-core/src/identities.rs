@@ -279,28 +279,64 @@ impl Tessera {
         account_id: &str,
         user_name: &str,
     ) -> Result<Vec<AccessKey>> {
-        let user = self.user(account_id, user_name).await?;
-        self.meta
-            .list_access_keys(&KeyOwner::User {
-                account_id: account_id.to_owned(),
-                user_name: user.name,
-            })
-            .await
+        self.list_keys(&user_key_owner(account_id, user_name)).await
     }
 
-    /// The user's key `access_key_id`; `NoSuchEntity` if the user has no such key.
-    async fn user_key(&self, account_id: &str, user_name: &str, id: &str) -> Result<AccessKey> {
-        let user = self.user(account_id, user_name).await?;
+    /// The key `id` of `owner`; `NoSuchEntity` if `owner` has no such key.
+    pub async fn key_of(&self, owner: &KeyOwner, id: &str) -> Result<AccessKey> {
         match self.meta.get_access_key(id).await? {
-            Some(k)
-                if k.owner
-                    == (KeyOwner::User {
-                        account_id: account_id.to_owned(),
-                        user_name: user.name,
-                    }) =>
-            {
-                Ok(k)
-            }
+            Some(k) if owners_match(&k.owner, owner) => Ok(k),
+            _ => Err(Error::NoSuchEntity(format!(
+                "The Access Key with id {id} cannot be found."
+            ))),
+        }
+    }
+
+    /// A new active root key of an account (no quota on root keys).
+    pub async fn create_root_key(&self, account_id: &str) -> Result<AccessKey> {
+        let key = root_key(
+            account_id,
+            &accounts::new_access_key_id(),
+            &accounts::new_secret(),
+            now_millis(),
+        );
+        self.meta.create_access_key(key.clone()).await?;
+        Ok(key)
+    }
+
+    /// The keys of `owner`, oldest first (a user's: `NoSuchEntity` if the user is missing).
+    pub async fn list_keys(&self, owner: &KeyOwner) -> Result<Vec<AccessKey>> {
+        if let KeyOwner::User {
+            account_id,
+            user_name,
+        } = owner
+        {
+            self.user(account_id, user_name).await?;
+        }
+        self.meta.list_access_keys(owner).await
+    }
+
+    /// Sets the status of a key of `owner`.
+    pub async fn set_key_status(
+        &self,
+        owner: &KeyOwner,
+        id: &str,
+        status: KeyStatus,
+    ) -> Result<()> {
+        self.key_of(owner, id).await?;
+        self.meta.set_access_key_status(id, status).await
+    }
+
+    /// Deletes a key of `owner`.
+    pub async fn delete_key(&self, owner: &KeyOwner, id: &str) -> Result<()> {
+        self.key_of(owner, id).await?;
+        self.meta.delete_access_key(id).await
+    }
+
+    /// The key `id` if it belongs to account `account_id` (GetAccessKeyLastUsed).
+    pub async fn account_key(&self, account_id: &str, id: &str) -> Result<AccessKey> {
+        match self.meta.get_access_key(id).await? {
+            Some(k) if k.owner.account_id() == account_id => Ok(k),
             _ => Err(Error::NoSuchEntity(format!(
                 "The Access Key with id {id} cannot be found."
             ))),
@@ -315,14 +351,16 @@ impl Tessera {
         id: &str,
         status: KeyStatus,
     ) -> Result<()> {
-        self.user_key(account_id, user_name, id).await?;
-        self.meta.set_access_key_status(id, status).await
+        let owner = user_key_owner(account_id, user_name);
+        self.user(account_id, user_name).await?;
+        self.set_key_status(&owner, id, status).await
     }
 
     /// Deletes a user's key.
     pub async fn delete_user_key(&self, account_id: &str, user_name: &str, id: &str) -> Result<()> {
-        self.user_key(account_id, user_name, id).await?;
-        self.meta.delete_access_key(id).await
+        let owner = user_key_owner(account_id, user_name);
+        self.user(account_id, user_name).await?;
+        self.delete_key(&owner, id).await
     }
 
     /// Adds or replaces an inline user policy, validated as an identity policy first.
@@ -511,6 +549,23 @@ impl Tessera {
         }
         Ok(bucket)
     }
+}
+
+fn user_key_owner(account_id: &str, user_name: &str) -> KeyOwner {
+    KeyOwner::User {
+        account_id: account_id.to_owned(),
+        user_name: user_name.to_owned(),
+    }
+}
+
+/// Same owner; user names compare ignoring ASCII case, as IAM's.
+fn owners_match(a: &KeyOwner, b: &KeyOwner) -> bool {
+    a.account_id() == b.account_id()
+        && match (a.user_name(), b.user_name()) {
+            (None, None) => true,
+            (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+            _ => false,
+        }
 }
 
 fn root_key(account_id: &str, access_key_id: &str, secret: &str, now: i64) -> AccessKey {

@@ -10,6 +10,7 @@ mod convert;
 mod dates;
 mod errors;
 mod host;
+mod iam;
 pub mod limits;
 mod pipeline;
 mod precheck;

@@ -19,6 +19,20 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
 
     fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let started = Instant::now();
+        if let Some(service) = tessera_iam::service_of(&req) {
+            // IAM and STS share the endpoint: a POST to `/` signed for service iam or sts.
+            let this = self.clone();
+            return Box::pin(async move {
+                let resp = this.serve_iam(req, service).await;
+                tracing::info!(
+                    service = ?service,
+                    status = resp.status().as_u16(),
+                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "iam request"
+                );
+                Ok(resp)
+            });
+        }
         let id = request_id();
         let method = req.method().clone();
         let path = req.uri().path().to_string();

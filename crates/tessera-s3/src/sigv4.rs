@@ -225,6 +225,32 @@ pub fn verify_bodyless(
     secret_for: impl Fn(&str) -> Option<String>,
     now_unix: i64,
 ) -> Result<String, VerifyError> {
+    verify_impl(parts, secret_for, now_unix, None)
+}
+
+/// Verifies the SigV4 signature of a request whose whole body is `body`, as IAM and STS
+/// clients sign it: the payload hash is the body's SHA-256 (they send no
+/// `x-amz-content-sha256`). Constant time; returns the access key.
+pub fn verify_with_body(
+    parts: &SignedParts<'_>,
+    body: &[u8],
+    secret_for: impl Fn(&str) -> Option<String>,
+    now_unix: i64,
+) -> Result<String, VerifyError> {
+    verify_impl(
+        parts,
+        secret_for,
+        now_unix,
+        Some(hex::encode(sha2_256(body))),
+    )
+}
+
+fn verify_impl(
+    parts: &SignedParts<'_>,
+    secret_for: impl Fn(&str) -> Option<String>,
+    now_unix: i64,
+    body_hash: Option<String>,
+) -> Result<String, VerifyError> {
     use VerifyError::SignatureDoesNotMatch as Bad;
     let query = parts.query.map(Query::parse);
     let presigned = query.as_ref().is_some_and(|q| q.has("X-Amz-Signature"));
@@ -270,9 +296,12 @@ pub fn verify_bodyless(
         if (parse_amz_date(&date).ok_or(Bad)? - now_unix).abs() > MAX_SKEW_SECS {
             return Err(VerifyError::TimeSkewed);
         }
-        let payload = header(parts.headers, "x-amz-content-sha256")
-            .ok_or(Bad)?
-            .to_owned();
+        let payload = match &body_hash {
+            Some(h) => h.clone(),
+            None => header(parts.headers, "x-amz-content-sha256")
+                .ok_or(Bad)?
+                .to_owned(),
+        };
         (
             credential.ok_or(Bad)?,
             signed.ok_or(Bad)?,
