@@ -127,3 +127,24 @@ def test_bad_signature_and_unknown_key(server):
     with pytest.raises(ClientError) as e:
         unknown.list_users()
     assert code(e) == "InvalidClientTokenId"
+
+
+def test_update_user_renames_and_moves(server):
+    iam = client(server, "iam", server.access_key, server.secret_key)
+    name = f"old-{uuid.uuid4().hex[:8]}"
+    new = f"new-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    iam.update_user(UserName=name, NewUserName=new, NewPath="/moved/")
+    with pytest.raises(ClientError) as e:
+        iam.get_user(UserName=name)
+    assert code(e) == "NoSuchEntity"
+    user = iam.get_user(UserName=new)["User"]
+    assert user["Path"] == "/moved/" and user["Arn"].endswith(f":user/moved/{new}")
+    # Its key followed it.
+    who = client(server, "sts", key["AccessKeyId"], key["SecretAccessKey"]).get_caller_identity()
+    assert who["Arn"] == user["Arn"]
+    listed = [u["UserName"] for u in iam.list_users(PathPrefix="/moved/")["Users"]]
+    assert new in listed and name not in listed
+    iam.delete_access_key(UserName=new, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=new)

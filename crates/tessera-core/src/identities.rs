@@ -250,6 +250,31 @@ impl Tessera {
         self.meta.list_users(account_id).await
     }
 
+    /// Renames and/or moves a user (IAM's UpdateUser); its keys and policies follow it.
+    pub async fn update_user(
+        &self,
+        account_id: &str,
+        name: &str,
+        new_name: Option<&str>,
+        new_path: Option<&str>,
+    ) -> Result<User> {
+        let current = self.user(account_id, name).await?;
+        let name_after = new_name.unwrap_or(&current.name);
+        let path_after = new_path.unwrap_or(&current.path);
+        accounts::validate_user_name(name_after)?;
+        accounts::validate_path(path_after)?;
+        let updated = User {
+            name: name_after.to_owned(),
+            path: path_after.to_owned(),
+            arn: accounts::user_arn(account_id, path_after, name_after),
+            ..current
+        };
+        self.meta
+            .update_user(account_id, name, updated.clone())
+            .await?;
+        Ok(updated)
+    }
+
     /// Deletes a user; `DeleteConflict` while it has keys or policies.
     pub async fn delete_user(&self, account_id: &str, name: &str) -> Result<()> {
         self.meta.delete_user(account_id, name).await

@@ -162,6 +162,11 @@ pub trait MetaStore: Send + Sync + 'static {
     /// The account's users, by name.
     async fn list_users(&self, account_id: &str) -> Result<Vec<User>>;
 
+    /// Renames and/or moves a user: its name, path and ARN change; its keys and policies
+    /// follow it. `NoSuchEntity` if missing, `EntityAlreadyExists` if another user of the
+    /// account has the new name.
+    async fn update_user(&self, account_id: &str, name: &str, updated: User) -> Result<()>;
+
     /// Deletes a user. `NoSuchEntity` if missing; `DeleteConflict` while it has access keys or
     /// inline policies.
     async fn delete_user(&self, account_id: &str, name: &str) -> Result<()>;

@@ -300,6 +300,34 @@ pub(crate) fn list_users(conn: &Connection, account_id: &str) -> Result<Vec<User
     rows.map(|r| r.db()).collect()
 }
 
+pub(crate) fn update_user(conn: &Connection, account_id: &str, name: &str, u: &User) -> Result<()> {
+    let Some(old) = get_user(conn, account_id, name)? else {
+        return Err(no_user(name));
+    };
+    if !old.name.eq_ignore_ascii_case(&u.name) && user_exists(conn, account_id, &u.name)? {
+        return Err(Error::EntityAlreadyExists(format!(
+            "User with name {} already exists.",
+            u.name
+        )));
+    }
+    conn.prepare_cached(
+        "UPDATE users SET name = ?3, path = ?4, arn = ?5 WHERE account_id = ?1 AND name = ?2",
+    )
+    .db()?
+    .execute([account_id, &old.name, &u.name, &u.path, &u.arn])
+    .db()?;
+    for sql in [
+        "UPDATE access_keys SET user_name = ?3 WHERE account_id = ?1 AND user_name = ?2",
+        "UPDATE user_policies SET user_name = ?3 WHERE account_id = ?1 AND user_name = ?2",
+    ] {
+        conn.prepare_cached(sql)
+            .db()?
+            .execute([account_id, &old.name, &u.name])
+            .db()?;
+    }
+    bump(conn)
+}
+
 pub(crate) fn delete_user(conn: &Connection, account_id: &str, name: &str) -> Result<()> {
     if !user_exists(conn, account_id, name)? {
         return Err(no_user(name));

@@ -1536,6 +1536,12 @@ impl MetaStore for SqliteMetaStore {
         self.read(move |conn| identity::list_users(conn, &a)).await
     }
 
+    async fn update_user(&self, account_id: &str, name: &str, updated: User) -> Result<()> {
+        let (a, n) = (account_id.to_owned(), name.to_owned());
+        self.write(move |conn| identity::update_user(conn, &a, &n, &updated))
+            .await
+    }
+
     async fn delete_user(&self, account_id: &str, name: &str) -> Result<()> {
         let (a, n) = (account_id.to_owned(), name.to_owned());
         self.write(move |conn| identity::delete_user(conn, &a, &n))

@@ -225,11 +225,17 @@ impl IamBackend for CoreIam {
     }
 
     async fn update_user(&self, _caller: &Caller, input: UpdateUserInput) -> Result<(), IamError> {
-        self.user_for("iam:UpdateUser", &input.user_name).await?;
-        // Renaming or moving would re-key the user's keys and policies: not supported yet.
-        Err(IamError::InvalidInput(
-            "UpdateUser (renaming or moving a user) is not supported by this server".into(),
-        ))
+        let u = self.user_for("iam:UpdateUser", &input.user_name).await?;
+        self.app
+            .update_user(
+                self.account(),
+                &u.name,
+                input.new_user_name.as_deref(),
+                input.new_path.as_deref(),
+            )
+            .await
+            .map_err(iam_error)?;
+        Ok(())
     }
 
     async fn delete_user(&self, _caller: &Caller, user_name: &str) -> Result<(), IamError> {

@@ -621,6 +621,51 @@ impl MetaStore for MemMetaStore {
         Ok(users)
     }
 
+    async fn update_user(&self, account_id: &str, name: &str, updated: User) -> Result<()> {
+        let mut state = self.lock()?;
+        let old_id = (account_id.to_owned(), name.to_ascii_lowercase());
+        let Some(old) = state.users.get(&old_id).cloned() else {
+            return Err(Error::NoSuchEntity(format!(
+                "The user with name {name} cannot be found."
+            )));
+        };
+        let new_id = (account_id.to_owned(), updated.name.to_ascii_lowercase());
+        if new_id != old_id && state.users.contains_key(&new_id) {
+            return Err(Error::EntityAlreadyExists(format!(
+                "User with name {} already exists.",
+                updated.name
+            )));
+        }
+        state.users.remove(&old_id);
+        for (_, key) in state.keys.values_mut() {
+            if key.owner.account_id() == account_id
+                && key
+                    .owner
+                    .user_name()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(&old.name))
+            {
+                key.owner = KeyOwner::User {
+                    account_id: account_id.to_owned(),
+                    user_name: updated.name.clone(),
+                };
+            }
+        }
+        let moved: Vec<(String, String, String)> = state
+            .policies
+            .keys()
+            .filter(|(a, u, _)| a == account_id && *u == old_id.1)
+            .cloned()
+            .collect();
+        for k in moved {
+            if let Some(p) = state.policies.remove(&k) {
+                state.policies.insert((k.0, new_id.1.clone(), k.2), p);
+            }
+        }
+        state.users.insert(new_id, updated);
+        state.auth_epoch += 1;
+        Ok(())
+    }
+
     async fn delete_user(&self, account_id: &str, name: &str) -> Result<()> {
         let mut state = self.lock()?;
         let id = (account_id.to_owned(), name.to_ascii_lowercase());

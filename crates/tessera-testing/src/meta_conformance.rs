@@ -77,6 +77,7 @@ macro_rules! meta_store_conformance {
             accounts_crud,
             account_delete_refused_with_buckets,
             users_crud,
+            user_renamed_with_keys_and_policies,
             access_keys_rules,
             root_key_replaced,
             user_policies_rules,
@@ -2013,6 +2014,77 @@ pub async fn users_crud(h: &dyn Harness) {
         Error::NoSuchEntity(_)
     );
     assert!(store.get_user(&other.id, "bob").await.unwrap().is_some());
+}
+
+/// A renamed or moved user keeps its id, keys and policies; the new name must be free.
+pub async fn user_renamed_with_keys_and_policies(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account("111122223333", "a");
+    store.create_account(a.clone(), None).await.unwrap();
+    let bob = iam_user(&a.id, "bob");
+    store.create_user(bob.clone()).await.unwrap();
+    store.create_user(iam_user(&a.id, "carol")).await.unwrap();
+    store
+        .create_access_key(key("AKIABOB000000000000", user_owner(&a.id, "bob")))
+        .await
+        .unwrap();
+    store
+        .put_user_policy(
+            &a.id,
+            "bob",
+            UserPolicy {
+                name: "p".into(),
+                document: "{}".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let mut taken = bob.clone();
+    taken.name = "Carol".into();
+    assert_err!(
+        store.update_user(&a.id, "bob", taken).await,
+        Error::EntityAlreadyExists(_)
+    );
+    assert_err!(
+        store.update_user(&a.id, "nobody", bob.clone()).await,
+        Error::NoSuchEntity(_)
+    );
+    let mut robert = bob.clone();
+    robert.name = "robert".into();
+    robert.path = "/ops/".into();
+    robert.arn = format!("arn:aws:iam::{}:user/ops/robert", a.id);
+    store
+        .update_user(&a.id, "BOB", robert.clone())
+        .await
+        .unwrap();
+    assert_eq!(store.get_user(&a.id, "bob").await.unwrap(), None);
+    assert_eq!(store.get_user(&a.id, "robert").await.unwrap(), Some(robert));
+    let k = store
+        .get_access_key("AKIABOB000000000000")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(k.owner, user_owner(&a.id, "robert"));
+    assert_eq!(
+        store
+            .list_user_policies(&a.id, "robert")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_err!(
+        store.delete_user(&a.id, "robert").await,
+        Error::DeleteConflict(_)
+    );
+    // A change of case only is a rename too.
+    let mut upper = store.get_user(&a.id, "robert").await.unwrap().unwrap();
+    upper.name = "Robert".into();
+    store.update_user(&a.id, "robert", upper).await.unwrap();
+    assert_eq!(
+        store.get_user(&a.id, "robert").await.unwrap().unwrap().name,
+        "Robert"
+    );
 }
 
 /// Keys: at most two per user, unique ids, status changes, deletion, last use.

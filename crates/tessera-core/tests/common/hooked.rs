@@ -164,6 +164,9 @@ impl<H: Hooks> MetaStore for HookedMeta<H> {
     async fn list_users(&self, account_id: &str) -> Result<Vec<User>> {
         self.inner.list_users(account_id).await
     }
+    async fn update_user(&self, account_id: &str, name: &str, updated: User) -> Result<()> {
+        self.inner.update_user(account_id, name, updated).await
+    }
     async fn delete_user(&self, account_id: &str, name: &str) -> Result<()> {
         self.inner.delete_user(account_id, name).await
     }
