@@ -32,7 +32,13 @@ pub struct ResolvedKey {
 #[derive(Default)]
 pub(crate) struct IdentityCache {
     state: Mutex<CacheState>,
+    /// When this process last recorded each key's use (see [`Tessera::note_key_use`]).
+    recorded: Mutex<HashMap<String, i64>>,
 }
+
+/// A key's last use is written at most this often per key and process (a write per request
+/// would cost more than the request).
+const KEY_USE_EVERY_MS: i64 = 60_000;
 
 #[derive(Default)]
 struct CacheState {
@@ -464,6 +470,36 @@ impl Tessera {
                 },
             )
             .await
+    }
+
+    /// Records a key's use like [`Tessera::record_key_use`], but at most once a minute per key
+    /// in this process; returns whether it wrote.
+    pub async fn note_key_use(
+        &self,
+        access_key_id: &str,
+        service: &str,
+        region: &str,
+    ) -> Result<bool> {
+        let now = now_millis();
+        let due = match self.identities.recorded.lock() {
+            Ok(mut seen) => {
+                let due = seen
+                    .get(access_key_id)
+                    .is_none_or(|last| now - last >= KEY_USE_EVERY_MS);
+                if due {
+                    if seen.len() >= CACHE_MAX {
+                        seen.clear();
+                    }
+                    seen.insert(access_key_id.to_owned(), now);
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        if due {
+            self.record_key_use(access_key_id, service, region).await?;
+        }
+        Ok(due)
     }
 
     /// The secret and principal of an active key; `InvalidAccessKeyId` for an unknown,

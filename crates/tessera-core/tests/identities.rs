@@ -283,3 +283,29 @@ async fn ownership_and_identity_policies() {
         Err(Error::AccessDenied)
     ));
 }
+
+#[tokio::test]
+async fn key_use_is_recorded_at_most_once_a_minute() {
+    let (t, _) = two_handles().await;
+    let root = t
+        .ensure_root_account("ROOTKEY0000000000001", "secret-one")
+        .await
+        .unwrap();
+    assert!(t
+        .note_key_use("ROOTKEY0000000000001", "s3", "eu-west-1")
+        .await
+        .unwrap());
+    assert!(!t
+        .note_key_use("ROOTKEY0000000000001", "s3", "eu-west-1")
+        .await
+        .unwrap());
+    let key = t
+        .account_key(&root.id, "ROOTKEY0000000000001")
+        .await
+        .unwrap();
+    let used = key.last_used.unwrap();
+    assert_eq!(
+        (used.service.as_str(), used.region.as_str()),
+        ("s3", "eu-west-1")
+    );
+}

@@ -82,6 +82,8 @@ fn header<'a>(cx: &'a s3s::access::S3AccessContext<'_>, name: &str) -> Option<&'
 /// request, and hands the caller to the handlers as an `Arc<Principal>` extension.
 pub(crate) struct Authorizer {
     pub(crate) app: Arc<Tessera>,
+    /// The server's region, recorded with each key's last use.
+    pub(crate) region: String,
 }
 
 #[async_trait::async_trait]
@@ -148,6 +150,14 @@ impl s3s::access::S3Access for Authorizer {
                     .map_err(to_s3)?;
             }
         }
+        // GetAccessKeyLastUsed: recorded off the request path, at most once a minute per key.
+        let app = self.app.clone();
+        let region = self.region.clone();
+        tokio::spawn(async move {
+            if let Err(e) = app.note_key_use(&access_key, "s3", &region).await {
+                tracing::debug!(error = %e, "cannot record an access key's last use");
+            }
+        });
         cx.extensions_mut().insert(principal);
         Ok(())
     }

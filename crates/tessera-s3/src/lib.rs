@@ -74,7 +74,10 @@ pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpSe
     let s3 = service::TesseraS3 { app: app.clone() };
     let mut builder = s3s::service::S3ServiceBuilder::new(s3);
     builder.set_auth(auth::StoreAuth { app: app.clone() });
-    builder.set_access(auth::Authorizer { app: app.clone() });
+    builder.set_access(auth::Authorizer {
+        app: app.clone(),
+        region: config.region.clone(),
+    });
     if let Some(domain) = &config.domain {
         builder.set_host(VirtualHostStyle::new(domain)?);
     }
