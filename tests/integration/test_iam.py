@@ -148,3 +148,14 @@ def test_update_user_renames_and_moves(server):
     assert new in listed and name not in listed
     iam.delete_access_key(UserName=new, AccessKeyId=key["AccessKeyId"])
     iam.delete_user(UserName=new)
+
+
+def test_aws_cli_sts_and_iam(aws):
+    me = json.loads(aws("sts", "get-caller-identity", "--output", "json").stdout)
+    assert me["Arn"] == f"arn:aws:iam::{me['Account']}:root"
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    made = json.loads(aws("iam", "create-user", "--user-name", name, "--output", "json").stdout)
+    assert made["User"]["Arn"] == f"arn:aws:iam::{me['Account']}:user/{name}"
+    listed = json.loads(aws("iam", "list-users", "--output", "json").stdout)
+    assert name in [u["UserName"] for u in listed["Users"]]
+    aws("iam", "delete-user", "--user-name", name)

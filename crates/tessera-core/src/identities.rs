@@ -519,6 +519,16 @@ impl Tessera {
         resolved.ok_or(Error::InvalidAccessKeyId)
     }
 
+    /// The principal of an active key as last resolved, without reading the auth epoch: for
+    /// a second look within one request, after [`Tessera::authenticate`] synced the cache.
+    /// `None` if not cached (then authenticate).
+    pub fn cached_principal(&self, access_key_id: &str) -> Option<Arc<Principal>> {
+        self.identities
+            .key(access_key_id)
+            .flatten()
+            .map(|r| r.principal)
+    }
+
     async fn resolve_key(&self, access_key_id: &str) -> Result<Option<ResolvedKey>> {
         let Some(key) = self.meta.get_access_key(access_key_id).await? else {
             return Ok(None);

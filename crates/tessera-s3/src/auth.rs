@@ -102,12 +102,17 @@ impl s3s::access::S3Access for Authorizer {
                 "Signature is required",
             ));
         };
-        let principal: Arc<Principal> = self
-            .app
-            .authenticate(&access_key)
-            .await
-            .map_err(to_s3)?
-            .principal;
+        // The signature check just resolved the key through the store's epoch: reuse it.
+        let principal: Arc<Principal> = match self.app.cached_principal(&access_key) {
+            Some(p) => p,
+            None => {
+                self.app
+                    .authenticate(&access_key)
+                    .await
+                    .map_err(to_s3)?
+                    .principal
+            }
+        };
         let action = action_of(cx.s3_op().name());
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),

@@ -256,7 +256,14 @@ async fn open(
         .await
         .context("cannot open Tessera")?;
     if tessera.accounts().await?.is_empty() {
-        let (creds, _) = credentials::resolve(env_creds, data_dir)?;
+        let (creds, source) = credentials::resolve(env_creds, data_dir)?;
+        if let credentials::Source::Generated(path) = &source {
+            // `serve` will load them from there and not print them: say where they are.
+            eprintln!(
+                "tessera: root credentials generated and stored in {}",
+                path.display()
+            );
+        }
         tessera
             .ensure_root_account(&creds.access_key, &creds.secret_key)
             .await
