@@ -104,7 +104,7 @@ async fn sweep_removes_old_unreferenced_blobs_and_leftovers_only() {
     )
     .await
     .unwrap();
-    t.create_bucket(BUCKET).await.unwrap();
+    t.create_bucket(BUCKET, "111122223333").await.unwrap();
     put_object(&t, "kept", b"referenced").await;
     let referenced = t.all_blobs().await.unwrap()[0].id.clone();
     backdate(&blob_path(&blob_dir, &referenced), 2 * HOUR_MS);
@@ -183,7 +183,7 @@ async fn sweep_pages_through_the_listing() {
     )
     .await
     .unwrap();
-    t.create_bucket(BUCKET).await.unwrap();
+    t.create_bucket(BUCKET, "111122223333").await.unwrap();
     for key in ["k1", "k2", "k3"] {
         put_object(&t, key, b"referenced").await;
     }
@@ -218,7 +218,7 @@ async fn sweep_leaves_a_blob_being_read() {
     )
     .await
     .unwrap();
-    t.create_bucket(BUCKET).await.unwrap();
+    t.create_bucket(BUCKET, "111122223333").await.unwrap();
     put_object(&t, "k", b"first").await;
     let old = t.all_blobs().await.unwrap()[0].id.clone();
     let req = GetObjectRequest {

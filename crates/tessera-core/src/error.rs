@@ -87,6 +87,33 @@ pub enum Error {
         source: BoxError,
         transient: bool,
     },
+    /// The caller may not perform this operation on this resource.
+    #[error("access denied")]
+    AccessDenied,
+    /// The access key is unknown, deleted or inactive.
+    #[error("the access key id does not exist")]
+    InvalidAccessKeyId,
+    /// The bucket name is taken by another account.
+    #[error("the bucket name is taken by another account")]
+    BucketAlreadyExists,
+    /// An account, user, key or policy does not exist (IAM's NoSuchEntity); the message names it.
+    #[error("{0}")]
+    NoSuchEntity(String),
+    /// An account, user, key or policy of that name exists (IAM's EntityAlreadyExists).
+    #[error("{0}")]
+    EntityAlreadyExists(String),
+    /// The entity still has dependents: a user's keys or policies, an account's buckets.
+    #[error("{0}")]
+    DeleteConflict(String),
+    /// A quota is reached: a third key of a user, the aggregate size of its inline policies.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// An identity policy document is refused, with the reason.
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+    /// A name, path or key of an identity operation is not valid (IAM's ValidationError).
+    #[error("{0}")]
+    IdentityValidation(String),
     /// A broken invariant or a failed task: a bug, never the client's doing.
     #[error("internal error: {0}")]
     Internal(String),

@@ -5,11 +5,13 @@
 // A panic on a request path takes down the request's task: return an error instead (tests may panic).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod accounts;
 pub mod blob;
 pub mod checksum;
 pub mod conditions;
 pub mod error;
 pub mod etag;
+mod identities;
 mod ids;
 mod kinds;
 mod leases;
@@ -25,6 +27,7 @@ pub mod tessera;
 
 pub use blob::{BlobInfo, BlobStore, BlobWriter, ByteStream, TempInfo};
 pub use error::{Error, Result};
+pub use identities::{s3_resource_arn, AccessRequest, ResolvedKey, ROOT_ACCOUNT_NAME};
 pub use meta::MetaStore;
 pub use records::*;
 pub use tessera::{Background, Options, SweepReport, Tessera, Unreferenced};

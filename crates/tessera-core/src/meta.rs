@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 
+use crate::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy};
 use crate::error::Result;
 use crate::records::{
     BlobId, BucketRecord, CompleteRequest, CompletedUpload, ListAfter, Millis, ObjectRecord,
@@ -129,4 +130,85 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Of `candidates`, those referenced by an object segment or an upload part.
     async fn referenced_blobs(&self, candidates: &[BlobId]) -> Result<Vec<BlobId>>;
+
+    /// A counter bumped by every change to accounts, users, keys and user policies (not by
+    /// key-use records), seen by every process sharing the store: a cache of identities is
+    /// valid while it does not change.
+    async fn auth_epoch(&self) -> Result<u64>;
+
+    /// Creates an account, with its first root key if given. `EntityAlreadyExists` if the id,
+    /// the name or the key id is taken.
+    async fn create_account(&self, account: Account, root_key: Option<AccessKey>) -> Result<()>;
+
+    /// Every account, first created first (the first is the server's root account).
+    async fn list_accounts(&self) -> Result<Vec<Account>>;
+
+    /// Deletes an account with its users, keys and policies. `NoSuchEntity` if missing,
+    /// `DeleteConflict` while it owns a bucket.
+    async fn delete_account(&self, account_id: &str) -> Result<()>;
+
+    /// Makes `key` the only root key of its account (the configured root key changed).
+    /// `NoSuchEntity` if the account is missing, `EntityAlreadyExists` if another owner has
+    /// that key id.
+    async fn set_root_key(&self, key: AccessKey) -> Result<()>;
+
+    /// Creates a user. `NoSuchEntity` if its account is missing, `EntityAlreadyExists` if the
+    /// account has a user of that name (compared ignoring ASCII case).
+    async fn create_user(&self, user: User) -> Result<()>;
+
+    /// The account's user of that name (ignoring ASCII case), if any.
+    async fn get_user(&self, account_id: &str, name: &str) -> Result<Option<User>>;
+
+    /// The account's users, by name.
+    async fn list_users(&self, account_id: &str) -> Result<Vec<User>>;
+
+    /// Renames and/or moves a user: its name, path and ARN change; its keys and policies
+    /// follow it. `NoSuchEntity` if missing, `EntityAlreadyExists` if another user of the
+    /// account has the new name.
+    async fn update_user(&self, account_id: &str, name: &str, updated: User) -> Result<()>;
+
+    /// Deletes a user. `NoSuchEntity` if missing; `DeleteConflict` while it has access keys or
+    /// inline policies.
+    async fn delete_user(&self, account_id: &str, name: &str) -> Result<()>;
+
+    /// Stores a new access key. `NoSuchEntity` if its owner is missing, `LimitExceeded` if a
+    /// user would have more than [`crate::accounts::MAX_KEYS_PER_USER`], `EntityAlreadyExists`
+    /// if the key id is taken.
+    async fn create_access_key(&self, key: AccessKey) -> Result<()>;
+
+    /// The key with this id, if any (the hot path of authentication).
+    async fn get_access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>>;
+
+    /// The keys of `owner`, oldest first.
+    async fn list_access_keys(&self, owner: &KeyOwner) -> Result<Vec<AccessKey>>;
+
+    /// Sets a key's status. `NoSuchEntity` if missing.
+    async fn set_access_key_status(&self, access_key_id: &str, status: KeyStatus) -> Result<()>;
+
+    /// Deletes a key. `NoSuchEntity` if missing.
+    async fn delete_access_key(&self, access_key_id: &str) -> Result<()>;
+
+    /// Records that a key signed a request (no epoch change). A missing key is ignored.
+    async fn record_key_use(&self, access_key_id: &str, used: KeyUse) -> Result<()>;
+
+    /// Adds or replaces an inline policy of a user. `NoSuchEntity` if the user is missing,
+    /// `LimitExceeded` if the user's policies would exceed
+    /// [`crate::accounts::MAX_USER_POLICY_CHARS`] ([`crate::accounts::policy_size`]).
+    async fn put_user_policy(
+        &self,
+        account_id: &str,
+        user_name: &str,
+        policy: UserPolicy,
+    ) -> Result<()>;
+
+    /// A user's inline policies, by name. `NoSuchEntity` if the user is missing.
+    async fn list_user_policies(
+        &self,
+        account_id: &str,
+        user_name: &str,
+    ) -> Result<Vec<UserPolicy>>;
+
+    /// Deletes an inline policy. `NoSuchEntity` if the user or the policy is missing.
+    async fn delete_user_policy(&self, account_id: &str, user_name: &str, name: &str)
+        -> Result<()>;
 }

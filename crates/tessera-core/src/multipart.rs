@@ -33,6 +33,8 @@ pub struct CreateUploadRequest {
     pub user_metadata: BTreeMap<String, String>,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_type: Option<ChecksumType>,
+    /// ARN of the caller creating the upload (see [`UploadRecord::initiator`]).
+    pub initiator: String,
 }
 
 /// One part named in a CompleteMultipartUpload request.
@@ -175,6 +177,7 @@ impl Tessera {
             user_metadata: req.user_metadata,
             checksum_algorithm,
             checksum_type,
+            initiator: req.initiator,
         };
         self.meta.create_upload(upload.clone()).await?;
         Ok(upload)

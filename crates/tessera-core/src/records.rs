@@ -13,6 +13,8 @@ pub struct BucketRecord {
     pub name: String,
     pub created: Millis,
     pub region: String,
+    /// Id of the account that owns the bucket.
+    pub owner: String,
 }
 
 /// Standard content headers stored with an object and returned on GET/HEAD.
@@ -83,6 +85,8 @@ pub struct UploadRecord {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Type named or implied at Create, if any algorithm was named.
     pub checksum_type: Option<ChecksumType>,
+    /// ARN of who created the upload: `arn:aws:iam::<account>:root` or a user's ARN.
+    pub initiator: String,
 }
 
 /// One uploaded part of a multipart upload.

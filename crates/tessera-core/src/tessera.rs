@@ -50,6 +50,8 @@ pub struct Tessera {
     pub(crate) options: Options,
     /// Blobs being read, kept from deletion until their readers finish.
     pub(crate) leases: Leases,
+    /// Resolved access keys and accounts, valid while the store's auth epoch holds.
+    pub(crate) identities: Arc<crate::identities::IdentityCache>,
 }
 
 /// How long a completed upload is remembered, so that a retried Complete gets the same answer.
@@ -131,6 +133,7 @@ impl Tessera {
             blobs,
             options,
             leases,
+            identities: Arc::default(),
         })
     }
 
@@ -366,16 +369,23 @@ impl Tessera {
         self.meta.get_bucket(name).await?.ok_or(Error::NoSuchBucket)
     }
 
-    /// CreateBucket.
-    pub async fn create_bucket(&self, name: &str) -> Result<BucketRecord> {
+    /// CreateBucket, owned by account `owner`: `BucketAlreadyOwnedByYou` if it has the name
+    /// already, `BucketAlreadyExists` if another account has.
+    pub async fn create_bucket(&self, name: &str, owner: &str) -> Result<BucketRecord> {
         validate_bucket_name(name)?;
         let record = BucketRecord {
             name: name.to_string(),
             created: now_millis(),
             region: self.options.region.clone(),
+            owner: owner.to_string(),
         };
-        self.meta.create_bucket(record.clone()).await?;
-        Ok(record)
+        match self.meta.create_bucket(record.clone()).await {
+            Err(Error::BucketAlreadyOwnedByYou) => match self.meta.get_bucket(name).await? {
+                Some(b) if b.owner != owner => Err(Error::BucketAlreadyExists),
+                _ => Err(Error::BucketAlreadyOwnedByYou),
+            },
+            other => other.map(|()| record),
+        }
     }
 
     /// CreateBucket's `LocationConstraint`: the server's region; for `us-east-1` the empty
@@ -402,10 +412,11 @@ impl Tessera {
         self.meta.list_buckets(after, limit).await
     }
 
-    /// ListBuckets with a name prefix: at most `limit` buckets named after `after` and starting
-    /// with `prefix`; `true` when more follow.
+    /// ListBuckets with a name prefix: at most `limit` buckets of account `owner` named after
+    /// `after` and starting with `prefix`; `true` when more follow.
     pub async fn list_buckets_page(
         &self,
+        owner: &str,
         prefix: &str,
         mut after: Option<String>,
         limit: usize,
@@ -418,7 +429,10 @@ impl Tessera {
             let Some(last) = page.last() else { break };
             after = Some(last.name.clone());
             let full = page.len() == BATCH;
-            buckets.extend(page.into_iter().filter(|b| b.name.starts_with(prefix)));
+            buckets.extend(
+                page.into_iter()
+                    .filter(|b| b.owner == owner && b.name.starts_with(prefix)),
+            );
             if buckets.len() > limit || !full {
                 break;
             }

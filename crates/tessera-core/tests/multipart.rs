@@ -718,7 +718,7 @@ async fn upload_part_copy_whole_and_range() {
 #[tokio::test]
 async fn delete_bucket_aborts_uploads_in_progress() {
     let h = open().await;
-    h.app.create_bucket("other").await.unwrap();
+    h.app.create_bucket("other", "111122223333").await.unwrap();
     let upload = h
         .app
         .create_upload(tessera_core::multipart::CreateUploadRequest {

@@ -96,11 +96,11 @@ async fn bucket_with_an_object_cannot_be_deleted() {
         Err(Error::NoSuchBucket)
     ));
     assert!(matches!(
-        h.app.create_bucket("bkt").await.map(|_| ()),
+        h.app.create_bucket("bkt", "111122223333").await.map(|_| ()),
         Ok(())
     ));
     assert!(matches!(
-        h.app.create_bucket("bkt").await,
+        h.app.create_bucket("bkt", "111122223333").await,
         Err(Error::BucketAlreadyOwnedByYou)
     ));
 }

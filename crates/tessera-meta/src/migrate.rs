@@ -21,10 +21,16 @@ pub(crate) struct Migrate {
 }
 
 /// Every schema step, in order: step `i` (from 0) brings version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[Migrate] = &[Migrate {
-    what: "initial schema",
-    apply: v1_initial,
-}];
+pub(crate) const MIGRATIONS: &[Migrate] = &[
+    Migrate {
+        what: "initial schema",
+        apply: v1_initial,
+    },
+    Migrate {
+        what: "accounts, users, access keys, user policies; bucket owners, upload initiators",
+        apply: v2_accounts,
+    },
+];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -187,11 +193,79 @@ CREATE INDEX completed_uploads_by_time ON completed_uploads (completed);
     )
 }
 
+/// Version 2: accounts, IAM users, access keys, inline user policies and the auth epoch;
+/// buckets gain their owner account, uploads their initiator (an ARN). Existing buckets and
+/// uploads belong to a root account created here (the server gives it the configured root key
+/// at start, as the first account); with none, the server creates that account itself.
+fn v2_accounts(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "
+CREATE TABLE accounts (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    name         TEXT NOT NULL UNIQUE,
+    email        TEXT,
+    canonical_id TEXT NOT NULL UNIQUE,
+    created      INTEGER NOT NULL
+);
+
+CREATE TABLE users (
+    account_id TEXT NOT NULL,
+    name       TEXT NOT NULL COLLATE NOCASE,
+    path       TEXT NOT NULL,
+    user_id    TEXT NOT NULL UNIQUE,
+    arn        TEXT NOT NULL,
+    created    INTEGER NOT NULL,
+    PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE access_keys (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    access_key_id     TEXT NOT NULL UNIQUE,
+    secret            TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    account_id        TEXT NOT NULL,
+    user_name         TEXT COLLATE NOCASE,
+    created           INTEGER NOT NULL,
+    last_used_at      INTEGER,
+    last_used_service TEXT,
+    last_used_region  TEXT
+);
+CREATE INDEX access_keys_by_owner ON access_keys (account_id, user_name);
+
+CREATE TABLE user_policies (
+    account_id TEXT NOT NULL,
+    user_name  TEXT NOT NULL COLLATE NOCASE,
+    name       TEXT NOT NULL,
+    document   TEXT NOT NULL,
+    PRIMARY KEY (account_id, user_name, name)
+) WITHOUT ROWID;
+
+CREATE TABLE auth_epoch (
+    id    INTEGER PRIMARY KEY CHECK (id = 0),
+    epoch INTEGER NOT NULL
+);
+INSERT INTO auth_epoch (id, epoch) VALUES (0, 0);
+
+ALTER TABLE buckets ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX buckets_by_owner ON buckets (owner, name);
+ALTER TABLE uploads ADD COLUMN initiator TEXT NOT NULL DEFAULT '';
+
+INSERT INTO accounts (id, name, email, canonical_id, created)
+SELECT printf('%d', 100000000000 + abs(random() % 900000000000)), 'root', NULL,
+       lower(hex(randomblob(32))), CAST(strftime('%s', 'now') AS INTEGER) * 1000
+WHERE EXISTS (SELECT 1 FROM buckets) OR EXISTS (SELECT 1 FROM uploads);
+UPDATE buckets SET owner = (SELECT id FROM accounts ORDER BY seq LIMIT 1);
+UPDATE uploads SET initiator = 'arn:aws:iam::' || (SELECT id FROM accounts ORDER BY seq LIMIT 1) || ':root';
+",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::SqliteMetaStore;
-    use tessera_core::{BucketRecord, MetaStore};
+    use tessera_core::MetaStore;
 
     fn table_exists(conn: &Connection, name: &str) -> bool {
         conn.query_row(
@@ -203,20 +277,51 @@ mod tests {
             == 1
     }
 
-    /// A version-1 database holding one bucket, as the first release left it.
+    /// A version-1 database holding one bucket and one upload, as the first release left it.
     async fn v1_database(path: &std::path::Path) {
-        let store = SqliteMetaStore::open(path).await.unwrap();
-        store
-            .create_bucket(BucketRecord {
-                name: "kept".into(),
-                created: 1,
-                region: "r".into(),
-            })
+        let mut conn = Connection::open(path).unwrap();
+        run(&mut conn, &MIGRATIONS[..1]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO buckets (name, created, region) VALUES ('kept', 1, 'r');
+             INSERT INTO uploads (upload_id, bucket, key, initiated) VALUES ('u1', 'kept', x'6b', 2);",
+        )
+        .unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 1);
+    }
+
+    /// Step 2 gives existing buckets and uploads to a root account it creates.
+    #[tokio::test]
+    async fn step_two_gives_old_buckets_to_a_root_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        v1_database(&path).await;
+        let store = SqliteMetaStore::open(&path).await.unwrap();
+        let accounts = store.list_accounts().await.unwrap();
+        assert_eq!(accounts.len(), 1);
+        let root = &accounts[0];
+        assert_eq!(root.name, "root");
+        assert!(
+            tessera_core::accounts::is_account_id(&root.id),
+            "{}",
+            root.id
+        );
+        assert_eq!(root.canonical_id.len(), 64);
+        assert_eq!(
+            store.get_bucket("kept").await.unwrap().unwrap().owner,
+            root.id
+        );
+        let upload = store.get_upload("u1").await.unwrap().unwrap();
+        assert_eq!(upload.initiator, format!("arn:aws:iam::{}:root", root.id));
+    }
+
+    /// A fresh database gets no account from the migration (the server makes the root one).
+    #[tokio::test]
+    async fn fresh_database_has_no_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetaStore::open(&dir.path().join("m.db"))
             .await
             .unwrap();
-        drop(store);
-        let conn = Connection::open(path).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 1);
+        assert!(store.list_accounts().await.unwrap().is_empty());
     }
 
     fn add_notes(conn: &Connection) -> rusqlite::Result<()> {
@@ -251,11 +356,12 @@ mod tests {
             apply: add_notes,
         }]);
         run(&mut conn, &steps).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 2);
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION + 1);
         assert!(table_exists(&conn, "buckets") && table_exists(&conn, "notes"));
+        assert!(table_exists(&conn, "accounts") && table_exists(&conn, "access_keys"));
         // Up to date: running again changes nothing.
         run(&mut conn, &steps).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 2);
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION + 1);
     }
 
     /// An appended step upgrades a version-1 database in place, keeping its data.
@@ -270,7 +376,7 @@ mod tests {
             apply: add_notes,
         }]);
         run(&mut conn, &steps).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 2);
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION + 1);
         assert!(table_exists(&conn, "notes"));
         let name: String = conn
             .query_row("SELECT name FROM buckets", [], |r| r.get(0))
@@ -301,7 +407,7 @@ mod tests {
                 matches!(
                     err,
                     OpenError::Migration {
-                        version: 3,
+                        version: 4,
                         what: "broken step",
                         ..
                     }
@@ -309,7 +415,8 @@ mod tests {
                 "{err:?}"
             );
             assert_eq!(user_version(&conn).unwrap(), 1);
-            assert!(!table_exists(&conn, "notes"), "step 2 was rolled back");
+            assert!(!table_exists(&conn, "notes"), "step 3 was rolled back");
+            assert!(!table_exists(&conn, "accounts"), "step 2 was rolled back");
         }
         // The old version still opens and reads.
         let store = SqliteMetaStore::open(&path).await.unwrap();

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
+use tessera_core::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy};
 use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use tessera_core::error::ArgumentError;
 use tessera_core::{
@@ -32,6 +33,7 @@ use tessera_core::{
 use tokio::sync::oneshot;
 use tracing::{debug, info, trace, warn};
 
+use crate::identity;
 use crate::migrate::{migrate, user_version, OpenError, SCHEMA_VERSION};
 
 /// Reader connections in the pool.
@@ -49,7 +51,7 @@ const SEGMENT_COLUMNS: &str = "part_number, offset, size, blob, etag, checksums"
 
 const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, initiated, content_type, content_encoding, \
      content_disposition, content_language, cache_control, expires, user_metadata, checksum_algorithm, \
-     checksum_type";
+     checksum_type, initiator";
 
 /// Segments intersecting `[?2, ?3)`; an empty segment counts as the point at its offset (so an
 /// empty object's segment is found by `[0, 1)`). The scan over the `(object_id, offset)` index
@@ -258,6 +260,7 @@ fn upload_from_row(row: &Row<'_>) -> Result<UploadRecord> {
         checksum_type: checksum_type
             .map(|t| ChecksumType::parse(&t).map_err(|_| corrupt("checksum type")))
             .transpose()?,
+        initiator: row.get(13).db()?,
     })
 }
 
@@ -967,10 +970,17 @@ impl MetaStore for SqliteMetaStore {
             if bucket_exists(conn, &bucket.name)? {
                 return Err(Error::BucketAlreadyOwnedByYou);
             }
-            conn.prepare_cached("INSERT INTO buckets (name, created, region) VALUES (?1, ?2, ?3)")
-                .db()?
-                .execute(params![bucket.name, bucket.created, bucket.region])
-                .db()?;
+            conn.prepare_cached(
+                "INSERT INTO buckets (name, created, region, owner) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .db()?
+            .execute(params![
+                bucket.name,
+                bucket.created,
+                bucket.region,
+                bucket.owner
+            ])
+            .db()?;
             Ok(())
         })
         .await
@@ -979,13 +989,14 @@ impl MetaStore for SqliteMetaStore {
     async fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
         let name = name.to_owned();
         self.read(move |conn| {
-            conn.prepare_cached("SELECT name, created, region FROM buckets WHERE name = ?1")
+            conn.prepare_cached("SELECT name, created, region, owner FROM buckets WHERE name = ?1")
                 .db()?
                 .query_row([&name], |r| {
                     Ok(BucketRecord {
                         name: r.get(0)?,
                         created: r.get(1)?,
                         region: r.get(2)?,
+                        owner: r.get(3)?,
                     })
                 })
                 .optional()
@@ -999,13 +1010,14 @@ impl MetaStore for SqliteMetaStore {
         self.read(move |conn| {
             collect(
                 conn,
-                "SELECT name, created, region FROM buckets WHERE name > ?1 ORDER BY name LIMIT ?2",
+                "SELECT name, created, region, owner FROM buckets WHERE name > ?1 ORDER BY name LIMIT ?2",
                 &[&after, &limit_i64(limit)],
                 |r| {
                     Ok(BucketRecord {
                         name: r.get(0).db()?,
                         created: r.get(1).db()?,
                         region: r.get(2).db()?,
+                        owner: r.get(3).db()?,
                     })
                 },
             )
@@ -1198,8 +1210,8 @@ impl MetaStore for SqliteMetaStore {
             conn.prepare_cached(
                 "INSERT INTO uploads (upload_id, bucket, key, initiated, content_type, content_encoding, \
                  content_disposition, content_language, cache_control, expires, user_metadata, \
-                 checksum_algorithm, checksum_type) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 checksum_algorithm, checksum_type, initiator) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
             .db()?
             .execute(params![
@@ -1216,6 +1228,7 @@ impl MetaStore for SqliteMetaStore {
                 encode_metadata(&upload.user_metadata)?,
                 upload.checksum_algorithm.map(ChecksumAlgorithm::as_str),
                 upload.checksum_type.map(ChecksumType::as_str),
+                upload.initiator,
             ])
             .db()?;
             Ok(())
@@ -1483,6 +1496,125 @@ impl MetaStore for SqliteMetaStore {
         .await
     }
 
+    async fn auth_epoch(&self) -> Result<u64> {
+        self.read(identity::auth_epoch).await
+    }
+
+    async fn create_account(&self, account: Account, root_key: Option<AccessKey>) -> Result<()> {
+        self.write(move |conn| identity::create_account(conn, &account, root_key.as_ref()))
+            .await
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<Account>> {
+        self.read(identity::list_accounts).await
+    }
+
+    async fn delete_account(&self, account_id: &str) -> Result<()> {
+        let id = account_id.to_owned();
+        self.write(move |conn| identity::delete_account(conn, &id))
+            .await
+    }
+
+    async fn set_root_key(&self, key: AccessKey) -> Result<()> {
+        self.write(move |conn| identity::set_root_key(conn, &key))
+            .await
+    }
+
+    async fn create_user(&self, user: User) -> Result<()> {
+        self.write(move |conn| identity::create_user(conn, &user))
+            .await
+    }
+
+    async fn get_user(&self, account_id: &str, name: &str) -> Result<Option<User>> {
+        let (a, n) = (account_id.to_owned(), name.to_owned());
+        self.read(move |conn| identity::get_user(conn, &a, &n))
+            .await
+    }
+
+    async fn list_users(&self, account_id: &str) -> Result<Vec<User>> {
+        let a = account_id.to_owned();
+        self.read(move |conn| identity::list_users(conn, &a)).await
+    }
+
+    async fn update_user(&self, account_id: &str, name: &str, updated: User) -> Result<()> {
+        let (a, n) = (account_id.to_owned(), name.to_owned());
+        self.write(move |conn| identity::update_user(conn, &a, &n, &updated))
+            .await
+    }
+
+    async fn delete_user(&self, account_id: &str, name: &str) -> Result<()> {
+        let (a, n) = (account_id.to_owned(), name.to_owned());
+        self.write(move |conn| identity::delete_user(conn, &a, &n))
+            .await
+    }
+
+    async fn create_access_key(&self, key: AccessKey) -> Result<()> {
+        self.write(move |conn| identity::create_access_key(conn, &key))
+            .await
+    }
+
+    async fn get_access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>> {
+        let id = access_key_id.to_owned();
+        self.read(move |conn| identity::get_access_key(conn, &id))
+            .await
+    }
+
+    async fn list_access_keys(&self, owner: &KeyOwner) -> Result<Vec<AccessKey>> {
+        let owner = owner.clone();
+        self.read(move |conn| identity::list_access_keys(conn, &owner))
+            .await
+    }
+
+    async fn set_access_key_status(&self, access_key_id: &str, status: KeyStatus) -> Result<()> {
+        let id = access_key_id.to_owned();
+        self.write(move |conn| identity::set_access_key_status(conn, &id, status))
+            .await
+    }
+
+    async fn delete_access_key(&self, access_key_id: &str) -> Result<()> {
+        let id = access_key_id.to_owned();
+        self.write(move |conn| identity::delete_access_key(conn, &id))
+            .await
+    }
+
+    async fn record_key_use(&self, access_key_id: &str, used: KeyUse) -> Result<()> {
+        let id = access_key_id.to_owned();
+        self.write(move |conn| identity::record_key_use(conn, &id, &used))
+            .await
+    }
+
+    async fn put_user_policy(
+        &self,
+        account_id: &str,
+        user_name: &str,
+        policy: UserPolicy,
+    ) -> Result<()> {
+        let (a, u) = (account_id.to_owned(), user_name.to_owned());
+        self.write(move |conn| identity::put_user_policy(conn, &a, &u, &policy))
+            .await
+    }
+
+    async fn list_user_policies(
+        &self,
+        account_id: &str,
+        user_name: &str,
+    ) -> Result<Vec<UserPolicy>> {
+        let (a, u) = (account_id.to_owned(), user_name.to_owned());
+        self.read(move |conn| identity::list_user_policies(conn, &a, &u))
+            .await
+    }
+
+    async fn delete_user_policy(
+        &self,
+        account_id: &str,
+        user_name: &str,
+        name: &str,
+    ) -> Result<()> {
+        let (a, u, n) = (account_id.to_owned(), user_name.to_owned(), name.to_owned());
+        self.write(move |conn| identity::delete_user_policy(conn, &a, &u, &n))
+            .await
+    }
+
     async fn referenced_blobs(&self, candidates: &[BlobId]) -> Result<Vec<BlobId>> {
         if candidates.is_empty() {
             return Ok(Vec::new());
@@ -1527,6 +1659,7 @@ mod tests {
         assert!(missing.is_err());
         assert!(!dir.path().join("none.db").exists());
         let bucket = |name: &str| BucketRecord {
+            owner: "111122223333".into(),
             name: name.into(),
             created: 1,
             region: "us-east-1".into(),
@@ -1660,6 +1793,7 @@ mod tests {
         );
         store
             .create_bucket(BucketRecord {
+                owner: "111122223333".into(),
                 name: "b".into(),
                 created: 0,
                 region: "r".into(),

@@ -35,6 +35,26 @@ pub fn to_s3(err: Error) -> S3Error {
             "Your previous request to create the named bucket succeeded and you already own it"
                 .into(),
         ),
+        Error::BucketAlreadyExists => (
+            C::BucketAlreadyExists,
+            S::CONFLICT,
+            "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
+                .into(),
+        ),
+        Error::AccessDenied => (C::AccessDenied, S::FORBIDDEN, "Access Denied".into()),
+        Error::InvalidAccessKeyId => (
+            C::InvalidAccessKeyId,
+            S::FORBIDDEN,
+            "The AWS Access Key Id you provided does not exist in our records.".into(),
+        ),
+        // Identity-management errors come from the admin and IAM paths, never from an S3
+        // operation; should one reach here, the message says what was wrong.
+        Error::NoSuchEntity(m)
+        | Error::EntityAlreadyExists(m)
+        | Error::DeleteConflict(m)
+        | Error::LimitExceeded(m)
+        | Error::MalformedPolicyDocument(m)
+        | Error::IdentityValidation(m) => (C::InvalidRequest, S::BAD_REQUEST, m.into()),
         Error::BucketNotEmpty => (
             C::BucketNotEmpty,
             S::CONFLICT,

@@ -4,11 +4,13 @@
 // A panic on a request path takes down the request's task: return an error instead (tests may panic).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod auth;
 mod chunked;
 mod convert;
 mod dates;
 mod errors;
 mod host;
+mod iam;
 pub mod limits;
 mod pipeline;
 mod precheck;
@@ -21,8 +23,6 @@ mod xmlbody;
 
 use std::sync::Arc;
 
-use s3s::auth::{S3Auth, SecretKey};
-use s3s::{S3Error, S3ErrorCode, S3Result};
 use tessera_core::Tessera;
 
 use host::VirtualHostStyle;
@@ -38,9 +38,6 @@ pub struct EndpointConfig {
     pub domain: Option<String>,
     /// Accept AWS Signature Version 2 (header and presigned query).
     pub allow_sigv2: bool,
-    /// Root credentials.
-    pub access_key: String,
-    pub secret_key: String,
     /// A request body that sends no byte for this long fails with 400 RequestTimeout.
     pub body_timeout: std::time::Duration,
 }
@@ -49,6 +46,8 @@ pub struct EndpointConfig {
 #[derive(Clone)]
 pub struct HttpService {
     inner: s3s::service::S3Service,
+    /// The domain, for Tessera's own signature checks (their secrets come from its store).
+    app: Arc<Tessera>,
     config: Arc<EndpointConfig>,
 }
 
@@ -66,61 +65,25 @@ pub enum BuildError {
 /// without it (see `drop_unparseable_range`). Only the server sets request extensions.
 #[derive(Clone, Debug)]
 struct PreVerified {
-    #[allow(dead_code)] // the identity, for authorization once there are several users
+    /// The key that signed it: the access check resolves the caller from it.
     access_key: String,
-}
-
-/// The access check after s3s's authentication: a signed request, or one verified here.
-struct SignedOnly;
-
-#[async_trait::async_trait]
-impl s3s::access::S3Access for SignedOnly {
-    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
-        if cx.credentials().is_some() || cx.extensions_mut().get::<PreVerified>().is_some() {
-            Ok(())
-        } else {
-            Err(S3Error::with_message(
-                S3ErrorCode::AccessDenied,
-                "Signature is required",
-            ))
-        }
-    }
-}
-
-/// Root credentials checked by s3s's SigV4 verification.
-struct RootAuth {
-    access_key: String,
-    secret_key: SecretKey,
-}
-
-#[async_trait::async_trait]
-impl S3Auth for RootAuth {
-    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        if access_key == self.access_key {
-            Ok(self.secret_key.clone())
-        } else {
-            Err(S3Error::with_message(
-                S3ErrorCode::InvalidAccessKeyId,
-                "The AWS Access Key Id you provided does not exist in our records.",
-            ))
-        }
-    }
 }
 
 /// Builds the S3 HTTP service over a [`Tessera`] instance.
 pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpService, BuildError> {
-    let s3 = service::TesseraS3 { app };
+    let s3 = service::TesseraS3 { app: app.clone() };
     let mut builder = s3s::service::S3ServiceBuilder::new(s3);
-    builder.set_auth(RootAuth {
-        access_key: config.access_key.clone(),
-        secret_key: SecretKey::from(config.secret_key.clone()),
+    builder.set_auth(auth::StoreAuth { app: app.clone() });
+    builder.set_access(auth::Authorizer {
+        app: app.clone(),
+        region: config.region.clone(),
     });
-    builder.set_access(SignedOnly);
     if let Some(domain) = &config.domain {
         builder.set_host(VirtualHostStyle::new(domain)?);
     }
     Ok(HttpService {
         inner: builder.build(),
+        app,
         config: Arc::new(config),
     })
 }

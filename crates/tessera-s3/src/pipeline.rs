@@ -19,6 +19,20 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
 
     fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let started = Instant::now();
+        if let Some(service) = tessera_iam::service_of(&req) {
+            // IAM and STS share the endpoint: a POST to `/` signed for service iam or sts.
+            let this = self.clone();
+            return Box::pin(async move {
+                let resp = this.serve_iam(req, service).await;
+                tracing::info!(
+                    service = ?service,
+                    status = resp.status().as_u16(),
+                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "iam request"
+                );
+                Ok(resp)
+            });
+        }
         let id = request_id();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
@@ -34,13 +48,15 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
                     .any(|p| p == "attributes" || p.starts_with("attributes="))
             });
         let has_body = bytes_in > 0 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
-        let mut req = req;
-        let precheck = self.precheck(&mut req);
-        let body_kind = xmlbody::body_kind(&method, self.names_object(&req), req.uri().query());
-        let (req, body_timed_out) = limits::time_body(req, self.config.body_timeout);
-        let req = check_chunked_framing(req);
-        let inner = self.inner.clone();
+        let this = self.clone();
         Box::pin(async move {
+            let mut req = req;
+            // Async: the secret of a key Tessera verifies itself comes from the store.
+            let precheck = this.precheck(&mut req).await;
+            let body_kind = xmlbody::body_kind(&method, this.names_object(&req), req.uri().query());
+            let (req, body_timed_out) = limits::time_body(req, this.config.body_timeout);
+            let req = check_chunked_framing(req);
+            let inner = this.inner.clone();
             let ready = match precheck {
                 Ok(()) => read_document_body(req, body_kind, bytes_in).await,
                 Err(e) => Err(e),

@@ -97,7 +97,7 @@ impl HttpService {
     /// object; s3s refuses it. Under SigV2 or without a signature the header is simply dropped
     /// (SigV2 does not sign it). A SigV4 signature covers it, so the request is verified here,
     /// then handed to s3s without the header and without its signature, marked [`PreVerified`].
-    fn drop_unparseable_range(
+    async fn drop_unparseable_range(
         &self,
         req: &mut http::Request<hyper::body::Incoming>,
         auth: &sigv4::AuthKind,
@@ -124,9 +124,11 @@ impl HttpService {
                     headers: req.headers(),
                     authority: req.uri().authority().map(http::uri::Authority::as_str),
                 };
-                let secret_for = |ak: &str| {
-                    (ak == self.config.access_key).then(|| self.config.secret_key.clone())
+                let secret = match sigv4::access_key_of(&parts) {
+                    Some(ak) => crate::auth::secret_of(&self.app, &ak).await?,
+                    None => None,
                 };
+                let secret_for = |_: &str| secret.clone();
                 let access_key =
                     sigv4::verify_bodyless(&parts, secret_for, now).map_err(verify_error)?;
                 strip_sigv4(req);
@@ -140,7 +142,7 @@ impl HttpService {
     /// Checks s3s leaves to us, run before s3s sees the request: presigned URL expiry bounds,
     /// the form of `x-amz-content-sha256`, Range headers S3 would ignore, and SigV2 (verified
     /// here in constant time; refused when switched off).
-    pub(crate) fn precheck(
+    pub(crate) async fn precheck(
         &self,
         req: &mut http::Request<hyper::body::Incoming>,
     ) -> Result<(), S3Error> {
@@ -188,8 +190,31 @@ impl HttpService {
             }
         }
         let auth = sigv4::check_request(req.uri().query(), req.headers()).map_err(sigv4_error)?;
-        self.drop_unparseable_range(req, &auth)?;
+        self.drop_unparseable_range(req, &auth).await?;
         unsupported::refuse_unimplemented_protection(req.headers())?;
+        let v2_key = sigv2::detect(&sigv2::SigV2Request {
+            method: req.method().as_str(),
+            path: req.uri().path(),
+            query: req.uri().query(),
+            headers: req.headers(),
+            bucket_from_host: None,
+        })
+        .map(|(_, access_key)| access_key);
+        let Some(v2_key) = v2_key else {
+            return Ok(());
+        };
+        if !self.config.allow_sigv2 {
+            return Err(S3Error::with_message(
+                S3ErrorCode::AccessDenied,
+                "AWS Signature Version 2 is disabled on this server; use Signature Version 4",
+            ));
+        }
+        let Some(secret) = crate::auth::secret_of(&self.app, &v2_key).await? else {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records.",
+            ));
+        };
         let verified = {
             let v2 = sigv2::SigV2Request {
                 method: req.method().as_str(),
@@ -198,27 +223,8 @@ impl HttpService {
                 headers: req.headers(),
                 bucket_from_host: None,
             };
-            let Some((_, access_key)) = sigv2::detect(&v2) else {
-                return Ok(());
-            };
-            if !self.config.allow_sigv2 {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::AccessDenied,
-                    "AWS Signature Version 2 is disabled on this server; use Signature Version 4",
-                ));
-            }
-            if access_key != self.config.access_key {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::InvalidAccessKeyId,
-                    "The AWS Access Key Id you provided does not exist in our records.",
-                ));
-            }
-            sigv2::verify_allowing_bucket_slash(
-                &v2,
-                &self.config.secret_key,
-                std::time::SystemTime::now(),
-            )
-            .map_err(sigv2_error)?
+            sigv2::verify_allowing_bucket_slash(&v2, &secret, std::time::SystemTime::now())
+                .map_err(sigv2_error)?
         };
         if verified.append_slash_to_path {
             // Clients sign path-style bucket requests as `/bucket/` but send `/bucket`.

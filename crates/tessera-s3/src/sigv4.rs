@@ -195,6 +195,26 @@ pub struct SignedParts<'a> {
     pub authority: Option<&'a str>,
 }
 
+/// The access key a SigV4 request (header or presigned) names in its credential scope, so
+/// that its secret can be looked up before [`verify_bodyless`].
+pub fn access_key_of(parts: &SignedParts<'_>) -> Option<String> {
+    let from_query = parts
+        .query
+        .map(Query::parse)
+        .and_then(|q| q.get_unique("X-Amz-Credential").map(str::to_owned));
+    let credential = match from_query {
+        Some(c) => c,
+        None => {
+            let auth = header(parts.headers, "authorization")?;
+            let rest = auth.strip_prefix("AWS4-HMAC-SHA256")?;
+            rest.split(',')
+                .find_map(|c| c.trim().strip_prefix("Credential="))?
+                .to_owned()
+        }
+    };
+    credential.split('/').next().map(str::to_owned)
+}
+
 /// Largest clock difference accepted for header-signed requests, as S3.
 const MAX_SKEW_SECS: i64 = 15 * 60;
 
@@ -204,6 +224,32 @@ pub fn verify_bodyless(
     parts: &SignedParts<'_>,
     secret_for: impl Fn(&str) -> Option<String>,
     now_unix: i64,
+) -> Result<String, VerifyError> {
+    verify_impl(parts, secret_for, now_unix, None)
+}
+
+/// Verifies the SigV4 signature of a request whose whole body is `body`, as IAM and STS
+/// clients sign it: the payload hash is the body's SHA-256 (they send no
+/// `x-amz-content-sha256`). Constant time; returns the access key.
+pub fn verify_with_body(
+    parts: &SignedParts<'_>,
+    body: &[u8],
+    secret_for: impl Fn(&str) -> Option<String>,
+    now_unix: i64,
+) -> Result<String, VerifyError> {
+    verify_impl(
+        parts,
+        secret_for,
+        now_unix,
+        Some(hex::encode(sha2_256(body))),
+    )
+}
+
+fn verify_impl(
+    parts: &SignedParts<'_>,
+    secret_for: impl Fn(&str) -> Option<String>,
+    now_unix: i64,
+    body_hash: Option<String>,
 ) -> Result<String, VerifyError> {
     use VerifyError::SignatureDoesNotMatch as Bad;
     let query = parts.query.map(Query::parse);
@@ -250,9 +296,12 @@ pub fn verify_bodyless(
         if (parse_amz_date(&date).ok_or(Bad)? - now_unix).abs() > MAX_SKEW_SECS {
             return Err(VerifyError::TimeSkewed);
         }
-        let payload = header(parts.headers, "x-amz-content-sha256")
-            .ok_or(Bad)?
-            .to_owned();
+        let payload = match &body_hash {
+            Some(h) => h.clone(),
+            None => header(parts.headers, "x-amz-content-sha256")
+                .ok_or(Bad)?
+                .to_owned(),
+        };
         (
             credential.ok_or(Bad)?,
             signed.ok_or(Bad)?,

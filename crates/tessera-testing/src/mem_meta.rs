@@ -11,6 +11,10 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use tessera_core::accounts::{
+    policy_size, AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy,
+    MAX_KEYS_PER_USER, MAX_USER_POLICY_CHARS,
+};
 use tessera_core::{
     now_millis, BlobId, BucketRecord, CompleteRequest, CompletedUpload, Error, ListAfter,
     MetaStore, Millis, ObjectRecord, PartRecord, Result, Segment, UploadRecord, WriteCondition,
@@ -34,6 +38,16 @@ struct State {
     /// Parts per upload id, by part number.
     parts: HashMap<String, BTreeMap<u32, PartRecord>>,
     completed: HashMap<String, CompletedUpload>,
+    auth_epoch: u64,
+    /// In creation order.
+    accounts: Vec<Account>,
+    /// By (account id, lowercased name).
+    users: BTreeMap<(String, String), User>,
+    /// By key id, with a creation sequence for listing oldest first.
+    keys: BTreeMap<String, (u64, AccessKey)>,
+    key_seq: u64,
+    /// By (account id, lowercased user name, policy name).
+    policies: BTreeMap<(String, String, String), UserPolicy>,
 }
 
 impl MemMetaStore {
@@ -51,6 +65,36 @@ impl MemMetaStore {
 }
 
 impl State {
+    fn account(&self, id: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.id == id)
+    }
+
+    fn user_keys(&self, account_id: &str, name: &str) -> usize {
+        self.keys
+            .values()
+            .filter(|(_, k)| {
+                k.owner.account_id() == account_id
+                    && k.owner
+                        .user_name()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(name))
+            })
+            .count()
+    }
+
+    fn user_policies(&self, account_id: &str, name: &str) -> Vec<UserPolicy> {
+        let lower = name.to_ascii_lowercase();
+        self.policies
+            .iter()
+            .filter(|((a, u, _), _)| a == account_id && *u == lower)
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    fn insert_key(&mut self, key: AccessKey) {
+        self.key_seq += 1;
+        self.keys
+            .insert(key.access_key_id.clone(), (self.key_seq, key));
+    }
     fn current_etag(&self, bucket: &str, key: &str) -> Option<&str> {
         self.objects
             .get(bucket)
@@ -461,5 +505,350 @@ impl MetaStore for MemMetaStore {
             .filter(|b| seen.insert(*b) && referenced.contains(b))
             .cloned()
             .collect())
+    }
+
+    async fn auth_epoch(&self) -> Result<u64> {
+        Ok(self.lock()?.auth_epoch)
+    }
+
+    async fn create_account(&self, account: Account, root_key: Option<AccessKey>) -> Result<()> {
+        let mut state = self.lock()?;
+        if state
+            .accounts
+            .iter()
+            .any(|a| a.id == account.id || a.name == account.name)
+        {
+            return Err(Error::EntityAlreadyExists(format!(
+                "an account named {} or with id {} exists",
+                account.name, account.id
+            )));
+        }
+        if let Some(k) = &root_key {
+            if state.keys.contains_key(&k.access_key_id) {
+                return Err(Error::EntityAlreadyExists(format!(
+                    "access key {} exists",
+                    k.access_key_id
+                )));
+            }
+        }
+        state.accounts.push(account);
+        if let Some(k) = root_key {
+            state.insert_key(k);
+        }
+        state.auth_epoch += 1;
+        Ok(())
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<Account>> {
+        Ok(self.lock()?.accounts.clone())
+    }
+
+    async fn delete_account(&self, account_id: &str) -> Result<()> {
+        let mut state = self.lock()?;
+        if state.account(account_id).is_none() {
+            return Err(Error::NoSuchEntity(format!("no account {account_id}")));
+        }
+        if state.buckets.values().any(|b| b.owner == account_id) {
+            return Err(Error::DeleteConflict(format!(
+                "account {account_id} still owns buckets"
+            )));
+        }
+        state.accounts.retain(|a| a.id != account_id);
+        state.users.retain(|(a, _), _| a != account_id);
+        state
+            .keys
+            .retain(|_, (_, k)| k.owner.account_id() != account_id);
+        state.policies.retain(|(a, _, _), _| a != account_id);
+        state.auth_epoch += 1;
+        Ok(())
+    }
+
+    async fn set_root_key(&self, key: AccessKey) -> Result<()> {
+        let mut state = self.lock()?;
+        let account_id = key.owner.account_id().to_owned();
+        if state.account(&account_id).is_none() || key.owner.user_name().is_some() {
+            return Err(Error::NoSuchEntity(format!("no account {account_id}")));
+        }
+        if let Some((_, other)) = state.keys.get(&key.access_key_id) {
+            if other.owner != key.owner {
+                return Err(Error::EntityAlreadyExists(format!(
+                    "access key {} belongs to another user",
+                    key.access_key_id
+                )));
+            }
+        }
+        let owner = key.owner.clone();
+        state.keys.retain(|_, (_, k)| k.owner != owner);
+        state.insert_key(key);
+        state.auth_epoch += 1;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: User) -> Result<()> {
+        let mut state = self.lock()?;
+        if state.account(&user.account_id).is_none() {
+            return Err(Error::NoSuchEntity(format!(
+                "no account {}",
+                user.account_id
+            )));
+        }
+        let id = (user.account_id.clone(), user.name.to_ascii_lowercase());
+        if state.users.contains_key(&id) {
+            return Err(Error::EntityAlreadyExists(format!(
+                "User with name {} already exists.",
+                user.name
+            )));
+        }
+        state.users.insert(id, user);
+        state.auth_epoch += 1;
+        Ok(())
+    }
+
+    async fn get_user(&self, account_id: &str, name: &str) -> Result<Option<User>> {
+        let id = (account_id.to_owned(), name.to_ascii_lowercase());
+        Ok(self.lock()?.users.get(&id).cloned())
+    }
+
+    async fn list_users(&self, account_id: &str) -> Result<Vec<User>> {
+        let mut users: Vec<User> = self
+            .lock()?
+            .users
+            .values()
+            .filter(|u| u.account_id == account_id)
+            .cloned()
+            .collect();
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(users)
+    }
+
+    async fn update_user(&self, account_id: &str, name: &str, updated: User) -> Result<()> {
+        let mut state = self.lock()?;
+        let old_id = (account_id.to_owned(), name.to_ascii_lowercase());
+        let Some(old) = state.users.get(&old_id).cloned() else {
+            return Err(Error::NoSuchEntity(format!(
+                "The user with name {name} cannot be found."
+            )));
+        };
+        let new_id = (account_id.to_owned(), updated.name.to_ascii_lowercase());
+        if new_id != old_id && state.users.contains_key(&new_id) {
+            return Err(Error::EntityAlreadyExists(format!(
+                "User with name {} already exists.",
+                updated.name
+            )));
+        }
+        state.users.remove(&old_id);
+        for (_, key) in state.keys.values_mut() {
+            if key.owner.account_id() == account_id
+                && key
+                    .owner
+                    .user_name()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(&old.name))
+            {
+                key.owner = KeyOwner::User {
+                    account_id: account_id.to_owned(),
+                    user_name: updated.name.clone(),
+                };
+            }
+        }
+        let moved: Vec<(String, String, String)> = state
+            .policies
+            .keys()
+            .filter(|(a, u, _)| a == account_id && *u == old_id.1)
+            .cloned()
+            .collect();
+        for k in moved {
+            if let Some(p) = state.policies.remove(&k) {
+                state.policies.insert((k.0, new_id.1.clone(), k.2), p);
+            }
+        }
+        state.users.insert(new_id, updated);
+        state.auth_epoch += 1;
+        Ok(())
+    }
+
+    async fn delete_user(&self, account_id: &str, name: &str) -> Result<()> {
+        let mut state = self.lock()?;
+        let id = (account_id.to_owned(), name.to_ascii_lowercase());
+        if !state.users.contains_key(&id) {
+            return Err(Error::NoSuchEntity(format!(
+                "The user with name {name} cannot be found."
+            )));
+        }
+        if state.user_keys(account_id, name) > 0
+            || !state.user_policies(account_id, name).is_empty()
+        {
+            return Err(Error::DeleteConflict(
+                "Cannot delete entity, must delete access keys and policies first.".into(),
+            ));
+        }
+        state.users.remove(&id);
+        state.auth_epoch += 1;
+        Ok(())
+    }
+
+    async fn create_access_key(&self, key: AccessKey) -> Result<()> {
+        let mut state = self.lock()?;
+        match &key.owner {
+            KeyOwner::Root { account_id } => {
+                if state.account(account_id).is_none() {
+                    return Err(Error::NoSuchEntity(format!("no account {account_id}")));
+                }
+            }
+            KeyOwner::User {
+                account_id,
+                user_name,
+            } => {
+                let id = (account_id.clone(), user_name.to_ascii_lowercase());
+                if !state.users.contains_key(&id) {
+                    return Err(Error::NoSuchEntity(format!(
+                        "The user with name {user_name} cannot be found."
+                    )));
+                }
+                if state.user_keys(account_id, user_name) >= MAX_KEYS_PER_USER {
+                    return Err(Error::LimitExceeded(format!(
+                        "Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}"
+                    )));
+                }
+            }
+        }
+        if state.keys.contains_key(&key.access_key_id) {
+            return Err(Error::EntityAlreadyExists(format!(
+                "access key {} exists",
+                key.access_key_id
+            )));
+        }
+        state.insert_key(key);
+        state.auth_epoch += 1;
+        Ok(())
+    }
+
+    async fn get_access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>> {
+        Ok(self.lock()?.keys.get(access_key_id).map(|(_, k)| k.clone()))
+    }
+
+    async fn list_access_keys(&self, owner: &KeyOwner) -> Result<Vec<AccessKey>> {
+        let state = self.lock()?;
+        let mut keys: Vec<&(u64, AccessKey)> = state
+            .keys
+            .values()
+            .filter(|(_, k)| {
+                k.owner.account_id() == owner.account_id()
+                    && match (k.owner.user_name(), owner.user_name()) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                        _ => false,
+                    }
+            })
+            .collect();
+        keys.sort_by_key(|(seq, _)| *seq);
+        Ok(keys.into_iter().map(|(_, k)| k.clone()).collect())
+    }
+
+    async fn set_access_key_status(&self, access_key_id: &str, status: KeyStatus) -> Result<()> {
+        let mut state = self.lock()?;
+        let Some((_, key)) = state.keys.get_mut(access_key_id) else {
+            return Err(Error::NoSuchEntity(format!(
+                "The Access Key with id {access_key_id} cannot be found."
+            )));
+        };
+        key.status = status;
+        state.auth_epoch += 1;
+        Ok(())
+    }
+
+    async fn delete_access_key(&self, access_key_id: &str) -> Result<()> {
+        let mut state = self.lock()?;
+        if state.keys.remove(access_key_id).is_none() {
+            return Err(Error::NoSuchEntity(format!(
+                "The Access Key with id {access_key_id} cannot be found."
+            )));
+        }
+        state.auth_epoch += 1;
+        Ok(())
+    }
+
+    async fn record_key_use(&self, access_key_id: &str, used: KeyUse) -> Result<()> {
+        if let Some((_, key)) = self.lock()?.keys.get_mut(access_key_id) {
+            key.last_used = Some(used);
+        }
+        Ok(())
+    }
+
+    async fn put_user_policy(
+        &self,
+        account_id: &str,
+        user_name: &str,
+        policy: UserPolicy,
+    ) -> Result<()> {
+        let mut state = self.lock()?;
+        let lower = user_name.to_ascii_lowercase();
+        if !state
+            .users
+            .contains_key(&(account_id.to_owned(), lower.clone()))
+        {
+            return Err(Error::NoSuchEntity(format!(
+                "The user with name {user_name} cannot be found."
+            )));
+        }
+        let others: usize = state
+            .user_policies(account_id, user_name)
+            .iter()
+            .filter(|p| p.name != policy.name)
+            .map(|p| policy_size(&p.document))
+            .sum();
+        if others + policy_size(&policy.document) > MAX_USER_POLICY_CHARS {
+            return Err(Error::LimitExceeded(format!(
+                "Maximum policy size of {MAX_USER_POLICY_CHARS} bytes exceeded for user {user_name}"
+            )));
+        }
+        state
+            .policies
+            .insert((account_id.to_owned(), lower, policy.name.clone()), policy);
+        state.auth_epoch += 1;
+        Ok(())
+    }
+
+    async fn list_user_policies(
+        &self,
+        account_id: &str,
+        user_name: &str,
+    ) -> Result<Vec<UserPolicy>> {
+        let state = self.lock()?;
+        let id = (account_id.to_owned(), user_name.to_ascii_lowercase());
+        if !state.users.contains_key(&id) {
+            return Err(Error::NoSuchEntity(format!(
+                "The user with name {user_name} cannot be found."
+            )));
+        }
+        Ok(state.user_policies(account_id, user_name))
+    }
+
+    async fn delete_user_policy(
+        &self,
+        account_id: &str,
+        user_name: &str,
+        name: &str,
+    ) -> Result<()> {
+        let mut state = self.lock()?;
+        let lower = user_name.to_ascii_lowercase();
+        if !state
+            .users
+            .contains_key(&(account_id.to_owned(), lower.clone()))
+        {
+            return Err(Error::NoSuchEntity(format!(
+                "The user with name {user_name} cannot be found."
+            )));
+        }
+        if state
+            .policies
+            .remove(&(account_id.to_owned(), lower, name.to_owned()))
+            .is_none()
+        {
+            return Err(Error::NoSuchEntity(format!(
+                "The user policy with name {name} cannot be found."
+            )));
+        }
+        state.auth_epoch += 1;
+        Ok(())
     }
 }

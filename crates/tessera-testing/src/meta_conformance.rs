@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tessera_core::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy};
 use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use tessera_core::{
     BlobId, BucketRecord, CompleteRequest, ContentHeaders, Error, MetaStore, ObjectChecksum,
@@ -73,6 +74,14 @@ macro_rules! meta_store_conformance {
             group_commit_isolation,
             concurrent_overwrites_free_every_blob,
             durability,
+            accounts_crud,
+            account_delete_refused_with_buckets,
+            users_crud,
+            user_renamed_with_keys_and_policies,
+            access_keys_rules,
+            root_key_replaced,
+            user_policies_rules,
+            auth_epoch_moves,
         }
     };
     (@tests $harness:expr; $($case:ident),* $(,)?) => {
@@ -118,6 +127,7 @@ fn bucket(name: &str) -> BucketRecord {
         name: name.into(),
         created: 1_700_000_000_000,
         region: "us-east-1".into(),
+        owner: "111122223333".into(),
     }
 }
 
@@ -186,6 +196,7 @@ fn upload(bucket: &str, key: &str, upload_id: &str, initiated: i64) -> UploadRec
         user_metadata: BTreeMap::new(),
         checksum_algorithm: None,
         checksum_type: None,
+        initiator: "arn:aws:iam::111122223333:user/uploader".into(),
     }
 }
 
@@ -290,6 +301,7 @@ pub async fn buckets_crud(h: &dyn Harness) {
         name: "photos".into(),
         created: 1_700_000_000_777,
         region: "eu-west-3".into(),
+        owner: "111122223333".into(),
     };
     store.create_bucket(b.clone()).await.unwrap();
     assert_eq!(store.get_bucket("photos").await.unwrap(), Some(b.clone()));
@@ -1786,6 +1798,604 @@ pub async fn durability(h: &dyn Harness) {
         .await
         .unwrap()
         .is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts, users, keys, user policies
+// ---------------------------------------------------------------------------------------------
+
+fn account(id: &str, name: &str) -> Account {
+    Account {
+        id: id.into(),
+        name: name.into(),
+        email: Some(format!("{name}@example.com")),
+        canonical_id: format!("{:0>64}", id),
+        created: 1_700_000_000_000,
+    }
+}
+
+fn iam_user(account_id: &str, name: &str) -> User {
+    User {
+        account_id: account_id.into(),
+        name: name.into(),
+        path: "/team/".into(),
+        // Unique across accounts, as the ids the domain generates are.
+        user_id: format!(
+            "AIDA{:0>17}",
+            format!("{}{}", &account_id[..4], name.to_ascii_uppercase())
+        ),
+        arn: format!("arn:aws:iam::{account_id}:user/team/{name}"),
+        created: 1_700_000_000_001,
+    }
+}
+
+fn key(id: &str, owner: KeyOwner) -> AccessKey {
+    AccessKey {
+        access_key_id: id.into(),
+        secret: format!("secret-of-{id}"),
+        status: KeyStatus::Active,
+        owner,
+        created: 1_700_000_000_002,
+        last_used: None,
+    }
+}
+
+fn root_of(account_id: &str) -> KeyOwner {
+    KeyOwner::Root {
+        account_id: account_id.into(),
+    }
+}
+
+fn user_owner(account_id: &str, name: &str) -> KeyOwner {
+    KeyOwner::User {
+        account_id: account_id.into(),
+        user_name: name.into(),
+    }
+}
+
+/// Accounts: create with a root key, duplicates refused, listed in creation order, deleted
+/// with their users and keys.
+pub async fn accounts_crud(h: &dyn Harness) {
+    let store = h.open().await;
+    assert!(store.list_accounts().await.unwrap().is_empty());
+    let a = account("111122223333", "first");
+    let b = account("444455556666", "second");
+    store
+        .create_account(a.clone(), Some(key("AKIAFIRST0000000000", root_of(&a.id))))
+        .await
+        .unwrap();
+    store.create_account(b.clone(), None).await.unwrap();
+    assert_eq!(
+        store.list_accounts().await.unwrap(),
+        vec![a.clone(), b.clone()]
+    );
+    assert_err!(
+        store
+            .create_account(account("999999999999", "first"), None)
+            .await,
+        Error::EntityAlreadyExists(_)
+    );
+    assert_err!(
+        store
+            .create_account(account("111122223333", "third"), None)
+            .await,
+        Error::EntityAlreadyExists(_)
+    );
+    assert_err!(
+        store
+            .create_account(
+                account("777777777777", "third"),
+                Some(key("AKIAFIRST0000000000", root_of("777777777777")))
+            )
+            .await,
+        Error::EntityAlreadyExists(_)
+    );
+    assert_eq!(
+        store.list_accounts().await.unwrap().len(),
+        2,
+        "a refused create changes nothing"
+    );
+    let k = store
+        .get_access_key("AKIAFIRST0000000000")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(k, key("AKIAFIRST0000000000", root_of(&a.id)));
+    store.create_user(iam_user(&a.id, "alice")).await.unwrap();
+    store
+        .create_access_key(key("AKIAALICE0000000000", user_owner(&a.id, "alice")))
+        .await
+        .unwrap();
+    store.delete_account(&a.id).await.unwrap();
+    assert_eq!(store.list_accounts().await.unwrap(), vec![b.clone()]);
+    assert_eq!(
+        store.get_access_key("AKIAFIRST0000000000").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.get_access_key("AKIAALICE0000000000").await.unwrap(),
+        None
+    );
+    assert_eq!(store.get_user(&a.id, "alice").await.unwrap(), None);
+    assert_err!(store.delete_account(&a.id).await, Error::NoSuchEntity(_));
+    // The name is free again.
+    store
+        .create_account(account("121212121212", "first"), None)
+        .await
+        .unwrap();
+}
+
+/// An account that owns a bucket cannot be deleted; bucket owners are stored.
+pub async fn account_delete_refused_with_buckets(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account("111122223333", "owner");
+    store.create_account(a.clone(), None).await.unwrap();
+    let mut b = bucket("owned");
+    b.owner = a.id.clone();
+    store.create_bucket(b.clone()).await.unwrap();
+    assert_eq!(
+        store.get_bucket("owned").await.unwrap().unwrap().owner,
+        a.id
+    );
+    assert_err!(store.delete_account(&a.id).await, Error::DeleteConflict(_));
+    store.delete_bucket("owned").await.unwrap();
+    store.delete_account(&a.id).await.unwrap();
+}
+
+/// Users: unique per account ignoring case, listed by name, deleted only without keys or
+/// policies.
+pub async fn users_crud(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account("111122223333", "a");
+    let other = account("444455556666", "b");
+    store.create_account(a.clone(), None).await.unwrap();
+    store.create_account(other.clone(), None).await.unwrap();
+    assert_err!(
+        store.create_user(iam_user("000000000000", "bob")).await,
+        Error::NoSuchEntity(_)
+    );
+    let bob = iam_user(&a.id, "bob");
+    store.create_user(bob.clone()).await.unwrap();
+    store.create_user(iam_user(&a.id, "alice")).await.unwrap();
+    store.create_user(iam_user(&other.id, "bob")).await.unwrap();
+    assert_err!(
+        store.create_user(iam_user(&a.id, "BOB")).await,
+        Error::EntityAlreadyExists(_)
+    );
+    assert_eq!(
+        store.get_user(&a.id, "bob").await.unwrap(),
+        Some(bob.clone())
+    );
+    assert_eq!(
+        store.get_user(&a.id, "Bob").await.unwrap(),
+        Some(bob.clone())
+    );
+    let names: Vec<String> = store
+        .list_users(&a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+
+    store
+        .create_access_key(key("AKIABOB000000000000", user_owner(&a.id, "bob")))
+        .await
+        .unwrap();
+    assert_err!(
+        store.delete_user(&a.id, "bob").await,
+        Error::DeleteConflict(_)
+    );
+    store
+        .delete_access_key("AKIABOB000000000000")
+        .await
+        .unwrap();
+    store
+        .put_user_policy(
+            &a.id,
+            "bob",
+            UserPolicy {
+                name: "p".into(),
+                document: "{}".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_err!(
+        store.delete_user(&a.id, "bob").await,
+        Error::DeleteConflict(_)
+    );
+    store.delete_user_policy(&a.id, "bob", "p").await.unwrap();
+    store.delete_user(&a.id, "bob").await.unwrap();
+    assert_eq!(store.get_user(&a.id, "bob").await.unwrap(), None);
+    assert_err!(
+        store.delete_user(&a.id, "bob").await,
+        Error::NoSuchEntity(_)
+    );
+    assert!(store.get_user(&other.id, "bob").await.unwrap().is_some());
+}
+
+/// A renamed or moved user keeps its id, keys and policies; the new name must be free.
+pub async fn user_renamed_with_keys_and_policies(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account("111122223333", "a");
+    store.create_account(a.clone(), None).await.unwrap();
+    let bob = iam_user(&a.id, "bob");
+    store.create_user(bob.clone()).await.unwrap();
+    store.create_user(iam_user(&a.id, "carol")).await.unwrap();
+    store
+        .create_access_key(key("AKIABOB000000000000", user_owner(&a.id, "bob")))
+        .await
+        .unwrap();
+    store
+        .put_user_policy(
+            &a.id,
+            "bob",
+            UserPolicy {
+                name: "p".into(),
+                document: "{}".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let mut taken = bob.clone();
+    taken.name = "Carol".into();
+    assert_err!(
+        store.update_user(&a.id, "bob", taken).await,
+        Error::EntityAlreadyExists(_)
+    );
+    assert_err!(
+        store.update_user(&a.id, "nobody", bob.clone()).await,
+        Error::NoSuchEntity(_)
+    );
+    let mut robert = bob.clone();
+    robert.name = "robert".into();
+    robert.path = "/ops/".into();
+    robert.arn = format!("arn:aws:iam::{}:user/ops/robert", a.id);
+    store
+        .update_user(&a.id, "BOB", robert.clone())
+        .await
+        .unwrap();
+    assert_eq!(store.get_user(&a.id, "bob").await.unwrap(), None);
+    assert_eq!(store.get_user(&a.id, "robert").await.unwrap(), Some(robert));
+    let k = store
+        .get_access_key("AKIABOB000000000000")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(k.owner, user_owner(&a.id, "robert"));
+    assert_eq!(
+        store
+            .list_user_policies(&a.id, "robert")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_err!(
+        store.delete_user(&a.id, "robert").await,
+        Error::DeleteConflict(_)
+    );
+    // A change of case only is a rename too.
+    let mut upper = store.get_user(&a.id, "robert").await.unwrap().unwrap();
+    upper.name = "Robert".into();
+    store.update_user(&a.id, "robert", upper).await.unwrap();
+    assert_eq!(
+        store.get_user(&a.id, "robert").await.unwrap().unwrap().name,
+        "Robert"
+    );
+}
+
+/// Keys: at most two per user, unique ids, status changes, deletion, last use.
+pub async fn access_keys_rules(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account("111122223333", "a");
+    store.create_account(a.clone(), None).await.unwrap();
+    store.create_user(iam_user(&a.id, "bob")).await.unwrap();
+    let bob = user_owner(&a.id, "bob");
+    assert_err!(
+        store
+            .create_access_key(key("AKIANOBODY000000000", user_owner(&a.id, "nobody")))
+            .await,
+        Error::NoSuchEntity(_)
+    );
+    store
+        .create_access_key(key("AKIABOB000000000001", bob.clone()))
+        .await
+        .unwrap();
+    let mut second = key("AKIABOB000000000002", bob.clone());
+    second.created += 5;
+    store.create_access_key(second.clone()).await.unwrap();
+    assert_err!(
+        store
+            .create_access_key(key("AKIABOB000000000003", bob.clone()))
+            .await,
+        Error::LimitExceeded(_)
+    );
+    assert_err!(
+        store
+            .create_access_key(key("AKIABOB000000000001", root_of(&a.id)))
+            .await,
+        Error::EntityAlreadyExists(_)
+    );
+    // Root keys are not limited to two.
+    for i in 0..3 {
+        store
+            .create_access_key(key(&format!("AKIAROOT00000000000{i}"), root_of(&a.id)))
+            .await
+            .unwrap();
+    }
+    let ids: Vec<String> = store
+        .list_access_keys(&bob)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.access_key_id)
+        .collect();
+    assert_eq!(ids, ["AKIABOB000000000001", "AKIABOB000000000002"]);
+    assert_eq!(
+        store.list_access_keys(&root_of(&a.id)).await.unwrap().len(),
+        3
+    );
+
+    store
+        .set_access_key_status("AKIABOB000000000002", KeyStatus::Inactive)
+        .await
+        .unwrap();
+    let got = store
+        .get_access_key("AKIABOB000000000002")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.status, KeyStatus::Inactive);
+    assert_eq!(got.secret, second.secret);
+    assert_err!(
+        store
+            .set_access_key_status("AKIAMISSING00000000", KeyStatus::Active)
+            .await,
+        Error::NoSuchEntity(_)
+    );
+
+    let used = KeyUse {
+        at: 1_700_000_100_000,
+        service: "s3".into(),
+        region: "eu-west-1".into(),
+    };
+    store
+        .record_key_use("AKIABOB000000000001", used.clone())
+        .await
+        .unwrap();
+    store
+        .record_key_use("AKIAMISSING00000000", used.clone())
+        .await
+        .unwrap();
+    let got = store
+        .get_access_key("AKIABOB000000000001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.last_used, Some(used));
+
+    store
+        .delete_access_key("AKIABOB000000000001")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_access_key("AKIABOB000000000001").await.unwrap(),
+        None
+    );
+    assert_err!(
+        store.delete_access_key("AKIABOB000000000001").await,
+        Error::NoSuchEntity(_)
+    );
+    // A slot is free again.
+    store
+        .create_access_key(key("AKIABOB000000000004", bob))
+        .await
+        .unwrap();
+}
+
+/// set_root_key replaces every root key of the account, and refuses another owner's key id.
+pub async fn root_key_replaced(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account("111122223333", "a");
+    store
+        .create_account(a.clone(), Some(key("AKIAOLD000000000000", root_of(&a.id))))
+        .await
+        .unwrap();
+    store.create_user(iam_user(&a.id, "bob")).await.unwrap();
+    store
+        .create_access_key(key("AKIABOB000000000000", user_owner(&a.id, "bob")))
+        .await
+        .unwrap();
+    let new = key("AKIANEW000000000000", root_of(&a.id));
+    store.set_root_key(new.clone()).await.unwrap();
+    assert_eq!(
+        store.list_access_keys(&root_of(&a.id)).await.unwrap(),
+        vec![new.clone()]
+    );
+    assert_eq!(
+        store.get_access_key("AKIAOLD000000000000").await.unwrap(),
+        None
+    );
+    // Same id, new secret and status: replaced in place.
+    let mut changed = new.clone();
+    changed.secret = "another-secret-value".into();
+    store.set_root_key(changed.clone()).await.unwrap();
+    assert_eq!(
+        store.get_access_key("AKIANEW000000000000").await.unwrap(),
+        Some(changed)
+    );
+    assert_err!(
+        store
+            .set_root_key(key("AKIABOB000000000000", root_of(&a.id)))
+            .await,
+        Error::EntityAlreadyExists(_)
+    );
+    assert_err!(
+        store
+            .set_root_key(key("AKIAXXX000000000000", root_of("999999999999")))
+            .await,
+        Error::NoSuchEntity(_)
+    );
+    assert!(store
+        .get_access_key("AKIABOB000000000000")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+/// Inline policies: put replaces, listed by name, the aggregate size limit counts the others
+/// (whitespace excluded), delete.
+pub async fn user_policies_rules(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account("111122223333", "a");
+    store.create_account(a.clone(), None).await.unwrap();
+    store.create_user(iam_user(&a.id, "bob")).await.unwrap();
+    let pol = |name: &str, doc: String| UserPolicy {
+        name: name.into(),
+        document: doc,
+    };
+    assert_err!(
+        store
+            .put_user_policy(&a.id, "nobody", pol("p", "{}".into()))
+            .await,
+        Error::NoSuchEntity(_)
+    );
+    store
+        .put_user_policy(&a.id, "bob", pol("zeta", "x".repeat(1000)))
+        .await
+        .unwrap();
+    store
+        .put_user_policy(&a.id, "bob", pol("alpha", "y".repeat(1000)))
+        .await
+        .unwrap();
+    // 1000 + 1049 > 2048.
+    assert_err!(
+        store
+            .put_user_policy(&a.id, "bob", pol("more", "z".repeat(49)))
+            .await,
+        Error::LimitExceeded(_)
+    );
+    // Whitespace does not count; replacing a policy does not count its old size.
+    store
+        .put_user_policy(
+            &a.id,
+            "bob",
+            pol("more", format!("{}{}", "z".repeat(48), " ".repeat(500))),
+        )
+        .await
+        .unwrap();
+    store
+        .put_user_policy(&a.id, "bob", pol("zeta", "w".repeat(1000)))
+        .await
+        .unwrap();
+    let got = store.list_user_policies(&a.id, "BOB").await.unwrap();
+    let names: Vec<&str> = got.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["alpha", "more", "zeta"]);
+    assert_eq!(got[2].document, "w".repeat(1000));
+    store
+        .delete_user_policy(&a.id, "bob", "zeta")
+        .await
+        .unwrap();
+    assert_err!(
+        store.delete_user_policy(&a.id, "bob", "zeta").await,
+        Error::NoSuchEntity(_)
+    );
+    assert_err!(
+        store.list_user_policies(&a.id, "nobody").await,
+        Error::NoSuchEntity(_)
+    );
+    assert_eq!(
+        store.list_user_policies(&a.id, "bob").await.unwrap().len(),
+        2
+    );
+}
+
+/// Every identity change moves the auth epoch, a key-use record does not, and a reopened
+/// store (another process) sees the same epoch and data.
+pub async fn auth_epoch_moves(h: &dyn Harness) {
+    let a = account("111122223333", "a");
+    let epoch = {
+        let store = h.open().await;
+        let mut last = store.auth_epoch().await.unwrap();
+        let mut moved = |now: u64, what: &str| {
+            assert!(now > last, "{what} did not move the epoch");
+            last = now;
+        };
+        store.create_account(a.clone(), None).await.unwrap();
+        moved(store.auth_epoch().await.unwrap(), "create_account");
+        store.create_user(iam_user(&a.id, "bob")).await.unwrap();
+        moved(store.auth_epoch().await.unwrap(), "create_user");
+        store
+            .create_access_key(key("AKIABOB000000000000", user_owner(&a.id, "bob")))
+            .await
+            .unwrap();
+        moved(store.auth_epoch().await.unwrap(), "create_access_key");
+        store
+            .set_access_key_status("AKIABOB000000000000", KeyStatus::Inactive)
+            .await
+            .unwrap();
+        moved(store.auth_epoch().await.unwrap(), "set_access_key_status");
+        store
+            .put_user_policy(
+                &a.id,
+                "bob",
+                UserPolicy {
+                    name: "p".into(),
+                    document: "{}".into(),
+                },
+            )
+            .await
+            .unwrap();
+        moved(store.auth_epoch().await.unwrap(), "put_user_policy");
+        store
+            .set_root_key(key("AKIAROOT00000000000", root_of(&a.id)))
+            .await
+            .unwrap();
+        moved(store.auth_epoch().await.unwrap(), "set_root_key");
+        let before = store.auth_epoch().await.unwrap();
+        store
+            .record_key_use(
+                "AKIABOB000000000000",
+                KeyUse {
+                    at: 1,
+                    service: "s3".into(),
+                    region: "us-east-1".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.auth_epoch().await.unwrap(),
+            before,
+            "record_key_use moved the epoch"
+        );
+        // A refused change does not move it either.
+        assert!(store.delete_user(&a.id, "bob").await.is_err());
+        assert_eq!(store.auth_epoch().await.unwrap(), before);
+        store.delete_user_policy(&a.id, "bob", "p").await.unwrap();
+        moved(store.auth_epoch().await.unwrap(), "delete_user_policy");
+        store
+            .delete_access_key("AKIABOB000000000000")
+            .await
+            .unwrap();
+        moved(store.auth_epoch().await.unwrap(), "delete_access_key");
+        store.delete_user(&a.id, "bob").await.unwrap();
+        moved(store.auth_epoch().await.unwrap(), "delete_user");
+        store.auth_epoch().await.unwrap()
+    };
+    let again = h.open().await;
+    assert_eq!(again.auth_epoch().await.unwrap(), epoch);
+    assert_eq!(again.list_accounts().await.unwrap(), vec![a.clone()]);
+    assert!(again
+        .get_access_key("AKIAROOT00000000000")
+        .await
+        .unwrap()
+        .is_some());
+    again.delete_account(&a.id).await.unwrap();
+    assert!(again.auth_epoch().await.unwrap() > epoch);
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 // A panic on a request path takes down the request's task: return an error instead (tests may panic).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod admin;
 mod config;
 mod conn;
 mod credentials;
@@ -38,6 +39,9 @@ enum Command {
     /// running server): prints JSON on stdout, removes nothing.
     #[command(subcommand)]
     Blobs(BlobsCommand),
+    /// Manage accounts, IAM users, their access keys and inline policies on a data dir
+    /// (safe beside a running server, which sees changes at its next request). Prints JSON.
+    Admin(Box<admin::AdminArgs>),
 }
 
 #[derive(Subcommand)]
@@ -166,6 +170,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Blobs(cmd) => blobs(cmd),
+        Command::Admin(args) => admin::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -314,6 +319,12 @@ async fn open_service(
     let tessera = Tessera::open(Arc::new(meta), Arc::new(blobs), options)
         .await
         .context("cannot open Tessera")?;
+    // The configured root key always works: it is the first account's root key.
+    let root = tessera
+        .ensure_root_account(&creds.access_key, &creds.secret_key)
+        .await
+        .context("cannot set up the root account")?;
+    tracing::info!(account = %root.id, name = %root.name, "root account");
     let background = tessera.start_background();
     let service = tessera_s3::build_service(
         Arc::new(tessera),
@@ -321,8 +332,6 @@ async fn open_service(
             region: settings.region.clone(),
             domain: settings.domain.clone(),
             allow_sigv2: settings.allow_sigv2,
-            access_key: creds.access_key,
-            secret_key: creds.secret_key,
             body_timeout: settings.limits.body_timeout,
         },
     )

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 use serde::Deserialize;
 use tessera_core::objects::{GetObjectRequest, ListRequest};
-use tessera_core::{BlobStore, Options, Tessera};
+use tessera_core::{BlobStore, MetaStore, Options, Tessera};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/datadir-v1");
@@ -193,8 +193,40 @@ async fn version_1_data_dir_is_served_and_reads_back() {
     let db = data_dir.join("meta.sqlite3");
     assert_eq!(schema_version(&db), tessera_meta::SCHEMA_VERSION);
 
-    // Every object reads back with its bytes, ETag and stored headers.
+    // Schema step 2 ran: the buckets and the upload of version 1 belong to the root account,
+    // whose root key is the one the server was started with.
     let meta = tessera_meta::SqliteMetaStore::open(&db).await.unwrap();
+    let accounts = meta.list_accounts().await.unwrap();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    let root = &accounts[0];
+    assert_eq!(root.name, "root");
+    assert!(
+        tessera_core::accounts::is_account_id(&root.id),
+        "{}",
+        root.id
+    );
+    let key = meta
+        .get_access_key("fixtureaccesskey")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        key.owner,
+        tessera_core::accounts::KeyOwner::Root {
+            account_id: root.id.clone()
+        }
+    );
+    assert_eq!(key.secret, "fixturesecretkey0123456789");
+    for bucket in &manifest.buckets {
+        let b = meta.get_bucket(bucket).await.unwrap().unwrap();
+        assert_eq!(b.owner, root.id, "{bucket}");
+    }
+    for want in &manifest.uploads {
+        let u = meta.get_upload(&want.upload_id).await.unwrap().unwrap();
+        assert_eq!(u.initiator, format!("arn:aws:iam::{}:root", root.id));
+    }
+
+    // Every object reads back with its bytes, ETag and stored headers.
     let blob_store = Arc::new(tessera_blob::LocalBlobStore::open(&data_dir.join("blobs")).unwrap());
     let blobs: Arc<dyn BlobStore> = blob_store.clone();
     let options = Options {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use tessera_core::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy};
 use tessera_core::{
     BlobId, BucketRecord, CompleteRequest, CompletedUpload, ListAfter, MetaStore, Millis,
     ObjectRecord, PartRecord, Result, Segment, UploadRecord, WriteCondition,
@@ -138,5 +139,82 @@ impl<H: Hooks> MetaStore for HookedMeta<H> {
     }
     async fn referenced_blobs(&self, candidates: &[BlobId]) -> Result<Vec<BlobId>> {
         self.inner.referenced_blobs(candidates).await
+    }
+    async fn auth_epoch(&self) -> Result<u64> {
+        self.inner.auth_epoch().await
+    }
+    async fn create_account(&self, account: Account, root_key: Option<AccessKey>) -> Result<()> {
+        self.inner.create_account(account, root_key).await
+    }
+    async fn list_accounts(&self) -> Result<Vec<Account>> {
+        self.inner.list_accounts().await
+    }
+    async fn delete_account(&self, account_id: &str) -> Result<()> {
+        self.inner.delete_account(account_id).await
+    }
+    async fn set_root_key(&self, key: AccessKey) -> Result<()> {
+        self.inner.set_root_key(key).await
+    }
+    async fn create_user(&self, user: User) -> Result<()> {
+        self.inner.create_user(user).await
+    }
+    async fn get_user(&self, account_id: &str, name: &str) -> Result<Option<User>> {
+        self.inner.get_user(account_id, name).await
+    }
+    async fn list_users(&self, account_id: &str) -> Result<Vec<User>> {
+        self.inner.list_users(account_id).await
+    }
+    async fn update_user(&self, account_id: &str, name: &str, updated: User) -> Result<()> {
+        self.inner.update_user(account_id, name, updated).await
+    }
+    async fn delete_user(&self, account_id: &str, name: &str) -> Result<()> {
+        self.inner.delete_user(account_id, name).await
+    }
+    async fn create_access_key(&self, key: AccessKey) -> Result<()> {
+        self.inner.create_access_key(key).await
+    }
+    async fn get_access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>> {
+        self.inner.get_access_key(access_key_id).await
+    }
+    async fn list_access_keys(&self, owner: &KeyOwner) -> Result<Vec<AccessKey>> {
+        self.inner.list_access_keys(owner).await
+    }
+    async fn set_access_key_status(&self, access_key_id: &str, status: KeyStatus) -> Result<()> {
+        self.inner
+            .set_access_key_status(access_key_id, status)
+            .await
+    }
+    async fn delete_access_key(&self, access_key_id: &str) -> Result<()> {
+        self.inner.delete_access_key(access_key_id).await
+    }
+    async fn record_key_use(&self, access_key_id: &str, used: KeyUse) -> Result<()> {
+        self.inner.record_key_use(access_key_id, used).await
+    }
+    async fn put_user_policy(
+        &self,
+        account_id: &str,
+        user_name: &str,
+        policy: UserPolicy,
+    ) -> Result<()> {
+        self.inner
+            .put_user_policy(account_id, user_name, policy)
+            .await
+    }
+    async fn list_user_policies(
+        &self,
+        account_id: &str,
+        user_name: &str,
+    ) -> Result<Vec<UserPolicy>> {
+        self.inner.list_user_policies(account_id, user_name).await
+    }
+    async fn delete_user_policy(
+        &self,
+        account_id: &str,
+        user_name: &str,
+        name: &str,
+    ) -> Result<()> {
+        self.inner
+            .delete_user_policy(account_id, user_name, name)
+            .await
     }
 }

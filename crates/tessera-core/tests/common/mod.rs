@@ -84,7 +84,9 @@ pub async fn open_with_stores(
     let app = Tessera::open(meta.clone(), blobs.clone(), options)
         .await
         .expect("open domain");
-    app.create_bucket(BUCKET).await.expect("create bucket");
+    app.create_bucket(BUCKET, "111122223333")
+        .await
+        .expect("create bucket");
     Harness {
         app,
         meta,

@@ -5,6 +5,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use tessera_core::Tessera;
 
 use super::common::{decode_token, encode_token, owner};
+use crate::auth::principal;
 use crate::convert;
 use crate::errors::to_s3;
 
@@ -13,6 +14,7 @@ pub async fn create_bucket(
     app: &Tessera,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
+    let caller = principal(&req.extensions)?;
     let name = req.input.bucket;
     if let Some(loc) = req
         .input
@@ -22,7 +24,9 @@ pub async fn create_bucket(
     {
         app.check_location_constraint(loc.as_str()).map_err(to_s3)?;
     }
-    app.create_bucket(&name).await.map_err(to_s3)?;
+    app.create_bucket(&name, &caller.account.id)
+        .await
+        .map_err(to_s3)?;
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{name}")),
     }))
@@ -59,6 +63,7 @@ pub async fn list_buckets(
     app: &Tessera,
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
+    let caller = principal(&req.extensions)?;
     let limit = match req.input.max_buckets {
         Some(n) if !(1..=10_000).contains(&n) => {
             return Err(S3Error::with_message(
@@ -77,7 +82,7 @@ pub async fn list_buckets(
         .transpose()?;
     let prefix = req.input.prefix.clone().unwrap_or_default();
     let (buckets, truncated) = app
-        .list_buckets_page(&prefix, after, limit)
+        .list_buckets_page(&caller.account.id, &prefix, after, limit)
         .await
         .map_err(to_s3)?;
     let token = truncated
@@ -94,7 +99,7 @@ pub async fn list_buckets(
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(list),
         continuation_token: token,
-        owner: Some(owner()),
+        owner: Some(owner(&caller.account)),
         prefix: req.input.prefix,
     }))
 }

@@ -3,28 +3,33 @@
 use base64::Engine as _;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Result};
+use tessera_core::accounts::Account;
 use tessera_core::conditions::ReadConditions;
 use tessera_core::payload::PayloadChecks;
 use tessera_core::WriteCondition;
 
 use crate::convert::{self, ChecksumFields};
 
-/// The owner reported for every bucket and object (the root user).
-const OWNER_ID: &str = "tessera-root";
-
-/// The owner of every bucket, object and upload.
-pub fn owner() -> Owner {
+/// The Owner of an account's buckets, objects and uploads: its canonical id and name.
+pub fn owner(account: &Account) -> Owner {
     Owner {
-        display_name: Some("tessera".into()),
-        id: Some(OWNER_ID.into()),
+        display_name: Some(account.name.clone()),
+        id: Some(account.canonical_id.clone()),
     }
 }
 
-/// The initiator of every multipart upload.
-pub fn initiator() -> Initiator {
+/// The Initiator of an upload from its initiator ARN: an account root shows as the account
+/// (canonical id and name), an IAM user by its ARN and name, as S3 shows them.
+pub fn initiator(arn: &str, account: &Account) -> Initiator {
+    if arn.is_empty() || arn.ends_with(":root") {
+        return Initiator {
+            display_name: Some(account.name.clone()),
+            id: Some(account.canonical_id.clone()),
+        };
+    }
     Initiator {
-        display_name: Some("tessera".into()),
-        id: Some(OWNER_ID.into()),
+        display_name: arn.rsplit('/').next().map(str::to_owned),
+        id: Some(arn.to_owned()),
     }
 }
 

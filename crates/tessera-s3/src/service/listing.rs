@@ -9,6 +9,7 @@ use super::common::{
     common_prefixes, decode_token, delimiter_out, encode, encode_token, encoding_url, i64_of,
     marker_out, owner,
 };
+use crate::auth::principal;
 use crate::convert;
 use crate::errors::to_s3;
 
@@ -29,7 +30,7 @@ fn list_request(
     }
 }
 
-fn list_entry(o: &ObjectRecord, url: bool, with_owner: bool) -> Object {
+fn list_entry(o: &ObjectRecord, url: bool, owner: Option<&Owner>) -> Object {
     Object {
         checksum_algorithm: o
             .checksum
@@ -42,7 +43,7 @@ fn list_entry(o: &ObjectRecord, url: bool, with_owner: bool) -> Object {
         e_tag: Some(convert::etag(&o.etag)),
         key: Some(encode(&o.key, url)),
         last_modified: Some(convert::ts(o.last_modified)),
-        owner: with_owner.then(owner),
+        owner: owner.cloned(),
         restore_status: None,
         size: Some(i64_of(o.size)),
         storage_class: Some(ObjectStorageClass::from_static(
@@ -56,6 +57,8 @@ pub async fn list_objects(
     app: &Tessera,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
+    // Only the owner's account gets this far (no bucket policies or ACLs yet).
+    let bucket_owner = owner(&principal(&req.extensions)?.account);
     let input = req.input;
     let url = encoding_url(&input.encoding_type)?;
     let max = convert::page_size(input.max_keys, "max-keys")?;
@@ -81,7 +84,7 @@ pub async fn list_objects(
         contents: Some(
             page.objects
                 .iter()
-                .map(|o| list_entry(o, url, true))
+                .map(|o| list_entry(o, url, Some(&bucket_owner)))
                 .collect(),
         ),
         common_prefixes: Some(common_prefixes(&page.common_prefixes, url)),
@@ -97,6 +100,8 @@ pub async fn list_objects_v2(
     app: &Tessera,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
+    // Only the owner's account gets this far (no bucket policies or ACLs yet).
+    let bucket_owner = owner(&principal(&req.extensions)?.account);
     let input = req.input;
     let url = encoding_url(&input.encoding_type)?;
     let max = convert::page_size(input.max_keys, "max-keys")?;
@@ -122,7 +127,7 @@ pub async fn list_objects_v2(
         contents: Some(
             page.objects
                 .iter()
-                .map(|o| list_entry(o, url, with_owner))
+                .map(|o| list_entry(o, url, with_owner.then_some(&bucket_owner)))
                 .collect(),
         ),
         common_prefixes: Some(common_prefixes(&page.common_prefixes, url)),
@@ -139,6 +144,8 @@ pub async fn list_object_versions(
     app: &Tessera,
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+    // Only the owner's account gets this far (no bucket policies or ACLs yet).
+    let bucket_owner = owner(&principal(&req.extensions)?.account);
     let input = req.input;
     let url = encoding_url(&input.encoding_type)?;
     let max = convert::page_size(input.max_keys, "max-keys")?;
@@ -166,7 +173,7 @@ pub async fn list_object_versions(
             is_latest: Some(true),
             key: Some(encode(&o.key, url)),
             last_modified: Some(convert::ts(o.last_modified)),
-            owner: Some(owner()),
+            owner: Some(bucket_owner.clone()),
             restore_status: None,
             size: Some(i64_of(o.size)),
             storage_class: Some(ObjectVersionStorageClass::from_static(

@@ -15,6 +15,7 @@ use super::common::{
     checks, common_prefixes, copy_source, delimiter_out, encode, encoding_url, i32_of, i64_of,
     initiator, marker_out, owner, read_conditions, write_condition,
 };
+use crate::auth::principal;
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
 use crate::errors::to_s3;
 
@@ -23,6 +24,7 @@ pub async fn create_multipart_upload(
     app: &Tessera,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let initiator = principal(&req.extensions)?.arn();
     let input = req.input;
     let request = CreateUploadRequest {
         bucket: input.bucket.clone(),
@@ -36,6 +38,7 @@ pub async fn create_multipart_upload(
             input.expires,
         ),
         user_metadata: convert::metadata_in(input.metadata),
+        initiator,
         checksum_algorithm: input
             .checksum_algorithm
             .as_ref()
@@ -243,6 +246,8 @@ pub async fn list_parts(
     app: &Tessera,
     req: S3Request<ListPartsInput>,
 ) -> S3Result<S3Response<ListPartsOutput>> {
+    // Only the owner's account gets this far (no bucket policies or ACLs yet).
+    let account = principal(&req.extensions)?.account.clone();
     let input = req.input;
     let marker = u32::try_from(input.part_number_marker.unwrap_or(0).max(0)).unwrap_or(0);
     let max = convert::page_size(input.max_parts, "max-parts")?;
@@ -273,8 +278,8 @@ pub async fn list_parts(
         upload_id: Some(input.upload_id),
         checksum_algorithm: page.upload.checksum_algorithm.map(convert::algorithm_out),
         checksum_type: page.upload.checksum_type.map(convert::checksum_type_out),
-        initiator: Some(initiator()),
-        owner: Some(owner()),
+        initiator: Some(initiator(&page.upload.initiator, &account)),
+        owner: Some(owner(&account)),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
         is_truncated: Some(page.is_truncated),
         max_parts: Some(convert::page_size_out(max)),
@@ -290,6 +295,7 @@ pub async fn list_multipart_uploads(
     app: &Tessera,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    let account = principal(&req.extensions)?.account.clone();
     let input = req.input;
     let url = encoding_url(&input.encoding_type)?;
     let max = convert::page_size(input.max_uploads, "max-uploads")?;
@@ -312,9 +318,9 @@ pub async fn list_multipart_uploads(
             checksum_algorithm: u.checksum_algorithm.map(convert::algorithm_out),
             checksum_type: u.checksum_type.map(convert::checksum_type_out),
             initiated: Some(convert::ts(u.initiated)),
-            initiator: Some(initiator()),
+            initiator: Some(initiator(&u.initiator, &account)),
             key: Some(encode(&u.key, url)),
-            owner: Some(owner()),
+            owner: Some(owner(&account)),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             upload_id: Some(u.upload_id.clone()),
         })

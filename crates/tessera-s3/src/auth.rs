@@ -1,0 +1,205 @@
+//! Authentication and authorization of S3 requests: access keys resolved through the store
+//! (cached in core, invalidated by the auth epoch), and one decision per request from the
+//! operation's S3 action ([`action_of`], the per-operation table), its resource and the
+//! caller, made in [`Authorizer::check`] before any handler runs.
+
+use std::sync::Arc;
+
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::path::S3Path;
+use s3s::{S3Error, S3ErrorCode, S3Result};
+use tessera_core::accounts::Principal;
+use tessera_core::{AccessRequest, Error, Tessera};
+
+use crate::errors::to_s3;
+use crate::PreVerified;
+
+/// Access keys checked by s3s's signature verification, looked up in the store.
+pub(crate) struct StoreAuth {
+    pub(crate) app: Arc<Tessera>,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for StoreAuth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        let resolved = self.app.authenticate(access_key).await.map_err(to_s3)?;
+        Ok(SecretKey::from(resolved.secret))
+    }
+}
+
+/// The secret of an active key for Tessera's own signature checks (SigV2, pre-verified SigV4):
+/// `Ok(None)` for an unknown or inactive key, `Err` if the store failed.
+pub(crate) async fn secret_of(app: &Tessera, access_key: &str) -> S3Result<Option<String>> {
+    match app.authenticate(access_key).await {
+        Ok(r) => Ok(Some(r.secret)),
+        Err(Error::InvalidAccessKeyId) => Ok(None),
+        Err(e) => Err(to_s3(e)),
+    }
+}
+
+/// The S3 action an operation needs (IAM's names; "Actions, resources, and condition keys
+/// for Amazon S3"). Operations not listed need the action of their own name.
+pub(crate) fn action_of(op: &str) -> String {
+    let action = match op {
+        "PutObject"
+        | "CopyObject"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload" => "s3:PutObject",
+        "GetObject" | "HeadObject" | "GetObjectAttributes" => "s3:GetObject",
+        "ListObjects" | "ListObjectsV2" | "HeadBucket" => "s3:ListBucket",
+        "ListObjectVersions" => "s3:ListBucketVersions",
+        "ListMultipartUploads" => "s3:ListBucketMultipartUploads",
+        "ListParts" => "s3:ListMultipartUploadParts",
+        "AbortMultipartUpload" => "s3:AbortMultipartUpload",
+        "DeleteObject" | "DeleteObjects" => "s3:DeleteObject",
+        "CreateBucket" => "s3:CreateBucket",
+        "DeleteBucket" => "s3:DeleteBucket",
+        "ListBuckets" => "s3:ListAllMyBuckets",
+        "GetBucketLocation" => "s3:GetBucketLocation",
+        other => return format!("s3:{other}"),
+    };
+    action.to_owned()
+}
+
+/// `bucket`, `key` of an `x-amz-copy-source` value (`bucket/key` or `/bucket/key`,
+/// URL-encoded, with an optional `?versionId=`).
+fn copy_source(value: &str) -> Option<(String, String)> {
+    let value = value.split('?').next().unwrap_or_default();
+    let decoded = percent_encoding::percent_decode_str(value.trim_start_matches('/'))
+        .decode_utf8()
+        .ok()?;
+    let (bucket, key) = decoded.split_once('/')?;
+    Some((bucket.to_owned(), key.to_owned()))
+}
+
+fn header<'a>(cx: &'a s3s::access::S3AccessContext<'_>, name: &str) -> Option<&'a str> {
+    cx.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The access check s3s runs after authentication: resolves the caller, authorizes the
+/// request, and hands the caller to the handlers as an `Arc<Principal>` extension.
+pub(crate) struct Authorizer {
+    pub(crate) app: Arc<Tessera>,
+    /// The server's region, recorded with each key's last use.
+    pub(crate) region: String,
+}
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for Authorizer {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        let access_key = match cx.credentials() {
+            Some(c) => Some(c.access_key.clone()),
+            None => cx
+                .extensions_mut()
+                .get::<PreVerified>()
+                .map(|p| p.access_key.clone()),
+        };
+        let Some(access_key) = access_key else {
+            return Err(S3Error::with_message(
+                S3ErrorCode::AccessDenied,
+                "Signature is required",
+            ));
+        };
+        // The signature check just resolved the key through the store's epoch: reuse it.
+        let principal: Arc<Principal> = match self.app.cached_principal(&access_key) {
+            Some(p) => p,
+            None => {
+                self.app
+                    .authenticate(&access_key)
+                    .await
+                    .map_err(to_s3)?
+                    .principal
+            }
+        };
+        let action = action_of(cx.s3_op().name());
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (None, None),
+            S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
+            S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
+        };
+        // DeleteObjects names its keys in the body: decided for the bucket's objects as a whole.
+        let key = if cx.s3_op().name() == "DeleteObjects" {
+            Some("*".to_owned())
+        } else {
+            key
+        };
+        let request = AccessRequest {
+            action: &action,
+            bucket: bucket.as_deref(),
+            key: key.as_deref(),
+            expected_owner: header(cx, "x-amz-expected-bucket-owner"),
+            source_ip: None,
+            secure_transport: cx.uri().scheme_str() == Some("https"),
+        };
+        self.app
+            .authorize(&principal, &request)
+            .await
+            .map_err(to_s3)?;
+        if matches!(cx.s3_op().name(), "CopyObject" | "UploadPartCopy") {
+            if let Some((src_bucket, src_key)) =
+                header(cx, "x-amz-copy-source").and_then(copy_source)
+            {
+                let source = AccessRequest {
+                    action: "s3:GetObject",
+                    bucket: Some(&src_bucket),
+                    key: Some(&src_key),
+                    expected_owner: header(cx, "x-amz-source-expected-bucket-owner"),
+                    source_ip: None,
+                    secure_transport: request.secure_transport,
+                };
+                self.app
+                    .authorize(&principal, &source)
+                    .await
+                    .map_err(to_s3)?;
+            }
+        }
+        // GetAccessKeyLastUsed: recorded off the request path, at most once a minute per key.
+        let app = self.app.clone();
+        let region = self.region.clone();
+        tokio::spawn(async move {
+            if let Err(e) = app.note_key_use(&access_key, "s3", &region).await {
+                tracing::debug!(error = %e, "cannot record an access key's last use");
+            }
+        });
+        cx.extensions_mut().insert(principal);
+        Ok(())
+    }
+}
+
+/// The caller the access check resolved; an internal error if the check did not run.
+pub(crate) fn principal(ext: &http::Extensions) -> S3Result<Arc<Principal>> {
+    ext.get::<Arc<Principal>>().cloned().ok_or_else(|| {
+        to_s3(Error::Internal(
+            "request reached a handler unauthenticated".into(),
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_of_operations() {
+        assert_eq!(action_of("UploadPart"), "s3:PutObject");
+        assert_eq!(action_of("CompleteMultipartUpload"), "s3:PutObject");
+        assert_eq!(action_of("HeadObject"), "s3:GetObject");
+        assert_eq!(action_of("ListObjectsV2"), "s3:ListBucket");
+        assert_eq!(action_of("ListParts"), "s3:ListMultipartUploadParts");
+        assert_eq!(action_of("ListBuckets"), "s3:ListAllMyBuckets");
+        assert_eq!(action_of("GetBucketPolicy"), "s3:GetBucketPolicy");
+    }
+
+    #[test]
+    fn copy_sources() {
+        assert_eq!(
+            copy_source("/src/a%20b/c.txt?versionId=1"),
+            Some(("src".into(), "a b/c.txt".into()))
+        );
+        assert_eq!(copy_source("src/k"), Some(("src".into(), "k".into())));
+        assert_eq!(copy_source("nokey"), None);
+        assert_eq!(copy_source("b/%zz"), Some(("b".into(), "%zz".into())));
+    }
+}

@@ -1,0 +1,161 @@
+"""The IAM and STS Query APIs at the S3 endpoint, driven by boto3's `iam` and `sts` clients
+unmodified: users, keys and inline policies made through IAM take effect on S3 at once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+import s3util
+from conftest import REGION, make_client
+
+
+def client(server, service: str, access_key: str, secret_key: str):
+    return boto3.session.Session().client(
+        service, endpoint_url=server.endpoint, region_name=REGION,
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+        config=Config(retries={"max_attempts": 1}))
+
+
+def code(excinfo) -> str:
+    return excinfo.value.response["Error"]["Code"]
+
+
+def test_caller_identity_of_root_and_user(server):
+    sts = client(server, "sts", server.access_key, server.secret_key)
+    me = sts.get_caller_identity()
+    account = me["Account"]
+    assert len(account) == 12 and account.isdigit()
+    assert me["Arn"] == f"arn:aws:iam::{account}:root"
+    assert me["UserId"] == account
+
+    iam = client(server, "iam", server.access_key, server.secret_key)
+    name = f"sts-{uuid.uuid4().hex[:8]}"
+    user = iam.create_user(UserName=name, Path="/team/")["User"]
+    assert user["Arn"] == f"arn:aws:iam::{account}:user/team/{name}"
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    who = client(server, "sts", key["AccessKeyId"], key["SecretAccessKey"]).get_caller_identity()
+    assert who["Arn"] == user["Arn"]
+    assert who["UserId"] == user["UserId"]
+    assert who["Account"] == account
+    iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=name)
+
+
+def test_user_key_and_policy_through_iam(server):
+    s3 = server.client()
+    bucket = s3util.unique_bucket_name()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"data")
+    iam = client(server, "iam", server.access_key, server.secret_key)
+    name = f"ro-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    assert key["Status"] == "Active" and len(key["SecretAccessKey"]) == 40
+    user_s3 = make_client(server.endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+
+    # No policy: nothing is allowed.
+    with pytest.raises(ClientError) as e:
+        user_s3.get_object(Bucket=bucket, Key="k")
+    assert code(e) == "AccessDenied"
+
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}
+    iam.put_user_policy(UserName=name, PolicyName="ro", PolicyDocument=json.dumps(policy))
+    assert iam.list_user_policies(UserName=name)["PolicyNames"] == ["ro"]
+    got = iam.get_user_policy(UserName=name, PolicyName="ro")["PolicyDocument"]
+    assert got == policy  # boto3 decodes the document
+    assert user_s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"data"
+    assert [o["Key"] for o in user_s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["k"]
+    with pytest.raises(ClientError) as e:
+        user_s3.put_object(Bucket=bucket, Key="k", Body=b"no")
+    assert code(e) == "AccessDenied"
+
+    # The user's own IAM rights are its policies too: none for IAM here.
+    user_iam = client(server, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as e:
+        user_iam.create_user(UserName=f"x-{uuid.uuid4().hex[:6]}")
+    assert code(e) == "AccessDenied"
+
+    # A malformed policy is refused with the reason; quotas and conflicts as IAM.
+    with pytest.raises(ClientError) as e:
+        iam.put_user_policy(UserName=name, PolicyName="bad", PolicyDocument='{"Statement": 1}')
+    assert code(e) == "MalformedPolicyDocument"
+    second = iam.create_access_key(UserName=name)["AccessKey"]
+    with pytest.raises(ClientError) as e:
+        iam.create_access_key(UserName=name)
+    assert code(e) == "LimitExceeded"
+    with pytest.raises(ClientError) as e:
+        iam.delete_user(UserName=name)
+    assert code(e) == "DeleteConflict"
+
+    # Deactivated: refused at once; last use recorded.
+    iam.update_access_key(UserName=name, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    with pytest.raises(ClientError) as e:
+        user_s3.get_object(Bucket=bucket, Key="k")
+    assert code(e) == "InvalidAccessKeyId"
+    statuses = {k["AccessKeyId"]: k["Status"]
+                for k in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]}
+    assert statuses == {key["AccessKeyId"]: "Inactive", second["AccessKeyId"]: "Active"}
+    used = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
+    assert used["ServiceName"] == "iam"
+
+    for k in (key, second):
+        iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
+    iam.delete_user_policy(UserName=name, PolicyName="ro")
+    iam.delete_user(UserName=name)
+    with pytest.raises(ClientError) as e:
+        iam.get_user(UserName=name)
+    assert code(e) == "NoSuchEntity"
+    s3.delete_object(Bucket=bucket, Key="k")
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_bad_signature_and_unknown_key(server):
+    bad = client(server, "sts", server.access_key, "not-the-secret-key-at-all-0123456789")
+    with pytest.raises(ClientError) as e:
+        bad.get_caller_identity()
+    assert code(e) == "SignatureDoesNotMatch"
+    unknown = client(server, "iam", "AKIAUNKNOWNKEY000000", "whatever-secret-0123456789")
+    with pytest.raises(ClientError) as e:
+        unknown.list_users()
+    assert code(e) == "InvalidClientTokenId"
+
+
+def test_update_user_renames_and_moves(server):
+    iam = client(server, "iam", server.access_key, server.secret_key)
+    name = f"old-{uuid.uuid4().hex[:8]}"
+    new = f"new-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    iam.update_user(UserName=name, NewUserName=new, NewPath="/moved/")
+    with pytest.raises(ClientError) as e:
+        iam.get_user(UserName=name)
+    assert code(e) == "NoSuchEntity"
+    user = iam.get_user(UserName=new)["User"]
+    assert user["Path"] == "/moved/" and user["Arn"].endswith(f":user/moved/{new}")
+    # Its key followed it.
+    who = client(server, "sts", key["AccessKeyId"], key["SecretAccessKey"]).get_caller_identity()
+    assert who["Arn"] == user["Arn"]
+    listed = [u["UserName"] for u in iam.list_users(PathPrefix="/moved/")["Users"]]
+    assert new in listed and name not in listed
+    iam.delete_access_key(UserName=new, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=new)
+
+
+def test_aws_cli_sts_and_iam(aws):
+    me = json.loads(aws("sts", "get-caller-identity", "--output", "json").stdout)
+    assert me["Arn"] == f"arn:aws:iam::{me['Account']}:root"
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    made = json.loads(aws("iam", "create-user", "--user-name", name, "--output", "json").stdout)
+    assert made["User"]["Arn"] == f"arn:aws:iam::{me['Account']}:user/{name}"
+    listed = json.loads(aws("iam", "list-users", "--output", "json").stdout)
+    assert name in [u["UserName"] for u in listed["Users"]]
+    aws("iam", "delete-user", "--user-name", name)
