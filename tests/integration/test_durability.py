@@ -5,22 +5,21 @@ blob file outlives the objects that reference it."""
 import http.client
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
+import leakcheck
 from conftest import UNSIGNED_PAYLOAD
 from s3util import MiB, etag_of, expect_error, key_path, list_all_keys, md5_b64, random_bytes, status_of
 
 BUCKET = "durability"
 
 
-def blob_files(server) -> list[Path]:
-    root = Path(server.data_dir) / "blobs"
-    if not root.exists():
-        return []
-    return sorted(p for p in root.rglob("*") if p.is_file())
+def blob_files(server) -> list[str]:
+    """Everything the blob store holds (committed ids, then temporary leftovers), as
+    `tessera blobs` lists it."""
+    return sorted(leakcheck.blob_ids_on_disk(server)) + leakcheck.temporary_files(server)
 
 
 def wait_until(predicate, timeout=10.0, interval=0.2):

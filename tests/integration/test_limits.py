@@ -19,7 +19,8 @@ import pytest
 
 import s3util
 from conftest import UNSIGNED_PAYLOAD, Server
-from test_multipart_lib import all_files_under_blobs, blob_files, wait_until
+import leakcheck
+from test_multipart_lib import blob_store_contents, blob_files, wait_until
 
 FLOOD_ADDR = "127.0.0.2"
 OTHER_FLOOD_ADDR = "127.0.0.3"
@@ -219,7 +220,7 @@ def test_slow_body_fails_with_request_timeout_and_leaves_no_blob(make_server):
     # No object, no committed blob, no temporary file.
     s3util.expect_error(s3.head_object, Bucket=bucket, Key="slow", code="404", status=404)
     assert blob_files(srv) == []
-    assert wait_until(lambda: all_files_under_blobs(srv) == [], timeout=5), all_files_under_blobs(srv)
+    assert wait_until(lambda: blob_store_contents(srv) == [], timeout=5), blob_store_contents(srv)
 
 
 def test_trickling_body_within_the_timeout_succeeds(make_server):
@@ -344,8 +345,8 @@ def test_slow_uploads_hold_little_memory(make_server):
             sock.sendall(signed_put_head(srv, bucket, f"slow{i}", 10 << 20) + b"x" * 100)
             socks.append(sock)
         # Every upload has reached the blob store (one temporary file each).
-        tmp = Path(srv.data_dir) / "blobs" / "tmp"
-        assert wait_until(lambda: len(list(tmp.iterdir())) >= n, timeout=15), len(list(tmp.iterdir()))
+        assert wait_until(lambda: len(leakcheck.temporary_files(srv)) >= n, timeout=15), \
+            len(leakcheck.temporary_files(srv))
         time.sleep(0.5)
         after = vm_rss_kib(srv.pid)
         grown = after - before
@@ -356,5 +357,5 @@ def test_slow_uploads_hold_little_memory(make_server):
     finally:
         close_all(socks)
     # Abandoned uploads leave nothing behind.
-    tmp = Path(srv.data_dir) / "blobs" / "tmp"
-    assert wait_until(lambda: list(tmp.iterdir()) == [], timeout=10), len(list(tmp.iterdir()))
+    assert wait_until(lambda: leakcheck.temporary_files(srv) == [], timeout=10), \
+        len(leakcheck.temporary_files(srv))

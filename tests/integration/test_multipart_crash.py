@@ -18,7 +18,7 @@ from conftest import UNSIGNED_PAYLOAD
 from s3util import MiB, etag_of, expect_error, random_bytes
 from test_multipart_lib import (
     SMALL_MIN_PART,
-    all_files_under_blobs,
+    blob_store_contents,
     blob_files,
     get_bytes,
     list_all_parts,
@@ -110,7 +110,7 @@ def test_sigkill_during_part_uploads_keeps_acknowledged_parts(make_server):
     # Whatever the kill left half-done (blobs written, records not) is swept after a restart.
     _delete_everything(s3)
     srv.restart()
-    assert wait_until(lambda: all_files_under_blobs(srv) == []), all_files_under_blobs(srv)[:10]
+    assert wait_until(lambda: blob_store_contents(srv) == []), blob_store_contents(srv)[:10]
 
 
 # --------------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def test_sigkill_during_complete_is_all_or_nothing(make_server):
     # And nothing leaked by the interrupted Completes.
     _delete_everything(s3)
     srv.restart()
-    assert wait_until(lambda: all_files_under_blobs(srv) == []), (outcomes, all_files_under_blobs(srv)[:5])
+    assert wait_until(lambda: blob_store_contents(srv) == []), (outcomes, blob_store_contents(srv)[:5])
 
 
 # --------------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def test_restart_sweeps_unreferenced_blobs(make_server):
 
     srv.restart()
     s3 = _client(srv)
-    assert wait_until(lambda: all_files_under_blobs(srv) == blob_files(srv)), \
+    assert wait_until(lambda: blob_store_contents(srv) == blob_files(srv)), \
         "half-written files must be swept after a restart"
     # Live data is intact.
     for k, v in singles.items():
@@ -250,6 +250,6 @@ def test_restart_sweeps_unreferenced_blobs(make_server):
 
     _delete_everything(s3)
     srv.restart()
-    assert wait_until(lambda: all_files_under_blobs(srv) == []), all_files_under_blobs(srv)[:10]
+    assert wait_until(lambda: blob_store_contents(srv) == []), blob_store_contents(srv)[:10]
     s3 = _client(srv)
     assert s3util.list_all_keys(s3, BUCKET) == []

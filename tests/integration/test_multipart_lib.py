@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
+import leakcheck
 import s3util
 from conftest import Server
 
@@ -178,25 +177,15 @@ def pattern_bytes(n: int, seed: int) -> bytes:
 # Blob files
 # --------------------------------------------------------------------------------------
 
-_BLOB_NAME = re.compile(r"[0-9a-f]{32}")
-_BLOB_DIR = re.compile(r"[0-9a-f]{2}")
+def blob_files(server) -> list[str]:
+    """Ids of the committed blobs, as the server's blob store lists them (`tessera blobs list`:
+    the supported check, whatever the backend's layout)."""
+    return sorted(leakcheck.blob_ids_on_disk(server))
 
 
-def blob_files(server) -> list[Path]:
-    """Committed blob files: .../xx/<32 hex> anywhere under <data_dir>/blobs (temporary files
-    of writes in progress have other names)."""
-    root = Path(server.data_dir) / "blobs"
-    if not root.exists():
-        return []
-    return sorted(p for p in root.rglob("*")
-                  if p.is_file() and _BLOB_DIR.fullmatch(p.parent.name) and _BLOB_NAME.fullmatch(p.name))
-
-
-def all_files_under_blobs(server) -> list[Path]:
-    root = Path(server.data_dir) / "blobs"
-    if not root.exists():
-        return []
-    return sorted(p for p in root.rglob("*") if p.is_file())
+def blob_store_contents(server) -> list[str]:
+    """Everything the blob store holds: committed blob ids, then temporary leftovers of writes."""
+    return blob_files(server) + leakcheck.temporary_files(server)
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1) -> bool:
