@@ -4,7 +4,7 @@
 //! The server does what Tessera's will, minus the signature check: it routes with `service_of`,
 //! reads the body with `read_body` under a timeout, and turns the credential's access key into a
 //! `Caller` (unknown or inactive key: InvalidClientTokenId). The Python side comes from the
-//! repository's `.venv` (`scripts/setup-test-env.sh`); without it the test says so and skips.
+//! repository's `.venv` (`scripts/setup-test-env.sh`, which `scripts/test` runs first); without it the test fails.
 
 mod common;
 
@@ -96,13 +96,12 @@ fn start_server() -> std::net::SocketAddr {
 fn boto3_and_aws_cli_drive_every_operation() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let python = root.join(".venv/bin/python");
-    if !python.exists() {
-        println!(
-            "SKIPPED: {} is absent; run scripts/setup-test-env.sh to create the venv with boto3 and awscli",
-            python.display()
-        );
-        return;
-    }
+    // Never skipped: scripts/test makes the venv before the Rust tests run.
+    assert!(
+        python.exists(),
+        "{} is absent; run scripts/setup-test-env.sh to create the venv with boto3 and awscli",
+        python.display()
+    );
     let addr = start_server();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients.py");
     let out = Command::new(&python)
