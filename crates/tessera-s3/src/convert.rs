@@ -93,6 +93,14 @@ pub fn checksum_type_out(t: ChecksumType) -> dto::ChecksumType {
     dto::ChecksumType::from(t.as_str().to_string())
 }
 
+/// The checksum type an object's write answers with (none without an object checksum).
+pub fn object_checksum_type(object: &tessera_core::ObjectRecord) -> Option<dto::ChecksumType> {
+    object
+        .checksum
+        .as_ref()
+        .map(|c| checksum_type_out(c.checksum_type))
+}
+
 /// The five `x-amz-checksum-*` values of a request; at most one may be present.
 pub struct ChecksumFields {
     pub crc32: Option<String>,

@@ -219,10 +219,7 @@ pub async fn complete_multipart_upload(
             input.bucket,
             convert::url_encode(&input.key)
         )),
-        checksum_type: object
-            .checksum
-            .as_ref()
-            .map(|c| convert::checksum_type_out(c.checksum_type)),
+        checksum_type: convert::object_checksum_type(&object),
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(object.checksum.as_ref()));

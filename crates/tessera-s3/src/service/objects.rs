@@ -148,10 +148,7 @@ pub async fn put_object(
         .map_err(to_s3)?;
     let mut out = PutObjectOutput {
         e_tag: Some(convert::etag(&object.etag)),
-        checksum_type: object
-            .checksum
-            .as_ref()
-            .map(|c| convert::checksum_type_out(c.checksum_type)),
+        checksum_type: convert::object_checksum_type(&object),
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(object.checksum.as_ref()));
@@ -356,10 +353,7 @@ pub async fn copy_object(
     };
     let object = app.copy_object(request).await.map_err(to_s3)?;
     let mut result = CopyObjectResult {
-        checksum_type: object
-            .checksum
-            .as_ref()
-            .map(|c| convert::checksum_type_out(c.checksum_type)),
+        checksum_type: convert::object_checksum_type(&object),
         e_tag: Some(convert::etag(&object.etag)),
         last_modified: Some(convert::ts(object.last_modified)),
         ..Default::default()
