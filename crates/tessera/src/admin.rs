@@ -93,44 +93,44 @@ enum UserCommand {
     Policy(PolicyCommand),
 }
 
+/// The user a key or policy command acts on.
+#[derive(Args)]
+struct UserRef {
+    /// The account's name or 12-digit id.
+    #[arg(long)]
+    account: String,
+    #[arg(long)]
+    user: String,
+}
+
 #[derive(Subcommand)]
 enum KeyCommand {
     /// Creates an active key; the secret is shown only here.
     Create {
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        who: UserRef,
     },
     /// Lists a user's keys (without secrets).
     List {
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        who: UserRef,
     },
     /// Deletes a key; refused from the next request on.
     Delete {
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        who: UserRef,
         access_key_id: String,
     },
     /// Makes a key inactive; refused from the next request on.
     Deactivate {
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        who: UserRef,
         access_key_id: String,
     },
     /// Makes a key active again.
     Activate {
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        who: UserRef,
         access_key_id: String,
     },
 }
@@ -139,34 +139,26 @@ enum KeyCommand {
 enum PolicyCommand {
     /// Adds or replaces an inline policy (the document as JSON text, or @FILE).
     Put {
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        who: UserRef,
         name: String,
         document: String,
     },
     /// Prints an inline policy's document.
     Get {
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        who: UserRef,
         name: String,
     },
     /// Lists the names of a user's inline policies.
     List {
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        who: UserRef,
     },
     /// Deletes an inline policy.
     Delete {
-        #[arg(long)]
-        account: String,
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        who: UserRef,
         name: String,
     },
 }
@@ -328,19 +320,22 @@ async fn user(t: &Tessera, cmd: UserCommand) -> anyhow::Result<Value> {
             json!({ "deleted": name })
         }
         UserCommand::Key(cmd) => match cmd {
-            KeyCommand::Create { account, user } => {
+            KeyCommand::Create {
+                who: UserRef { account, user },
+            } => {
                 let key = t.create_user_key(&id(account).await?, &user).await?;
                 let mut v = key_json(&key, true);
                 v["user_name"] = json!(user);
                 v
             }
-            KeyCommand::List { account, user } => {
+            KeyCommand::List {
+                who: UserRef { account, user },
+            } => {
                 let keys = t.list_user_keys(&id(account).await?, &user).await?;
                 json!({ "access_keys": keys.iter().map(|k| key_json(k, false)).collect::<Vec<_>>() })
             }
             KeyCommand::Delete {
-                account,
-                user,
+                who: UserRef { account, user },
                 access_key_id,
             } => {
                 t.delete_user_key(&id(account).await?, &user, &access_key_id)
@@ -348,8 +343,7 @@ async fn user(t: &Tessera, cmd: UserCommand) -> anyhow::Result<Value> {
                 json!({ "deleted": access_key_id })
             }
             KeyCommand::Deactivate {
-                account,
-                user,
+                who: UserRef { account, user },
                 access_key_id,
             } => {
                 t.set_user_key_status(
@@ -362,8 +356,7 @@ async fn user(t: &Tessera, cmd: UserCommand) -> anyhow::Result<Value> {
                 json!({ "access_key_id": access_key_id, "status": "Inactive" })
             }
             KeyCommand::Activate {
-                account,
-                user,
+                who: UserRef { account, user },
                 access_key_id,
             } => {
                 t.set_user_key_status(
@@ -378,8 +371,7 @@ async fn user(t: &Tessera, cmd: UserCommand) -> anyhow::Result<Value> {
         },
         UserCommand::Policy(cmd) => match cmd {
             PolicyCommand::Put {
-                account,
-                user,
+                who: UserRef { account, user },
                 name,
                 document: doc,
             } => {
@@ -389,20 +381,20 @@ async fn user(t: &Tessera, cmd: UserCommand) -> anyhow::Result<Value> {
                 json!({ "user_name": user, "policy_name": name })
             }
             PolicyCommand::Get {
-                account,
-                user,
+                who: UserRef { account, user },
                 name,
             } => {
                 let p = t.user_policy(&id(account).await?, &user, &name).await?;
                 json!({ "user_name": user, "policy_name": p.name, "policy_document": p.document })
             }
-            PolicyCommand::List { account, user } => {
+            PolicyCommand::List {
+                who: UserRef { account, user },
+            } => {
                 let policies = t.list_user_policies(&id(account).await?, &user).await?;
                 json!({ "policy_names": policies.iter().map(|p| p.name.as_str()).collect::<Vec<_>>() })
             }
             PolicyCommand::Delete {
-                account,
-                user,
+                who: UserRef { account, user },
                 name,
             } => {
                 t.delete_user_policy(&id(account).await?, &user, &name)
