@@ -103,6 +103,8 @@ mod tests {
             last_modified,
             headers: Default::default(),
             user_metadata: Default::default(),
+            owner: String::new(),
+            acl: None,
             checksum: None,
             parts_count: None,
         }

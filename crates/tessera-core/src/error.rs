@@ -114,6 +114,10 @@ pub enum Error {
     /// A name, path or key of an identity operation is not valid (IAM's ValidationError).
     #[error("{0}")]
     IdentityValidation(String),
+    /// A bucket policy, ACL, PublicAccessBlock or ownership request is refused, or the
+    /// setting asked for is not there.
+    #[error("{0}")]
+    Access(AccessError),
     /// A broken invariant or a failed task: a bug, never the client's doing.
     #[error("internal error: {0}")]
     Internal(String),
@@ -231,6 +235,45 @@ pub enum RequestError {
     },
     #[error("announced object size {expected}, computed {computed}")]
     ObjectSizeMismatch { expected: u64, computed: u64 },
+    #[error("a canned ACL and grants together")]
+    CannedAclWithGrants,
+}
+
+/// What is wrong with an access-control request (bucket policy, ACL, PublicAccessBlock,
+/// object ownership).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum AccessError {
+    /// The bucket policy does not parse or names what does not exist; the reason as S3 words it.
+    #[error("{0}")]
+    MalformedPolicy(String),
+    #[error("the bucket has no policy")]
+    NoSuchBucketPolicy,
+    #[error("the bucket has no public access block configuration")]
+    NoSuchPublicAccessBlockConfiguration,
+    #[error("the bucket has no ownership controls")]
+    NoSuchOwnershipControls,
+    /// ACLs are disabled (BucketOwnerEnforced) and the request sets one other than the
+    /// bucket owner's full control.
+    #[error("the bucket does not allow ACLs")]
+    AclNotSupported,
+    /// BucketOwnerEnforced asked for while the bucket ACL grants to others.
+    #[error("the bucket ACL grants access to others, which BucketOwnerEnforced does not allow")]
+    InvalidBucketAclWithObjectOwnership,
+    /// An ACL body or grant header that does not parse.
+    #[error("{0}")]
+    MalformedAcl(String),
+    /// A grant names an email address no account has.
+    #[error("no account has the email address {0}")]
+    UnresolvableGrantByEmailAddress(String),
+    /// An ACL value out of its domain: an unknown canned ACL, a canonical id nobody has.
+    #[error("{0}")]
+    InvalidAclArgument(String),
+    /// A malformed ownership or PublicAccessBlock document.
+    #[error("{0}")]
+    MalformedSetting(String),
+    /// PublicAccessBlock refuses the public ACL or policy (403 AccessDenied on S3).
+    #[error("{0}")]
+    PublicAccessBlocked(&'static str),
 }
 
 /// Result alias for domain operations.

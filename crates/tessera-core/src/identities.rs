@@ -10,8 +10,8 @@ use crate::accounts::{
     self, AccessKey, Account, KeyOwner, KeyStatus, KeyUse, Principal, User, UserPolicy,
 };
 use crate::error::{Error, Result};
-use crate::policy::{self, Policy, PolicyError, PolicyKind, RequestContext};
-use crate::records::{now_millis, BucketRecord};
+use crate::policy::{Policy, PolicyError, PolicyKind};
+use crate::records::now_millis;
 use crate::tessera::Tessera;
 
 /// Name of the account created for the configured root key.
@@ -90,6 +90,8 @@ pub struct AccessRequest<'a> {
     pub expected_owner: Option<&'a str>,
     pub source_ip: Option<IpAddr>,
     pub secure_transport: bool,
+    /// The request's own condition keys (s3:prefix, s3:x-amz-acl, ...) and their values.
+    pub conditions: &'a [(String, Vec<String>)],
 }
 
 /// The resource ARN of an S3 request.
@@ -574,51 +576,6 @@ impl Tessera {
                 access_key_id: access_key_id.to_owned(),
             }),
         }))
-    }
-
-    /// Decides one request before it runs: the bucket must belong to the caller's account
-    /// (no bucket policies or ACLs yet), must match `x-amz-expected-bucket-owner`, and an
-    /// IAM user's inline policies must allow the action on the resource. A missing bucket is
-    /// left to the operation (NoSuchBucket). Returns the bucket if it exists.
-    pub async fn authorize(
-        &self,
-        principal: &Principal,
-        req: &AccessRequest<'_>,
-    ) -> Result<Option<BucketRecord>> {
-        let bucket = match req.bucket {
-            Some(name) => self.meta.get_bucket(name).await?,
-            None => None,
-        };
-        let creating = req.action == "s3:CreateBucket";
-        if let Some(b) = &bucket {
-            if b.owner != principal.account.id && !creating {
-                return Err(Error::AccessDenied);
-            }
-            if req.expected_owner.is_some_and(|e| e != b.owner) {
-                return Err(Error::AccessDenied);
-            }
-        }
-        if principal.user.is_some() {
-            let ctx = RequestContext::new(
-                principal.caller(),
-                req.action,
-                s3_resource_arn(req.bucket, req.key),
-                now_millis(),
-                req.source_ip,
-                req.secure_transport,
-            );
-            let identity: Vec<&Policy> = principal.policies.iter().collect();
-            // A name taken by another account is CreateBucket's BucketAlreadyExists, not a
-            // cross-account request.
-            let owner = bucket
-                .as_ref()
-                .filter(|_| !creating)
-                .map(|b| b.owner.as_str());
-            if !policy::evaluate(&identity, None, owner, &ctx).is_allowed() {
-                return Err(Error::AccessDenied);
-            }
-        }
-        Ok(bucket)
     }
 }
 

@@ -5,7 +5,9 @@
 // A panic on a request path takes down the request's task: return an error instead (tests may panic).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod access;
 pub mod accounts;
+pub mod acl;
 pub mod blob;
 pub mod checksum;
 pub mod conditions;
@@ -26,7 +28,7 @@ pub mod records;
 pub mod tessera;
 
 pub use blob::{BlobInfo, BlobStore, BlobWriter, ByteStream, TempInfo};
-pub use error::{Error, Result};
+pub use error::{AccessError, Error, Result};
 pub use identities::{s3_resource_arn, AccessRequest, ResolvedKey, ROOT_ACCOUNT_NAME};
 pub use meta::MetaStore;
 pub use records::*;

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use crate::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy};
 use crate::error::Result;
 use crate::records::{
-    BlobId, BucketRecord, CompleteRequest, CompletedUpload, ListAfter, Millis, ObjectRecord,
-    PartRecord, Segment, UploadRecord, WriteCondition,
+    BlobId, BucketRecord, BucketSetting, CompleteRequest, CompletedUpload, ListAfter, Millis,
+    ObjectRecord, PartRecord, Segment, UploadRecord, WriteCondition,
 };
 
 /// Durable metadata storage. Implemented by `tessera-meta` (SQLite, later PostgreSQL);
@@ -27,6 +27,15 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Buckets ordered by name, names strictly greater than `after`, at most `limit`.
     async fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketRecord>>;
+
+    /// Sets (`Some`) or removes (`None`) one configuration document of a bucket, leaving the
+    /// others as they are. `NoSuchBucket` if the bucket is missing.
+    async fn put_bucket_setting(
+        &self,
+        bucket: &str,
+        setting: BucketSetting,
+        value: Option<String>,
+    ) -> Result<()>;
 
     /// Deletes an empty bucket: `NoSuchBucket` if missing, `BucketNotEmpty` if it holds any object.
     /// In-progress multipart uploads in it are aborted with it; the blobs of their parts are returned.
@@ -45,6 +54,17 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// The current object at bucket/key, if any.
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
+
+    /// Replaces the ACL of the current object at bucket/key (`None`: the owner alone), if its
+    /// object id is still `object_id` (`NoSuchKey` if the key is gone or holds another
+    /// object, so an ACL never lands on an object its caller did not see).
+    async fn put_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        object_id: &str,
+        acl: Option<String>,
+    ) -> Result<()>;
 
     /// Segments of the object `object_id`, ordered by offset, whose byte range intersects
     /// `[from, to)`. Unknown object id (replaced or deleted meanwhile) -> an empty list.

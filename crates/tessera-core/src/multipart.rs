@@ -35,6 +35,10 @@ pub struct CreateUploadRequest {
     pub checksum_type: Option<ChecksumType>,
     /// ARN of the caller creating the upload (see [`UploadRecord::initiator`]).
     pub initiator: String,
+    /// Account that will own the object (decided by the bucket's ownership setting).
+    pub owner: String,
+    /// The object ACL, stored form; `None`: the owner alone.
+    pub acl: Option<String>,
 }
 
 /// One part named in a CompleteMultipartUpload request.
@@ -178,6 +182,8 @@ impl Tessera {
             checksum_algorithm,
             checksum_type,
             initiator: req.initiator,
+            owner: req.owner,
+            acl: req.acl,
         };
         self.meta.create_upload(upload.clone()).await?;
         Ok(upload)
@@ -484,6 +490,8 @@ impl Tessera {
                         user_metadata: BTreeMap::new(),
                         checksum: done.checksum,
                         parts_count: None,
+                        owner: String::new(),
+                        acl: None,
                     }),
                 }
             }
@@ -601,6 +609,8 @@ impl Tessera {
             user_metadata: upload.user_metadata.clone(),
             checksum,
             parts_count: Some(u32::try_from(segments.len()).unwrap_or(MAX_PART_NUMBER)),
+            owner: upload.owner.clone(),
+            acl: upload.acl.clone(),
         };
         Ok((object, segments))
     }

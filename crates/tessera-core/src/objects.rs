@@ -44,6 +44,10 @@ pub struct PutObjectRequest {
     pub user_metadata: BTreeMap<String, String>,
     pub checks: PayloadChecks,
     pub condition: WriteCondition,
+    /// Account that will own the object (decided by the bucket's ownership setting).
+    pub owner: String,
+    /// The object ACL, stored form; `None`: the owner alone.
+    pub acl: Option<String>,
 }
 
 /// A byte range of an object, resolved against its size: `[start, end]` inclusive.
@@ -169,6 +173,10 @@ pub struct CopyObjectRequest {
     /// `Some` for the REPLACE metadata directive: the new headers and metadata.
     pub replace_metadata: Option<(ContentHeaders, BTreeMap<String, String>)>,
     pub condition: WriteCondition,
+    /// Account that will own the object (decided by the bucket's ownership setting).
+    pub owner: String,
+    /// The object ACL, stored form; `None`: the owner alone.
+    pub acl: Option<String>,
 }
 
 /// The object ETag and checksum for a single PUT.
@@ -198,19 +206,11 @@ impl Tessera {
         validate_key(&req.key)?;
         normalize_metadata(&mut req.headers, &req.user_metadata)?;
         self.require_bucket(&req.bucket).await?;
-        let verified =
-            receive_verified(self.blobs.as_ref(), body, req.checks, MAX_PUT_SIZE).await?;
+        let checks = std::mem::take(&mut req.checks);
+        let verified = receive_verified(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await?;
         self.run_detached(move |this| async move {
             let received = verified.commit().await?;
-            this.record_put(
-                req.bucket,
-                req.key,
-                req.headers,
-                req.user_metadata,
-                req.condition,
-                received,
-            )
-            .await
+            this.record_put(req, received).await
         })
         .await
     }
@@ -218,13 +218,19 @@ impl Tessera {
     /// The metadata half of PutObject, for a committed blob (freed again if the write fails).
     async fn record_put(
         &self,
-        bucket: String,
-        key: String,
-        headers: ContentHeaders,
-        user_metadata: BTreeMap<String, String>,
-        condition: WriteCondition,
+        req: PutObjectRequest,
         received: crate::payload::ReceivedBlob,
     ) -> Result<ObjectRecord> {
+        let PutObjectRequest {
+            bucket,
+            key,
+            headers,
+            user_metadata,
+            condition,
+            owner,
+            acl,
+            ..
+        } = req;
         let checksum = single_put_checksum(&received);
         let size = received.digest.size;
         let object = ObjectRecord {
@@ -238,6 +244,8 @@ impl Tessera {
             user_metadata,
             checksum,
             parts_count: None,
+            owner,
+            acl,
         };
         let segments = vec![Segment {
             part_number: 1,
@@ -478,6 +486,8 @@ impl Tessera {
                 user_metadata,
                 checksum: source.checksum.clone(),
                 parts_count: source.parts_count,
+                owner: req.owner.clone(),
+                acl: req.acl.clone(),
             };
             let blobs: Vec<BlobId> = new_segments.iter().map(|s| s.blob.clone()).collect();
             return match self
@@ -666,6 +676,8 @@ mod tests {
                     value: "whole-2".into(),
                 }),
                 parts_count,
+                owner: String::new(),
+                acl: None,
             },
             range,
             body: None,

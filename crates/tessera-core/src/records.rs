@@ -15,6 +15,41 @@ pub struct BucketRecord {
     pub region: String,
     /// Id of the account that owns the bucket.
     pub owner: String,
+    /// The bucket's configuration documents by name ([`BucketSetting`]), as stored.
+    pub settings: BTreeMap<String, String>,
+}
+
+impl BucketRecord {
+    /// A setting's stored document, if set.
+    pub fn setting(&self, setting: BucketSetting) -> Option<&str> {
+        self.settings.get(setting.as_str()).map(String::as_str)
+    }
+}
+
+/// A configuration document kept with a bucket (its sub-resources: `?policy`, `?acl`, ...).
+/// Stored by name, so that a later kind needs no schema step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BucketSetting {
+    /// The bucket policy (JSON as given).
+    Policy,
+    /// The bucket ACL ([`crate::acl::Acl`] stored form).
+    Acl,
+    /// PublicAccessBlock (stored form of [`crate::access::PublicAccessBlock`]).
+    PublicAccessBlock,
+    /// Object ownership (`BucketOwnerEnforced`, `BucketOwnerPreferred` or `ObjectWriter`).
+    Ownership,
+}
+
+impl BucketSetting {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BucketSetting::Policy => "policy",
+            BucketSetting::Acl => "acl",
+            BucketSetting::PublicAccessBlock => "public-access-block",
+            BucketSetting::Ownership => "ownership",
+        }
+    }
 }
 
 /// Standard content headers stored with an object and returned on GET/HEAD.
@@ -55,6 +90,10 @@ pub struct ObjectRecord {
     pub checksum: Option<ObjectChecksum>,
     /// `Some(N)` for objects made by CompleteMultipartUpload.
     pub parts_count: Option<u32>,
+    /// Id of the account that owns the object (the writer's, or the bucket owner's).
+    pub owner: String,
+    /// The object ACL ([`crate::acl::Acl`] stored form); `None`: the owner alone, full control.
+    pub acl: Option<String>,
 }
 
 /// One contiguous piece of an object's bytes: a whole blob placed at `offset` in the object.
@@ -87,6 +126,10 @@ pub struct UploadRecord {
     pub checksum_type: Option<ChecksumType>,
     /// ARN of who created the upload: `arn:aws:iam::<account>:root` or a user's ARN.
     pub initiator: String,
+    /// Id of the account that will own the object.
+    pub owner: String,
+    /// The ACL the object gets at Complete (stored form), from Create's ACL headers.
+    pub acl: Option<String>,
 }
 
 /// One uploaded part of a multipart upload.

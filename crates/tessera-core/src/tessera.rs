@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::leases::Leases;
 use crate::meta::MetaStore;
 use crate::names::validate_bucket_name;
-use crate::records::{now_millis, BlobId, BucketRecord, Millis};
+use crate::records::{now_millis, BlobId, BucketRecord, BucketSetting, Millis};
 
 /// Domain settings.
 #[derive(Clone, Debug)]
@@ -52,6 +52,8 @@ pub struct Tessera {
     pub(crate) leases: Leases,
     /// Resolved access keys and accounts, valid while the store's auth epoch holds.
     pub(crate) identities: Arc<crate::identities::IdentityCache>,
+    /// Bucket policies parsed once per text.
+    pub(crate) policies: Arc<crate::access::PolicyCache>,
 }
 
 /// How long a completed upload is remembered, so that a retried Complete gets the same answer.
@@ -134,6 +136,7 @@ impl Tessera {
             options,
             leases,
             identities: Arc::default(),
+            policies: Arc::default(),
         })
     }
 
@@ -372,12 +375,26 @@ impl Tessera {
     /// CreateBucket, owned by account `owner`: `BucketAlreadyOwnedByYou` if it has the name
     /// already, `BucketAlreadyExists` if another account has.
     pub async fn create_bucket(&self, name: &str, owner: &str) -> Result<BucketRecord> {
+        self.create_bucket_with(name, owner, Vec::new()).await
+    }
+
+    /// CreateBucket with its first settings (an ACL, an ownership setting) made with it.
+    pub async fn create_bucket_with(
+        &self,
+        name: &str,
+        owner: &str,
+        settings: Vec<(BucketSetting, String)>,
+    ) -> Result<BucketRecord> {
         validate_bucket_name(name)?;
         let record = BucketRecord {
             name: name.to_string(),
             created: now_millis(),
             region: self.options.region.clone(),
             owner: owner.to_string(),
+            settings: settings
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v))
+                .collect(),
         };
         match self.meta.create_bucket(record.clone()).await {
             Err(Error::BucketAlreadyOwnedByYou) => match self.meta.get_bucket(name).await? {

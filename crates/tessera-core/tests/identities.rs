@@ -34,6 +34,7 @@ fn req<'a>(action: &'a str, bucket: Option<&'a str>, key: Option<&'a str>) -> Ac
         expected_owner: None,
         source_ip: None,
         secure_transport: false,
+        conditions: &[],
     }
 }
 
@@ -219,17 +220,17 @@ async fn ownership_and_identity_policies() {
 
     // The owner account's root may do anything; another account nothing.
     let get = req("s3:GetObject", Some("mine"), Some("k"));
-    assert!(t.authorize(&root_p, &get).await.unwrap().is_some());
+    assert!(t.authorize(Some(&root_p), &get).await.unwrap().is_some());
     assert!(matches!(
-        t.authorize(&alt_p, &get).await,
+        t.authorize(Some(&alt_p), &get).await,
         Err(Error::AccessDenied)
     ));
     // CreateBucket of a taken name is left to the operation (BucketAlreadyExists).
     let create = req("s3:CreateBucket", Some("mine"), None);
-    assert!(t.authorize(&alt_p, &create).await.is_ok());
+    assert!(t.authorize(Some(&alt_p), &create).await.is_ok());
     // A missing bucket is left to the operation (NoSuchBucket).
     assert!(t
-        .authorize(&alt_p, &req("s3:GetObject", Some("none"), Some("k")))
+        .authorize(Some(&alt_p), &req("s3:GetObject", Some("none"), Some("k")))
         .await
         .unwrap()
         .is_none());
@@ -237,10 +238,10 @@ async fn ownership_and_identity_policies() {
     // x-amz-expected-bucket-owner.
     let mut expected = get.clone();
     expected.expected_owner = Some(&root.id);
-    assert!(t.authorize(&root_p, &expected).await.is_ok());
+    assert!(t.authorize(Some(&root_p), &expected).await.is_ok());
     expected.expected_owner = Some(&alt.id);
     assert!(matches!(
-        t.authorize(&root_p, &expected).await,
+        t.authorize(Some(&root_p), &expected).await,
         Err(Error::AccessDenied)
     ));
 
@@ -249,7 +250,7 @@ async fn ownership_and_identity_policies() {
     let k = t.create_user_key(&root.id, "reader").await.unwrap();
     let reader = t.authenticate(&k.access_key_id).await.unwrap().principal;
     assert!(matches!(
-        t.authorize(&reader, &get).await,
+        t.authorize(Some(&reader), &get).await,
         Err(Error::AccessDenied)
     ));
     let doc = r#"{"Version":"2012-10-17","Statement":[
@@ -259,26 +260,26 @@ async fn ownership_and_identity_policies() {
         .await
         .unwrap();
     let reader = t.authenticate(&k.access_key_id).await.unwrap().principal;
-    assert!(t.authorize(&reader, &get).await.is_ok());
+    assert!(t.authorize(Some(&reader), &get).await.is_ok());
     assert!(t
-        .authorize(&reader, &req("s3:ListBucket", Some("mine"), None))
+        .authorize(Some(&reader), &req("s3:ListBucket", Some("mine"), None))
         .await
         .is_ok());
     assert!(matches!(
-        t.authorize(&reader, &req("s3:PutObject", Some("mine"), Some("k")))
+        t.authorize(Some(&reader), &req("s3:PutObject", Some("mine"), Some("k")))
             .await,
         Err(Error::AccessDenied)
     ));
     assert!(matches!(
         t.authorize(
-            &reader,
+            Some(&reader),
             &req("s3:GetObject", Some("mine"), Some("secret/x"))
         )
         .await,
         Err(Error::AccessDenied)
     ));
     assert!(matches!(
-        t.authorize(&reader, &req("s3:ListAllMyBuckets", None, None))
+        t.authorize(Some(&reader), &req("s3:ListAllMyBuckets", None, None))
             .await,
         Err(Error::AccessDenied)
     ));

@@ -58,6 +58,8 @@ impl Hooks for Arc<ReplaceSourceOnce> {
             user_metadata: Default::default(),
             checksum: None,
             parts_count: None,
+            owner: String::new(),
+            acl: None,
         };
         let segment = Segment {
             part_number: 1,

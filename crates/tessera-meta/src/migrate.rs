@@ -30,6 +30,11 @@ pub(crate) const MIGRATIONS: &[Migrate] = &[
         what: "accounts, users, access keys, user policies; bucket owners, upload initiators",
         apply: v2_accounts,
     },
+    Migrate {
+        what:
+            "bucket settings (policy, ACL, public access block, ownership); object owners and ACLs",
+        apply: v3_access,
+    },
 ];
 
 /// The schema version this build writes and reads.
@@ -261,6 +266,23 @@ UPDATE uploads SET initiator = 'arn:aws:iam::' || (SELECT id FROM accounts ORDER
     )
 }
 
+/// Version 3: buckets gain their configuration documents (a JSON object of name -> document);
+/// objects and uploads their owner account and ACL. Existing objects and uploads belong to
+/// their bucket's owner, with no ACL (the owner alone, full control).
+fn v3_access(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "
+ALTER TABLE buckets ADD COLUMN settings TEXT;
+ALTER TABLE objects ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE objects ADD COLUMN acl TEXT;
+ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN acl TEXT;
+UPDATE objects SET owner = (SELECT owner FROM buckets WHERE buckets.name = objects.bucket);
+UPDATE uploads SET owner = (SELECT owner FROM buckets WHERE buckets.name = uploads.bucket);
+",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +334,18 @@ mod tests {
         );
         let upload = store.get_upload("u1").await.unwrap().unwrap();
         assert_eq!(upload.initiator, format!("arn:aws:iam::{}:root", root.id));
+        // Step 3: owners come from the bucket, no ACL, no settings.
+        assert_eq!(
+            (upload.owner.as_str(), upload.acl.as_deref()),
+            (root.id.as_str(), None)
+        );
+        assert!(store
+            .get_bucket("kept")
+            .await
+            .unwrap()
+            .unwrap()
+            .settings
+            .is_empty());
     }
 
     /// A fresh database gets no account from the migration (the server makes the root one).
@@ -387,6 +421,7 @@ mod tests {
     /// A step that fails rolls the whole upgrade back: the steps before it too.
     #[tokio::test]
     async fn failed_step_rolls_the_whole_upgrade_back() {
+        let version = SCHEMA_VERSION + 2;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.db");
         v1_database(&path).await;
@@ -407,15 +442,18 @@ mod tests {
                 matches!(
                     err,
                     OpenError::Migration {
-                        version: 4,
+                        version: v,
                         what: "broken step",
                         ..
-                    }
+                    } if v == version
                 ),
                 "{err:?}"
             );
             assert_eq!(user_version(&conn).unwrap(), 1);
-            assert!(!table_exists(&conn, "notes"), "step 3 was rolled back");
+            assert!(
+                !table_exists(&conn, "notes"),
+                "the step before was rolled back"
+            );
             assert!(!table_exists(&conn, "accounts"), "step 2 was rolled back");
         }
         // The old version still opens and reads.

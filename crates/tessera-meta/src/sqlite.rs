@@ -26,9 +26,9 @@ use tessera_core::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, Us
 use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use tessera_core::error::ArgumentError;
 use tessera_core::{
-    now_millis, BlobId, BucketRecord, CompleteRequest, CompletedUpload, ContentHeaders, Error,
-    ListAfter, MetaStore, ObjectChecksum, ObjectRecord, PartRecord, Result, Segment, UploadRecord,
-    WriteCondition,
+    now_millis, BlobId, BucketRecord, BucketSetting, CompleteRequest, CompletedUpload,
+    ContentHeaders, Error, ListAfter, MetaStore, ObjectChecksum, ObjectRecord, PartRecord, Result,
+    Segment, UploadRecord, WriteCondition,
 };
 use tokio::sync::oneshot;
 use tracing::{debug, info, trace, warn};
@@ -45,13 +45,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 const OBJECT_COLUMNS: &str = "bucket, key, object_id, size, etag, last_modified, content_type, \
      content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, \
-     checksum_algorithm, checksum_type, checksum_value, parts_count";
+     checksum_algorithm, checksum_type, checksum_value, parts_count, owner, acl";
+
+const BUCKET_COLUMNS: &str = "name, created, region, owner, settings";
 
 const SEGMENT_COLUMNS: &str = "part_number, offset, size, blob, etag, checksums";
 
 const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, initiated, content_type, content_encoding, \
      content_disposition, content_language, cache_control, expires, user_metadata, checksum_algorithm, \
-     checksum_type, initiator";
+     checksum_type, initiator, owner, acl";
 
 /// Segments intersecting `[?2, ?3)`; an empty segment counts as the point at its offset (so an
 /// empty object's segment is found by `[0, 1)`). The scan over the `(object_id, offset)` index
@@ -176,13 +178,14 @@ fn encode_metadata(meta: &BTreeMap<String, String>) -> Result<Option<String>> {
     }
     serde_json::to_string(meta)
         .map(Some)
-        .map_err(|e| Error::Internal(format!("encoding user metadata: {e}")))
+        .map_err(|e| Error::Internal(format!("encoding a name-value map: {e}")))
 }
 
 fn decode_metadata(text: Option<String>) -> Result<BTreeMap<String, String>> {
     match text {
         None => Ok(BTreeMap::new()),
-        Some(t) => serde_json::from_str(&t).map_err(|_| corrupt("user metadata")),
+        Some(t) => serde_json::from_str(&t)
+            .map_err(|_| corrupt("name-value map (metadata or bucket settings)")),
     }
 }
 
@@ -230,6 +233,18 @@ fn object_from_row(row: &Row<'_>) -> Result<ObjectRecord> {
             .db()?
             .map(to_u32)
             .transpose()?,
+        owner: row.get(17).db()?,
+        acl: row.get(18).db()?,
+    })
+}
+
+fn bucket_from_row(row: &Row<'_>) -> Result<BucketRecord> {
+    Ok(BucketRecord {
+        name: row.get(0).db()?,
+        created: row.get(1).db()?,
+        region: row.get(2).db()?,
+        owner: row.get(3).db()?,
+        settings: decode_metadata(row.get(4).db()?)?,
     })
 }
 
@@ -261,6 +276,8 @@ fn upload_from_row(row: &Row<'_>) -> Result<UploadRecord> {
             .map(|t| ChecksumType::parse(&t).map_err(|_| corrupt("checksum type")))
             .transpose()?,
         initiator: row.get(13).db()?,
+        owner: row.get(14).db()?,
+        acl: row.get(15).db()?,
     })
 }
 
@@ -351,8 +368,8 @@ fn insert_object(conn: &Connection, o: &ObjectRecord, segments: &[Segment]) -> R
     conn.prepare_cached(
         "INSERT INTO objects (bucket, key, object_id, size, etag, last_modified, content_type, \
          content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, \
-         checksum_algorithm, checksum_type, checksum_value, parts_count) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+         checksum_algorithm, checksum_type, checksum_value, parts_count, owner, acl) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )
     .db()?
     .execute(params![
@@ -373,6 +390,8 @@ fn insert_object(conn: &Connection, o: &ObjectRecord, segments: &[Segment]) -> R
         ctype,
         cvalue,
         o.parts_count,
+        o.owner,
+        o.acl,
     ])
     .db()?;
     let mut stmt = conn
@@ -971,14 +990,15 @@ impl MetaStore for SqliteMetaStore {
                 return Err(Error::BucketAlreadyOwnedByYou);
             }
             conn.prepare_cached(
-                "INSERT INTO buckets (name, created, region, owner) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO buckets (name, created, region, owner, settings) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .db()?
             .execute(params![
                 bucket.name,
                 bucket.created,
                 bucket.region,
-                bucket.owner
+                bucket.owner,
+                encode_metadata(&bucket.settings)?,
             ])
             .db()?;
             Ok(())
@@ -989,18 +1009,14 @@ impl MetaStore for SqliteMetaStore {
     async fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
         let name = name.to_owned();
         self.read(move |conn| {
-            conn.prepare_cached("SELECT name, created, region, owner FROM buckets WHERE name = ?1")
-                .db()?
-                .query_row([&name], |r| {
-                    Ok(BucketRecord {
-                        name: r.get(0)?,
-                        created: r.get(1)?,
-                        region: r.get(2)?,
-                        owner: r.get(3)?,
-                    })
-                })
-                .optional()
-                .db()
+            Ok(collect(
+                conn,
+                &format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?1"),
+                &[&name],
+                bucket_from_row,
+            )?
+            .into_iter()
+            .next())
         })
         .await
     }
@@ -1010,17 +1026,43 @@ impl MetaStore for SqliteMetaStore {
         self.read(move |conn| {
             collect(
                 conn,
-                "SELECT name, created, region, owner FROM buckets WHERE name > ?1 ORDER BY name LIMIT ?2",
+                &format!(
+                    "SELECT {BUCKET_COLUMNS} FROM buckets WHERE name > ?1 ORDER BY name LIMIT ?2"
+                ),
                 &[&after, &limit_i64(limit)],
-                |r| {
-                    Ok(BucketRecord {
-                        name: r.get(0).db()?,
-                        created: r.get(1).db()?,
-                        region: r.get(2).db()?,
-                        owner: r.get(3).db()?,
-                    })
-                },
+                bucket_from_row,
             )
+        })
+        .await
+    }
+
+    async fn put_bucket_setting(
+        &self,
+        bucket: &str,
+        setting: BucketSetting,
+        value: Option<String>,
+    ) -> Result<()> {
+        let bucket = bucket.to_owned();
+        self.write(move |conn| {
+            let current: Option<Option<String>> = conn
+                .prepare_cached("SELECT settings FROM buckets WHERE name = ?1")
+                .db()?
+                .query_row([&bucket], |r| r.get(0))
+                .optional()
+                .db()?;
+            let Some(current) = current else {
+                return Err(Error::NoSuchBucket);
+            };
+            let mut settings = decode_metadata(current)?;
+            match value {
+                Some(v) => settings.insert(setting.as_str().to_owned(), v),
+                None => settings.remove(setting.as_str()),
+            };
+            conn.prepare_cached("UPDATE buckets SET settings = ?2 WHERE name = ?1")
+                .db()?
+                .execute(params![bucket, encode_metadata(&settings)?])
+                .db()?;
+            Ok(())
         })
         .await
     }
@@ -1083,6 +1125,30 @@ impl MetaStore for SqliteMetaStore {
                     .into_iter()
                     .next(),
             )
+        })
+        .await
+    }
+
+    async fn put_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        object_id: &str,
+        acl: Option<String>,
+    ) -> Result<()> {
+        let (bucket, key, object_id) = (bucket.to_owned(), key.to_owned(), object_id.to_owned());
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE objects SET acl = ?4 WHERE bucket = ?1 AND key = ?2 AND object_id = ?3",
+                )
+                .db()?
+                .execute(params![bucket, key.as_bytes(), object_id, acl])
+                .db()?;
+            if changed == 0 {
+                return Err(Error::NoSuchKey);
+            }
+            Ok(())
         })
         .await
     }
@@ -1210,8 +1276,8 @@ impl MetaStore for SqliteMetaStore {
             conn.prepare_cached(
                 "INSERT INTO uploads (upload_id, bucket, key, initiated, content_type, content_encoding, \
                  content_disposition, content_language, cache_control, expires, user_metadata, \
-                 checksum_algorithm, checksum_type, initiator) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 checksum_algorithm, checksum_type, initiator, owner, acl) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )
             .db()?
             .execute(params![
@@ -1229,6 +1295,8 @@ impl MetaStore for SqliteMetaStore {
                 upload.checksum_algorithm.map(ChecksumAlgorithm::as_str),
                 upload.checksum_type.map(ChecksumType::as_str),
                 upload.initiator,
+                upload.owner,
+                upload.acl,
             ])
             .db()?;
             Ok(())
@@ -1663,6 +1731,7 @@ mod tests {
             name: name.into(),
             created: 1,
             region: "us-east-1".into(),
+            settings: BTreeMap::new(),
         };
         let server = SqliteMetaStore::open(&path).await.unwrap();
         server.create_bucket(bucket("a")).await.unwrap();
@@ -1797,6 +1866,7 @@ mod tests {
                 name: "b".into(),
                 created: 0,
                 region: "r".into(),
+                settings: BTreeMap::new(),
             })
             .await
             .unwrap();
@@ -1816,6 +1886,8 @@ mod tests {
                     user_metadata: BTreeMap::new(),
                     checksum: None,
                     parts_count: None,
+                    owner: String::new(),
+                    acl: None,
                 };
                 store
                     .put_object(object, Vec::new(), WriteCondition::default())

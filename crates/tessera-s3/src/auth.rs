@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::path::S3Path;
-use s3s::{S3Error, S3ErrorCode, S3Result};
+use s3s::S3Result;
 use tessera_core::accounts::Principal;
-use tessera_core::{AccessRequest, Error, Tessera};
+use tessera_core::{AccessRequest, BucketRecord, Error, Tessera};
 
 use crate::errors::to_s3;
 use crate::PreVerified;
@@ -58,6 +58,9 @@ pub(crate) fn action_of(op: &str) -> String {
         "DeleteBucket" => "s3:DeleteBucket",
         "ListBuckets" => "s3:ListAllMyBuckets",
         "GetBucketLocation" => "s3:GetBucketLocation",
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
+        "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
+        "DeleteBucketOwnershipControls" => "s3:PutBucketOwnershipControls",
         other => return format!("s3:{other}"),
     };
     action.to_owned()
@@ -96,22 +99,14 @@ impl s3s::access::S3Access for Authorizer {
                 .get::<PreVerified>()
                 .map(|p| p.access_key.clone()),
         };
-        let Some(access_key) = access_key else {
-            return Err(S3Error::with_message(
-                S3ErrorCode::AccessDenied,
-                "Signature is required",
-            ));
-        };
-        // The signature check just resolved the key through the store's epoch: reuse it.
-        let principal: Arc<Principal> = match self.app.cached_principal(&access_key) {
-            Some(p) => p,
-            None => {
-                self.app
-                    .authenticate(&access_key)
-                    .await
-                    .map_err(to_s3)?
-                    .principal
-            }
+        // No key: an unsigned request, the anonymous principal (policies and ACLs decide).
+        let principal: Option<Arc<Principal>> = match &access_key {
+            None => None,
+            // The signature check just resolved the key through the store's epoch: reuse it.
+            Some(key) => Some(match self.app.cached_principal(key) {
+                Some(p) => p,
+                None => self.app.authenticate(key).await.map_err(to_s3)?.principal,
+            }),
         };
         let action = action_of(cx.s3_op().name());
         let (bucket, key) = match cx.s3_path() {
@@ -125,6 +120,7 @@ impl s3s::access::S3Access for Authorizer {
         } else {
             key
         };
+        let conditions = Vec::new();
         let request = AccessRequest {
             action: &action,
             bucket: bucket.as_deref(),
@@ -132,9 +128,11 @@ impl s3s::access::S3Access for Authorizer {
             expected_owner: header(cx, "x-amz-expected-bucket-owner"),
             source_ip: None,
             secure_transport: cx.uri().scheme_str() == Some("https"),
+            conditions: &conditions,
         };
-        self.app
-            .authorize(&principal, &request)
+        let authorized_bucket = self
+            .app
+            .authorize(principal.as_deref(), &request)
             .await
             .map_err(to_s3)?;
         if matches!(cx.s3_op().name(), "CopyObject" | "UploadPartCopy") {
@@ -148,33 +146,70 @@ impl s3s::access::S3Access for Authorizer {
                     expected_owner: header(cx, "x-amz-source-expected-bucket-owner"),
                     source_ip: None,
                     secure_transport: request.secure_transport,
+                    conditions: &conditions,
                 };
                 self.app
-                    .authorize(&principal, &source)
+                    .authorize(principal.as_deref(), &source)
                     .await
                     .map_err(to_s3)?;
             }
         }
         // GetAccessKeyLastUsed: recorded off the request path, at most once a minute per key.
-        let app = self.app.clone();
-        let region = self.region.clone();
-        tokio::spawn(async move {
-            if let Err(e) = app.note_key_use(&access_key, "s3", &region).await {
-                tracing::debug!(error = %e, "cannot record an access key's last use");
-            }
+        if let Some(access_key) = access_key {
+            let app = self.app.clone();
+            let region = self.region.clone();
+            tokio::spawn(async move {
+                if let Err(e) = app.note_key_use(&access_key, "s3", &region).await {
+                    tracing::debug!(error = %e, "cannot record an access key's last use");
+                }
+            });
+        }
+        cx.extensions_mut().insert(Requester {
+            principal,
+            bucket: authorized_bucket,
         });
-        cx.extensions_mut().insert(principal);
         Ok(())
     }
 }
 
-/// The caller the access check resolved; an internal error if the check did not run.
-pub(crate) fn principal(ext: &http::Extensions) -> S3Result<Arc<Principal>> {
-    ext.get::<Arc<Principal>>().cloned().ok_or_else(|| {
+/// What the access check resolved, handed to the handlers as a request extension.
+#[derive(Clone)]
+pub(crate) struct Requester {
+    /// The signer; `None` for an anonymous request.
+    pub(crate) principal: Option<Arc<Principal>>,
+    /// The request's bucket as read for the decision, if it exists.
+    pub(crate) bucket: Option<BucketRecord>,
+}
+
+/// What the access check resolved; an internal error if the check did not run.
+pub(crate) fn requester(ext: &http::Extensions) -> S3Result<&Requester> {
+    ext.get::<Requester>().ok_or_else(|| {
         to_s3(Error::Internal(
-            "request reached a handler unauthenticated".into(),
+            "request reached a handler without an access decision".into(),
         ))
     })
+}
+
+/// The signer, for operations only a signed request can reach (authorization refuses the
+/// anonymous caller every action on no bucket, and creating buckets).
+pub(crate) fn principal(ext: &http::Extensions) -> S3Result<Arc<Principal>> {
+    requester(ext)?
+        .principal
+        .clone()
+        .ok_or_else(|| to_s3(Error::AccessDenied))
+}
+
+/// The caller, `None` when anonymous.
+pub(crate) fn caller(ext: &http::Extensions) -> S3Result<Option<Arc<Principal>>> {
+    Ok(requester(ext)?.principal.clone())
+}
+
+/// The request's bucket as the access check read it: `NoSuchBucket` if it does not exist.
+pub(crate) fn bucket(ext: &http::Extensions) -> S3Result<BucketRecord> {
+    requester(ext)?
+        .bucket
+        .clone()
+        .ok_or_else(|| to_s3(Error::NoSuchBucket))
 }
 
 #[cfg(test)]
@@ -190,6 +225,11 @@ mod tests {
         assert_eq!(action_of("ListParts"), "s3:ListMultipartUploadParts");
         assert_eq!(action_of("ListBuckets"), "s3:ListAllMyBuckets");
         assert_eq!(action_of("GetBucketPolicy"), "s3:GetBucketPolicy");
+        assert_eq!(
+            action_of("DeletePublicAccessBlock"),
+            "s3:PutBucketPublicAccessBlock"
+        );
+        assert_eq!(action_of("GetObjectAcl"), "s3:GetObjectAcl");
     }
 
     #[test]

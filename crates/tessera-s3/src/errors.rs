@@ -4,11 +4,61 @@ use std::borrow::Cow;
 
 use http::StatusCode;
 use s3s::{S3Error, S3ErrorCode};
-use tessera_core::error::{ArgumentError, BucketNameRule, Digest, InvalidPartReason, RequestError};
+use tessera_core::error::{
+    AccessError, ArgumentError, BucketNameRule, Digest, InvalidPartReason, RequestError,
+};
 use tessera_core::Error;
 
 /// The message of every 500: internal detail is for the operator's log only.
 const INTERNAL_MESSAGE: &str = "We encountered an internal error. Please try again.";
+
+/// Code, status and message of an access-control error.
+fn access_error(e: AccessError) -> (S3ErrorCode, StatusCode, Cow<'static, str>) {
+    use S3ErrorCode as C;
+    use StatusCode as S;
+    match e {
+        AccessError::MalformedPolicy(m) => (C::MalformedPolicy, S::BAD_REQUEST, m.into()),
+        AccessError::NoSuchBucketPolicy => (
+            C::NoSuchBucketPolicy,
+            S::NOT_FOUND,
+            "The bucket policy does not exist".into(),
+        ),
+        AccessError::NoSuchPublicAccessBlockConfiguration => (
+            C::Custom("NoSuchPublicAccessBlockConfiguration".into()),
+            S::NOT_FOUND,
+            "The public access block configuration was not found".into(),
+        ),
+        AccessError::NoSuchOwnershipControls => (
+            C::OwnershipControlsNotFoundError,
+            S::NOT_FOUND,
+            "The bucket ownership controls were not found".into(),
+        ),
+        AccessError::AclNotSupported => (
+            C::AccessControlListNotSupported,
+            S::BAD_REQUEST,
+            "The bucket does not allow ACLs".into(),
+        ),
+        AccessError::InvalidBucketAclWithObjectOwnership => (
+            C::InvalidBucketAclWithObjectOwnership,
+            S::BAD_REQUEST,
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting".into(),
+        ),
+        AccessError::MalformedAcl(m) => (
+            C::MalformedACLError,
+            S::BAD_REQUEST,
+            format!("The XML you provided was not well-formed or did not validate against our published schema: {m}").into(),
+        ),
+        AccessError::UnresolvableGrantByEmailAddress(m) => (
+            C::UnresolvableGrantByEmailAddress,
+            S::BAD_REQUEST,
+            format!("The e-mail address you provided does not match any account on record: {m}")
+                .into(),
+        ),
+        AccessError::InvalidAclArgument(m) => (C::InvalidArgument, S::BAD_REQUEST, m.into()),
+        AccessError::MalformedSetting(m) => (C::MalformedXML, S::BAD_REQUEST, m.into()),
+        AccessError::PublicAccessBlocked(m) => (C::AccessDenied, S::FORBIDDEN, m.into()),
+    }
+}
 
 /// Maps a domain error to the S3 error a client expects.
 pub fn to_s3(err: Error) -> S3Error {
@@ -55,6 +105,7 @@ pub fn to_s3(err: Error) -> S3Error {
         | Error::LimitExceeded(m)
         | Error::MalformedPolicyDocument(m)
         | Error::IdentityValidation(m) => (C::InvalidRequest, S::BAD_REQUEST, m.into()),
+        Error::Access(e) => access_error(e),
         Error::BucketNotEmpty => (
             C::BucketNotEmpty,
             S::CONFLICT,
@@ -295,6 +346,9 @@ fn request_message(e: RequestError) -> Cow<'static, str> {
         .into(),
         RequestError::RangeWithPartNumber => {
             "Cannot specify both Range header and partNumber query parameter".into()
+        }
+        RequestError::CannedAclWithGrants => {
+            "Specifying both Canned ACLs and Header Grants is not allowed".into()
         }
         RequestError::CopyOntoItself => "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
         RequestError::NonConsecutiveParts => "An upload created with a checksum algorithm must be completed with consecutive part numbers starting at 1.".into(),

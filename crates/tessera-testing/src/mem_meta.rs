@@ -16,8 +16,9 @@ use tessera_core::accounts::{
     MAX_KEYS_PER_USER, MAX_USER_POLICY_CHARS,
 };
 use tessera_core::{
-    now_millis, BlobId, BucketRecord, CompleteRequest, CompletedUpload, Error, ListAfter,
-    MetaStore, Millis, ObjectRecord, PartRecord, Result, Segment, UploadRecord, WriteCondition,
+    now_millis, BlobId, BucketRecord, BucketSetting, CompleteRequest, CompletedUpload, Error,
+    ListAfter, MetaStore, Millis, ObjectRecord, PartRecord, Result, Segment, UploadRecord,
+    WriteCondition,
 };
 
 /// An in-memory [`MetaStore`]. Clones share the same state, so a clone is the same store
@@ -181,6 +182,21 @@ impl MetaStore for MemMetaStore {
             .collect())
     }
 
+    async fn put_bucket_setting(
+        &self,
+        bucket: &str,
+        setting: BucketSetting,
+        value: Option<String>,
+    ) -> Result<()> {
+        let mut state = self.lock()?;
+        let b = state.buckets.get_mut(bucket).ok_or(Error::NoSuchBucket)?;
+        match value {
+            Some(v) => b.settings.insert(setting.as_str().to_owned(), v),
+            None => b.settings.remove(setting.as_str()),
+        };
+        Ok(())
+    }
+
     async fn delete_bucket(&self, name: &str) -> Result<Vec<BlobId>> {
         let mut state = self.lock()?;
         if !state.buckets.contains_key(name) {
@@ -227,6 +243,27 @@ impl MetaStore for MemMetaStore {
             .get(bucket)
             .and_then(|objects| objects.get(key.as_bytes()))
             .cloned())
+    }
+
+    async fn put_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        object_id: &str,
+        acl: Option<String>,
+    ) -> Result<()> {
+        let mut state = self.lock()?;
+        match state
+            .objects
+            .get_mut(bucket)
+            .and_then(|objects| objects.get_mut(key.as_bytes()))
+        {
+            Some(o) if o.object_id == object_id => {
+                o.acl = acl;
+                Ok(())
+            }
+            _ => Err(Error::NoSuchKey),
+        }
     }
 
     async fn get_segments(&self, object_id: &str, from: u64, to: u64) -> Result<Vec<Segment>> {

@@ -28,8 +28,8 @@ use async_trait::async_trait;
 use tessera_core::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy};
 use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use tessera_core::{
-    BlobId, BucketRecord, CompleteRequest, ContentHeaders, Error, MetaStore, ObjectChecksum,
-    ObjectRecord, PartRecord, Segment, UploadRecord, WriteCondition,
+    BlobId, BucketRecord, BucketSetting, CompleteRequest, ContentHeaders, Error, MetaStore,
+    ObjectChecksum, ObjectRecord, PartRecord, Segment, UploadRecord, WriteCondition,
 };
 use tokio::task::JoinSet;
 
@@ -53,10 +53,12 @@ macro_rules! meta_store_conformance {
             list_buckets_paging,
             delete_bucket_not_empty,
             delete_bucket_with_uploads,
+            bucket_settings,
             put_get_object,
             put_object_missing_bucket,
             overwrite_frees_blobs,
             put_conditions,
+            object_owner_and_acl,
             if_none_match_race,
             delete_object_semantics,
             list_objects_byte_order,
@@ -118,6 +120,56 @@ macro_rules! assert_err {
     };
 }
 
+/// An object keeps its owner and ACL; PutObjectAcl replaces the ACL of exactly the object the
+/// caller saw, and an upload's owner and ACL pass to the object at Complete.
+pub async fn object_owner_and_acl(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let (mut o, segs) = object("b", "k", "e1", &[3]);
+    o.owner = "444455556666".into();
+    o.acl = Some("acl-1".into());
+    store
+        .put_object(o.clone(), segs, WriteCondition::default())
+        .await
+        .unwrap();
+    let got = store.get_object("b", "k").await.unwrap().unwrap();
+    assert_eq!(
+        (got.owner.as_str(), got.acl.as_deref()),
+        ("444455556666", Some("acl-1"))
+    );
+    store
+        .put_object_acl("b", "k", &o.object_id, Some("acl-2".into()))
+        .await
+        .unwrap();
+    assert_err!(
+        store.put_object_acl("b", "k", "another-object", None).await,
+        Error::NoSuchKey
+    );
+    assert_err!(
+        store
+            .put_object_acl("b", "missing", &o.object_id, None)
+            .await,
+        Error::NoSuchKey
+    );
+    drop(store);
+    let store = h.open().await;
+    let got = store.get_object("b", "k").await.unwrap().unwrap();
+    assert_eq!(got.acl.as_deref(), Some("acl-2"));
+    let listed = store.list_objects("b", "", None, 10).await.unwrap();
+    assert_eq!(listed[0].owner, "444455556666");
+    store
+        .put_object_acl("b", "k", &o.object_id, None)
+        .await
+        .unwrap();
+    assert_eq!(store.get_object("b", "k").await.unwrap().unwrap().acl, None);
+
+    let mut u = upload("b", "mp", "up-acl", 1_700_000_000_000);
+    u.owner = "777788889999".into();
+    u.acl = Some("acl-u".into());
+    store.create_upload(u.clone()).await.unwrap();
+    assert_eq!(store.get_upload("up-acl").await.unwrap(), Some(u));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
@@ -128,6 +180,7 @@ fn bucket(name: &str) -> BucketRecord {
         created: 1_700_000_000_000,
         region: "us-east-1".into(),
         owner: "111122223333".into(),
+        settings: BTreeMap::new(),
     }
 }
 
@@ -150,6 +203,8 @@ fn object(bucket: &str, key: &str, etag: &str, sizes: &[u64]) -> (ObjectRecord, 
         user_metadata: BTreeMap::new(),
         checksum: None,
         parts_count: None,
+        owner: "111122223333".into(),
+        acl: None,
     };
     (record, segments)
 }
@@ -197,6 +252,8 @@ fn upload(bucket: &str, key: &str, upload_id: &str, initiated: i64) -> UploadRec
         checksum_algorithm: None,
         checksum_type: None,
         initiator: "arn:aws:iam::111122223333:user/uploader".into(),
+        owner: "111122223333".into(),
+        acl: None,
     }
 }
 
@@ -293,6 +350,67 @@ async fn keys(
 // Buckets
 // ---------------------------------------------------------------------------------------------
 
+/// Settings are set, replaced and removed one at a time, survive reopening, and go with the
+/// bucket.
+pub async fn bucket_settings(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("conf")).await.unwrap();
+    assert_err!(
+        store
+            .put_bucket_setting("nope", BucketSetting::Policy, Some("{}".into()))
+            .await,
+        Error::NoSuchBucket
+    );
+    store
+        .put_bucket_setting("conf", BucketSetting::Policy, Some("{\"p\":1}".into()))
+        .await
+        .unwrap();
+    store
+        .put_bucket_setting(
+            "conf",
+            BucketSetting::Ownership,
+            Some("ObjectWriter".into()),
+        )
+        .await
+        .unwrap();
+    store
+        .put_bucket_setting("conf", BucketSetting::Policy, Some("{\"p\":2}".into()))
+        .await
+        .unwrap();
+    drop(store);
+    let store = h.open().await;
+    let b = store.get_bucket("conf").await.unwrap().unwrap();
+    assert_eq!(b.setting(BucketSetting::Policy), Some("{\"p\":2}"));
+    assert_eq!(b.setting(BucketSetting::Ownership), Some("ObjectWriter"));
+    assert_eq!(b.setting(BucketSetting::Acl), None);
+    let listed = store.list_buckets(None, 10).await.unwrap();
+    assert_eq!(listed, vec![b]);
+    store
+        .put_bucket_setting("conf", BucketSetting::Policy, None)
+        .await
+        .unwrap();
+    // Removing a setting that is not there is no error.
+    store
+        .put_bucket_setting("conf", BucketSetting::Acl, None)
+        .await
+        .unwrap();
+    let b = store.get_bucket("conf").await.unwrap().unwrap();
+    assert_eq!(b.setting(BucketSetting::Policy), None);
+    assert_eq!(b.settings.len(), 1);
+    store.delete_bucket("conf").await.unwrap();
+    store.create_bucket(bucket("conf")).await.unwrap();
+    assert!(
+        store
+            .get_bucket("conf")
+            .await
+            .unwrap()
+            .unwrap()
+            .settings
+            .is_empty(),
+        "a new bucket of the same name starts without the old one's settings"
+    );
+}
+
 /// Create, get, duplicate, delete, delete again.
 pub async fn buckets_crud(h: &dyn Harness) {
     let store = h.open().await;
@@ -302,6 +420,7 @@ pub async fn buckets_crud(h: &dyn Harness) {
         created: 1_700_000_000_777,
         region: "eu-west-3".into(),
         owner: "111122223333".into(),
+        settings: BTreeMap::from([("acl".to_owned(), "{\"v\":1}".to_owned())]),
     };
     store.create_bucket(b.clone()).await.unwrap();
     assert_eq!(store.get_bucket("photos").await.unwrap(), Some(b.clone()));

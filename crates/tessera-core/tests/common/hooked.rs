@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use tessera_core::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy};
 use tessera_core::{
-    BlobId, BucketRecord, CompleteRequest, CompletedUpload, ListAfter, MetaStore, Millis,
-    ObjectRecord, PartRecord, Result, Segment, UploadRecord, WriteCondition,
+    BlobId, BucketRecord, BucketSetting, CompleteRequest, CompletedUpload, ListAfter, MetaStore,
+    Millis, ObjectRecord, PartRecord, Result, Segment, UploadRecord, WriteCondition,
 };
 
 /// What a test does around the delegated calls. Every hook defaults to nothing.
@@ -44,6 +44,14 @@ impl<H: Hooks> MetaStore for HookedMeta<H> {
     async fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketRecord>> {
         self.inner.list_buckets(after, limit).await
     }
+    async fn put_bucket_setting(
+        &self,
+        bucket: &str,
+        setting: BucketSetting,
+        value: Option<String>,
+    ) -> Result<()> {
+        self.inner.put_bucket_setting(bucket, setting, value).await
+    }
     async fn delete_bucket(&self, name: &str) -> Result<Vec<BlobId>> {
         self.inner.delete_bucket(name).await
     }
@@ -57,6 +65,15 @@ impl<H: Hooks> MetaStore for HookedMeta<H> {
     }
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
         self.inner.get_object(bucket, key).await
+    }
+    async fn put_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        object_id: &str,
+        acl: Option<String>,
+    ) -> Result<()> {
+        self.inner.put_object_acl(bucket, key, object_id, acl).await
     }
     async fn get_segments(&self, object_id: &str, from: u64, to: u64) -> Result<Vec<Segment>> {
         self.inner.get_segments(object_id, from, to).await

@@ -4,6 +4,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use tessera_core::Tessera;
 
+use super::access::acl_request;
 use super::common::{decode_token, encode_token, owner};
 use crate::auth::principal;
 use crate::convert;
@@ -15,7 +16,7 @@ pub async fn create_bucket(
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let caller = principal(&req.extensions)?;
-    let name = req.input.bucket;
+    let name = req.input.bucket.clone();
     if let Some(loc) = req
         .input
         .create_bucket_configuration
@@ -24,7 +25,21 @@ pub async fn create_bucket(
     {
         app.check_location_constraint(loc.as_str()).map_err(to_s3)?;
     }
-    app.create_bucket(&name, &caller.account.id)
+    let i = &req.input;
+    let acl = acl_request(
+        i.acl.as_ref().map(BucketCannedACL::as_str),
+        i.grant_full_control.as_deref(),
+        i.grant_read.as_deref(),
+        i.grant_read_acp.as_deref(),
+        i.grant_write.as_deref(),
+        i.grant_write_acp.as_deref(),
+    );
+    let ownership = i.object_ownership.as_ref().map(ObjectOwnership::as_str);
+    let settings = app
+        .new_bucket_settings(&name, &caller.account, &acl, ownership)
+        .await
+        .map_err(to_s3)?;
+    app.create_bucket_with(&name, &caller.account.id, settings)
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(CreateBucketOutput {

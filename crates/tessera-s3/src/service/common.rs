@@ -18,18 +18,44 @@ pub fn owner(account: &Account) -> Owner {
     }
 }
 
-/// The Initiator of an upload from its initiator ARN: an account root shows as the account
-/// (canonical id and name), an IAM user by its ARN and name, as S3 shows them.
-pub fn initiator(arn: &str, account: &Account) -> Initiator {
-    if arn.is_empty() || arn.ends_with(":root") {
-        return Initiator {
-            display_name: Some(account.name.clone()),
-            id: Some(account.canonical_id.clone()),
-        };
+/// The accounts, to show Owner and Initiator fields of objects and uploads.
+pub struct Owners(std::sync::Arc<Vec<Account>>);
+
+impl Owners {
+    /// The accounts as cached by the core (one epoch read).
+    pub async fn load(app: &tessera_core::Tessera) -> S3Result<Self> {
+        Ok(Owners(app.accounts().await.map_err(crate::errors::to_s3)?))
     }
-    Initiator {
-        display_name: arn.rsplit('/').next().map(str::to_owned),
-        id: Some(arn.to_owned()),
+
+    fn account(&self, id: &str) -> Option<&Account> {
+        self.0.iter().find(|a| a.id == id)
+    }
+
+    /// The Owner of an account's resource (only its id if the account is gone).
+    pub fn owner(&self, account_id: &str) -> Owner {
+        match self.account(account_id) {
+            Some(a) => owner(a),
+            None => Owner {
+                display_name: None,
+                id: Some(account_id.to_owned()),
+            },
+        }
+    }
+
+    /// The Initiator of an upload from its initiator ARN: an account root shows as the
+    /// account (canonical id and name), an IAM user by its ARN and name, as S3 shows them.
+    pub fn initiator(&self, arn: &str) -> Initiator {
+        let account = arn.split(':').nth(4).and_then(|id| self.account(id));
+        match account {
+            Some(a) if arn.ends_with(":root") => Initiator {
+                display_name: Some(a.name.clone()),
+                id: Some(a.canonical_id.clone()),
+            },
+            _ => Initiator {
+                display_name: arn.rsplit('/').next().map(str::to_owned),
+                id: Some(arn.to_owned()),
+            },
+        }
     }
 }
 

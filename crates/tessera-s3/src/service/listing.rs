@@ -7,9 +7,8 @@ use tessera_core::{ObjectRecord, Tessera};
 
 use super::common::{
     common_prefixes, decode_token, delimiter_out, encode, encode_token, encoding_url, i64_of,
-    marker_out, owner,
+    marker_out, Owners,
 };
-use crate::auth::principal;
 use crate::convert;
 use crate::errors::to_s3;
 
@@ -57,8 +56,7 @@ pub async fn list_objects(
     app: &Tessera,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
-    // Only the owner's account gets this far (no bucket policies or ACLs yet).
-    let bucket_owner = owner(&principal(&req.extensions)?.account);
+    let owners = Owners::load(app).await?;
     let input = req.input;
     let url = encoding_url(&input.encoding_type)?;
     let max = convert::page_size(input.max_keys, "max-keys")?;
@@ -84,7 +82,7 @@ pub async fn list_objects(
         contents: Some(
             page.objects
                 .iter()
-                .map(|o| list_entry(o, url, Some(&bucket_owner)))
+                .map(|o| list_entry(o, url, Some(&owners.owner(&o.owner))))
                 .collect(),
         ),
         common_prefixes: Some(common_prefixes(&page.common_prefixes, url)),
@@ -100,8 +98,7 @@ pub async fn list_objects_v2(
     app: &Tessera,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
-    // Only the owner's account gets this far (no bucket policies or ACLs yet).
-    let bucket_owner = owner(&principal(&req.extensions)?.account);
+    let owners = Owners::load(app).await?;
     let input = req.input;
     let url = encoding_url(&input.encoding_type)?;
     let max = convert::page_size(input.max_keys, "max-keys")?;
@@ -127,7 +124,7 @@ pub async fn list_objects_v2(
         contents: Some(
             page.objects
                 .iter()
-                .map(|o| list_entry(o, url, with_owner.then_some(&bucket_owner)))
+                .map(|o| list_entry(o, url, with_owner.then(|| owners.owner(&o.owner)).as_ref()))
                 .collect(),
         ),
         common_prefixes: Some(common_prefixes(&page.common_prefixes, url)),
@@ -144,8 +141,7 @@ pub async fn list_object_versions(
     app: &Tessera,
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-    // Only the owner's account gets this far (no bucket policies or ACLs yet).
-    let bucket_owner = owner(&principal(&req.extensions)?.account);
+    let owners = Owners::load(app).await?;
     let input = req.input;
     let url = encoding_url(&input.encoding_type)?;
     let max = convert::page_size(input.max_keys, "max-keys")?;
@@ -173,7 +169,7 @@ pub async fn list_object_versions(
             is_latest: Some(true),
             key: Some(encode(&o.key, url)),
             last_modified: Some(convert::ts(o.last_modified)),
-            owner: Some(bucket_owner.clone()),
+            owner: Some(owners.owner(&o.owner)),
             restore_status: None,
             size: Some(i64_of(o.size)),
             storage_class: Some(ObjectVersionStorageClass::from_static(

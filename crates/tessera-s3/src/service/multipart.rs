@@ -11,11 +11,12 @@ use tessera_core::multipart::{
 };
 use tessera_core::Tessera;
 
+use super::access::{acl_request, write_access};
 use super::common::{
     checks, common_prefixes, copy_source, delimiter_out, encode, encoding_url, i32_of, i64_of,
-    initiator, marker_out, owner, read_conditions, write_condition,
+    marker_out, read_conditions, write_condition, Owners,
 };
-use crate::auth::principal;
+use crate::auth::caller;
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
 use crate::errors::to_s3;
 
@@ -24,8 +25,21 @@ pub async fn create_multipart_upload(
     app: &Tessera,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let initiator = principal(&req.extensions)?.arn();
+    let initiator = caller(&req.extensions)?.map_or_else(|| "anonymous".to_owned(), |p| p.arn());
     let input = req.input;
+    let access = write_access(
+        app,
+        &req.extensions,
+        &acl_request(
+            input.acl.as_ref().map(ObjectCannedACL::as_str),
+            input.grant_full_control.as_deref(),
+            input.grant_read.as_deref(),
+            input.grant_read_acp.as_deref(),
+            None,
+            input.grant_write_acp.as_deref(),
+        ),
+    )
+    .await?;
     let request = CreateUploadRequest {
         bucket: input.bucket.clone(),
         key: input.key.clone(),
@@ -39,6 +53,8 @@ pub async fn create_multipart_upload(
         ),
         user_metadata: convert::metadata_in(input.metadata),
         initiator,
+        owner: access.owner,
+        acl: access.acl,
         checksum_algorithm: input
             .checksum_algorithm
             .as_ref()
@@ -243,8 +259,7 @@ pub async fn list_parts(
     app: &Tessera,
     req: S3Request<ListPartsInput>,
 ) -> S3Result<S3Response<ListPartsOutput>> {
-    // Only the owner's account gets this far (no bucket policies or ACLs yet).
-    let account = principal(&req.extensions)?.account.clone();
+    let owners = Owners::load(app).await?;
     let input = req.input;
     let marker = u32::try_from(input.part_number_marker.unwrap_or(0).max(0)).unwrap_or(0);
     let max = convert::page_size(input.max_parts, "max-parts")?;
@@ -275,8 +290,8 @@ pub async fn list_parts(
         upload_id: Some(input.upload_id),
         checksum_algorithm: page.upload.checksum_algorithm.map(convert::algorithm_out),
         checksum_type: page.upload.checksum_type.map(convert::checksum_type_out),
-        initiator: Some(initiator(&page.upload.initiator, &account)),
-        owner: Some(owner(&account)),
+        initiator: Some(owners.initiator(&page.upload.initiator)),
+        owner: Some(owners.owner(&page.upload.owner)),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
         is_truncated: Some(page.is_truncated),
         max_parts: Some(convert::page_size_out(max)),
@@ -292,7 +307,7 @@ pub async fn list_multipart_uploads(
     app: &Tessera,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    let account = principal(&req.extensions)?.account.clone();
+    let owners = Owners::load(app).await?;
     let input = req.input;
     let url = encoding_url(&input.encoding_type)?;
     let max = convert::page_size(input.max_uploads, "max-uploads")?;
@@ -315,9 +330,9 @@ pub async fn list_multipart_uploads(
             checksum_algorithm: u.checksum_algorithm.map(convert::algorithm_out),
             checksum_type: u.checksum_type.map(convert::checksum_type_out),
             initiated: Some(convert::ts(u.initiated)),
-            initiator: Some(initiator(&u.initiator, &account)),
+            initiator: Some(owners.initiator(&u.initiator)),
             key: Some(encode(&u.key, url)),
-            owner: Some(owner(&account)),
+            owner: Some(owners.owner(&u.owner)),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             upload_id: Some(u.upload_id.clone()),
         })

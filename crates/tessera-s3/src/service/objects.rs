@@ -10,6 +10,7 @@ use tessera_core::objects::{
 };
 use tessera_core::{Tessera, WriteCondition};
 
+use super::access::{acl_request, write_access};
 use super::common::{checks, copy_source, i32_of, i64_of, read_conditions, write_condition};
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
 use crate::errors::to_s3;
@@ -118,6 +119,7 @@ pub async fn put_object(
         input,
         headers,
         trailing_headers,
+        extensions: req_extensions,
         ..
     } = req;
     let checks = checks(
@@ -127,6 +129,19 @@ pub async fn put_object(
         checksum_fields!(input),
         input.checksum_algorithm.as_ref(),
     )?;
+    let access = write_access(
+        app,
+        &req_extensions,
+        &acl_request(
+            input.acl.as_ref().map(ObjectCannedACL::as_str),
+            input.grant_full_control.as_deref(),
+            input.grant_read.as_deref(),
+            input.grant_read_acp.as_deref(),
+            None,
+            input.grant_write_acp.as_deref(),
+        ),
+    )
+    .await?;
     let request = PutObjectRequest {
         bucket: input.bucket,
         key: input.key,
@@ -141,6 +156,8 @@ pub async fn put_object(
         user_metadata: convert::metadata_in(input.metadata),
         checks,
         condition: write_condition(input.if_match, input.if_none_match)?,
+        owner: access.owner,
+        acl: access.acl,
     };
     let object = app
         .put_object(request, convert::body(input.body))
@@ -332,6 +349,19 @@ pub async fn copy_object(
             convert::metadata_in(input.metadata),
         )
     });
+    let access = write_access(
+        app,
+        &req.extensions,
+        &acl_request(
+            input.acl.as_ref().map(ObjectCannedACL::as_str),
+            input.grant_full_control.as_deref(),
+            input.grant_read.as_deref(),
+            input.grant_read_acp.as_deref(),
+            None,
+            input.grant_write_acp.as_deref(),
+        ),
+    )
+    .await?;
     // s3s 0.14.1 has no CopyObject fields for these: read the headers.
     let condition = write_condition(
         header_condition(&req.headers, http::header::IF_MATCH)?,
@@ -350,6 +380,8 @@ pub async fn copy_object(
         key: input.key,
         replace_metadata,
         condition,
+        owner: access.owner,
+        acl: access.acl,
     };
     let object = app.copy_object(request).await.map_err(to_s3)?;
     let mut result = CopyObjectResult {
