@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod accounts;
+pub mod acl;
 pub mod blob;
 pub mod checksum;
 pub mod conditions;
