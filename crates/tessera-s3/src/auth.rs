@@ -12,7 +12,7 @@ use tessera_core::accounts::Principal;
 use tessera_core::{AccessRequest, Error, Tessera};
 
 use crate::errors::to_s3;
-use crate::PreVerified;
+use crate::{ClientAddr, PreVerified};
 
 /// Access keys checked by s3s's signature verification, looked up in the store.
 pub(crate) struct StoreAuth {
@@ -125,12 +125,13 @@ impl s3s::access::S3Access for Authorizer {
         } else {
             key
         };
+        let source_ip = cx.extensions_mut().get::<ClientAddr>().map(|a| a.0.ip());
         let request = AccessRequest {
             action: &action,
             bucket: bucket.as_deref(),
             key: key.as_deref(),
             expected_owner: header(cx, "x-amz-expected-bucket-owner"),
-            source_ip: None,
+            source_ip,
             secure_transport: cx.uri().scheme_str() == Some("https"),
         };
         self.app
@@ -146,7 +147,7 @@ impl s3s::access::S3Access for Authorizer {
                     bucket: Some(&src_bucket),
                     key: Some(&src_key),
                     expected_owner: header(cx, "x-amz-source-expected-bucket-owner"),
-                    source_ip: None,
+                    source_ip,
                     secure_transport: request.secure_transport,
                 };
                 self.app

@@ -21,6 +21,7 @@ pub mod sigv4;
 mod unsupported;
 mod xmlbody;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tessera_core::Tessera;
@@ -49,7 +50,24 @@ pub struct HttpService {
     /// The domain, for Tessera's own signature checks (their secrets come from its store).
     app: Arc<Tessera>,
     config: Arc<EndpointConfig>,
+    /// The peer of the connection this clone serves, if the server said ([`HttpService::for_client`]).
+    client: Option<SocketAddr>,
 }
+
+impl HttpService {
+    /// A clone for one connection from `peer`: its requests carry [`ClientAddr`] (aws:SourceIp).
+    pub fn for_client(&self, peer: SocketAddr) -> HttpService {
+        HttpService {
+            client: Some(peer),
+            ..self.clone()
+        }
+    }
+}
+
+/// The TCP peer of the connection a request came on, as a request extension. Only the server
+/// sets it, from the accepted socket: no header (X-Forwarded-For) can change it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
 
 /// Response type of [`HttpService`].
 pub type HttpResponse = http::Response<s3s::Body>;
@@ -85,6 +103,7 @@ pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpSe
         inner: builder.build(),
         app,
         config: Arc::new(config),
+        client: None,
     })
 }
 
