@@ -90,6 +90,8 @@ pub struct AccessRequest<'a> {
     pub expected_owner: Option<&'a str>,
     pub source_ip: Option<IpAddr>,
     pub secure_transport: bool,
+    /// The request's own condition keys (e.g. `s3:prefix`, `aws:UserAgent`) and their values.
+    pub conditions: &'a [(String, Vec<String>)],
 }
 
 /// The resource ARN of an S3 request.
@@ -599,7 +601,7 @@ impl Tessera {
             }
         }
         if principal.user.is_some() {
-            let ctx = RequestContext::new(
+            let mut ctx = RequestContext::new(
                 principal.caller(),
                 req.action,
                 s3_resource_arn(req.bucket, req.key),
@@ -607,6 +609,9 @@ impl Tessera {
                 req.source_ip,
                 req.secure_transport,
             );
+            for (key, values) in req.conditions {
+                ctx.set_values(key, values.clone());
+            }
             let identity: Vec<&Policy> = principal.policies.iter().collect();
             // A name taken by another account is CreateBucket's BucketAlreadyExists, not a
             // cross-account request.

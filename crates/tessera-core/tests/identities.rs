@@ -34,6 +34,7 @@ fn req<'a>(action: &'a str, bucket: Option<&'a str>, key: Option<&'a str>) -> Ac
         expected_owner: None,
         source_ip: None,
         secure_transport: false,
+        conditions: &[],
     }
 }
 

@@ -11,6 +11,7 @@ use s3s::{S3Error, S3ErrorCode, S3Result};
 use tessera_core::accounts::Principal;
 use tessera_core::{AccessRequest, Error, Tessera};
 
+use crate::conditions::condition_keys;
 use crate::errors::to_s3;
 use crate::{ClientAddr, PreVerified};
 
@@ -89,12 +90,10 @@ pub(crate) struct Authorizer {
 #[async_trait::async_trait]
 impl s3s::access::S3Access for Authorizer {
     async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        let pre_verified = cx.extensions_mut().get::<PreVerified>().cloned();
         let access_key = match cx.credentials() {
             Some(c) => Some(c.access_key.clone()),
-            None => cx
-                .extensions_mut()
-                .get::<PreVerified>()
-                .map(|p| p.access_key.clone()),
+            None => pre_verified.as_ref().map(|p| p.access_key.clone()),
         };
         let Some(access_key) = access_key else {
             return Err(S3Error::with_message(
@@ -126,6 +125,13 @@ impl s3s::access::S3Access for Authorizer {
             key
         };
         let source_ip = cx.extensions_mut().get::<ClientAddr>().map(|a| a.0.ip());
+        let conditions = condition_keys(
+            cx.s3_op().name(),
+            cx.headers(),
+            cx.uri().query(),
+            pre_verified.as_ref(),
+            tessera_core::now_millis(),
+        );
         let request = AccessRequest {
             action: &action,
             bucket: bucket.as_deref(),
@@ -133,6 +139,7 @@ impl s3s::access::S3Access for Authorizer {
             expected_owner: header(cx, "x-amz-expected-bucket-owner"),
             source_ip,
             secure_transport: cx.uri().scheme_str() == Some("https"),
+            conditions: &conditions,
         };
         self.app
             .authorize(&principal, &request)
@@ -149,6 +156,7 @@ impl s3s::access::S3Access for Authorizer {
                     expected_owner: header(cx, "x-amz-source-expected-bucket-owner"),
                     source_ip,
                     secure_transport: request.secure_transport,
+                    conditions: &conditions,
                 };
                 self.app
                     .authorize(&principal, &source)

@@ -6,6 +6,7 @@
 
 mod auth;
 mod chunked;
+mod conditions;
 mod convert;
 mod dates;
 mod errors;
@@ -85,6 +86,10 @@ pub enum BuildError {
 struct PreVerified {
     /// The key that signed it: the access check resolves the caller from it.
     access_key: String,
+    /// Signed in a presigned URL's query rather than the Authorization header (s3:authType).
+    presigned: bool,
+    /// The removed signature's `X-Amz-Date` (s3:signatureAge).
+    amz_date: Option<String>,
 }
 
 /// Builds the S3 HTTP service over a [`Tessera`] instance.
