@@ -11,8 +11,9 @@ use s3s::S3Result;
 use tessera_core::accounts::Principal;
 use tessera_core::{AccessRequest, BucketRecord, Error, Tessera};
 
+use crate::conditions::condition_keys;
 use crate::errors::to_s3;
-use crate::PreVerified;
+use crate::{ClientAddr, PreVerified};
 
 /// Access keys checked by s3s's signature verification, looked up in the store.
 pub(crate) struct StoreAuth {
@@ -92,12 +93,10 @@ pub(crate) struct Authorizer {
 #[async_trait::async_trait]
 impl s3s::access::S3Access for Authorizer {
     async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        let pre_verified = cx.extensions_mut().get::<PreVerified>().cloned();
         let access_key = match cx.credentials() {
             Some(c) => Some(c.access_key.clone()),
-            None => cx
-                .extensions_mut()
-                .get::<PreVerified>()
-                .map(|p| p.access_key.clone()),
+            None => pre_verified.as_ref().map(|p| p.access_key.clone()),
         };
         // No key: an unsigned request, the anonymous principal (policies and ACLs decide).
         let principal: Option<Arc<Principal>> = match &access_key {
@@ -120,13 +119,20 @@ impl s3s::access::S3Access for Authorizer {
         } else {
             key
         };
-        let conditions = Vec::new();
+        let source_ip = cx.extensions_mut().get::<ClientAddr>().map(|a| a.0.ip());
+        let conditions = condition_keys(
+            cx.s3_op().name(),
+            cx.headers(),
+            cx.uri().query(),
+            pre_verified.as_ref(),
+            tessera_core::now_millis(),
+        );
         let request = AccessRequest {
             action: &action,
             bucket: bucket.as_deref(),
             key: key.as_deref(),
             expected_owner: header(cx, "x-amz-expected-bucket-owner"),
-            source_ip: None,
+            source_ip,
             secure_transport: cx.uri().scheme_str() == Some("https"),
             conditions: &conditions,
         };
@@ -144,7 +150,7 @@ impl s3s::access::S3Access for Authorizer {
                     bucket: Some(&src_bucket),
                     key: Some(&src_key),
                     expected_owner: header(cx, "x-amz-source-expected-bucket-owner"),
-                    source_ip: None,
+                    source_ip,
                     secure_transport: request.secure_transport,
                     conditions: &conditions,
                 };

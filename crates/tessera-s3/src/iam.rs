@@ -90,6 +90,8 @@ fn page<T>(items: Vec<T>, paging: &Paging, name: impl Fn(&T) -> String) -> Page<
 pub(crate) struct CoreIam {
     pub(crate) app: Arc<Tessera>,
     pub(crate) principal: Arc<Principal>,
+    /// The connection's peer (aws:SourceIp).
+    pub(crate) source_ip: Option<std::net::IpAddr>,
 }
 
 impl CoreIam {
@@ -107,7 +109,7 @@ impl CoreIam {
             action,
             resource,
             tessera_core::now_millis(),
-            None,
+            self.source_ip,
             false,
         );
         let identity: Vec<&policy::Policy> = self.principal.policies.iter().collect();
@@ -515,6 +517,7 @@ impl HttpService {
         let backend = CoreIam {
             app: self.app.clone(),
             principal: resolved.principal,
+            source_ip: self.client.map(|a| a.ip()),
         };
         let req = http::Request::from_parts(parts, body);
         respond(tessera_iam::handle(req, &caller, &backend).await)

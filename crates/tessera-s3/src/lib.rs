@@ -7,6 +7,7 @@
 mod acl;
 mod auth;
 mod chunked;
+mod conditions;
 mod convert;
 mod dates;
 mod errors;
@@ -22,6 +23,7 @@ pub mod sigv4;
 mod unsupported;
 mod xmlbody;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tessera_core::Tessera;
@@ -50,7 +52,24 @@ pub struct HttpService {
     /// The domain, for Tessera's own signature checks (their secrets come from its store).
     app: Arc<Tessera>,
     config: Arc<EndpointConfig>,
+    /// The peer of the connection this clone serves, if the server said ([`HttpService::for_client`]).
+    client: Option<SocketAddr>,
 }
+
+impl HttpService {
+    /// A clone for one connection from `peer`: its requests carry [`ClientAddr`] (aws:SourceIp).
+    pub fn for_client(&self, peer: SocketAddr) -> HttpService {
+        HttpService {
+            client: Some(peer),
+            ..self.clone()
+        }
+    }
+}
+
+/// The TCP peer of the connection a request came on, as a request extension. Only the server
+/// sets it, from the accepted socket: no header (X-Forwarded-For) can change it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
 
 /// Response type of [`HttpService`].
 pub type HttpResponse = http::Response<s3s::Body>;
@@ -68,6 +87,10 @@ pub enum BuildError {
 struct PreVerified {
     /// The key that signed it: the access check resolves the caller from it.
     access_key: String,
+    /// Signed in a presigned URL's query rather than the Authorization header (s3:authType).
+    presigned: bool,
+    /// The removed signature's `X-Amz-Date` (s3:signatureAge).
+    amz_date: Option<String>,
 }
 
 /// Builds the S3 HTTP service over a [`Tessera`] instance.
@@ -86,6 +109,7 @@ pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpSe
         inner: builder.build(),
         app,
         config: Arc::new(config),
+        client: None,
     })
 }
 

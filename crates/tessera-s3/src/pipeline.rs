@@ -6,7 +6,7 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use s3s::S3Error;
 
-use crate::{chunked, limits, responses, xmlbody, HttpResponse, HttpService};
+use crate::{chunked, limits, responses, xmlbody, ClientAddr, HttpResponse, HttpService};
 
 fn request_id() -> String {
     hex::encode_upper(rand::random::<[u8; 8]>())
@@ -17,8 +17,12 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
     type Error = s3s::HttpError;
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
-    fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let started = Instant::now();
+        if let Some(peer) = self.client {
+            // Before s3s: its access check sees the request's extensions.
+            req.extensions_mut().insert(ClientAddr(peer));
+        }
         if let Some(service) = tessera_iam::service_of(&req) {
             // IAM and STS share the endpoint: a POST to `/` signed for service iam or sts.
             let this = self.clone();

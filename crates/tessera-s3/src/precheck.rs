@@ -131,8 +131,25 @@ impl HttpService {
                 let secret_for = |_: &str| secret.clone();
                 let access_key =
                     sigv4::verify_bodyless(&parts, secret_for, now).map_err(verify_error)?;
+                // The stripped signature's kind and date stay known to the condition keys.
+                let presigned = matches!(auth, sigv4::AuthKind::V4Presigned(_));
+                let amz_date = if presigned {
+                    req.uri()
+                        .query()
+                        .and_then(|q| query_param(q, "X-Amz-Date"))
+                        .map(str::to_owned)
+                } else {
+                    req.headers()
+                        .get("x-amz-date")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
                 strip_sigv4(req);
-                req.extensions_mut().insert(PreVerified { access_key });
+                req.extensions_mut().insert(PreVerified {
+                    access_key,
+                    presigned,
+                    amz_date,
+                });
             }
         }
         req.headers_mut().remove(http::header::RANGE);

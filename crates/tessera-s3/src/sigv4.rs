@@ -438,7 +438,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// `YYYYMMDDTHHMMSSZ` as Unix seconds.
-fn parse_amz_date(s: &str) -> Option<i64> {
+pub(crate) fn parse_amz_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return None;

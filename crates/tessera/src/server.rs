@@ -397,7 +397,7 @@ where
         mut stop,
         mut pressure,
     } = signals;
-    let service = TrackedService::new(shared.service.clone(), Arc::clone(activity));
+    let service = TrackedService::new(shared.service.for_client(peer), Arc::clone(activity));
     let conn = shared.builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut stop_open = true;
