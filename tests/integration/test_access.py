@@ -402,3 +402,22 @@ def test_multipart_across_accounts(srv, owner):
     uploads = s3.list_multipart_uploads(Bucket=name)["Uploads"]
     assert [u["Initiator"]["ID"] for u in uploads] == [alt["canonical_user_id"]]
     s3.abort_multipart_upload(Bucket=name, Key="y", UploadId=up)
+
+
+def test_delete_objects_is_decided_per_key(srv, owner):
+    acct, s3, name = owner
+    s3.put_object(Bucket=name, Key="tmp/a", Body=b"a")
+    s3.put_object(Bucket=name, Key="keep/b", Body=b"b")
+    _, _, user = new_user(srv, acct, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:DeleteObject",
+         "Resource": f"arn:aws:s3:::{name}/tmp/*"}]})
+    out = user.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "tmp/a"},
+                                                               {"Key": "keep/b"}]})
+    assert [d["Key"] for d in out.get("Deleted", [])] == ["tmp/a"]
+    assert [(e["Key"], e["Code"]) for e in out["Errors"]] == [("keep/b", "AccessDenied")]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=name)["Contents"]}
+    assert keys == {"k", "keep/b"}
+    # Anonymous: every key refused, nothing deleted.
+    out = anonymous(srv).delete_objects(Bucket=name, Delete={"Objects": [{"Key": "k"}]})
+    assert [(e["Key"], e["Code"]) for e in out["Errors"]] == [("k", "AccessDenied")]
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"hello"

@@ -334,7 +334,7 @@ impl Tessera {
             .requested_acl(bucket, &owner_canonical, req, false)
             .await?
             .filter(|_| ownership.acls_enabled())
-            .filter(|a| !is_default(&a))
+            .filter(|a| !is_default(a))
             .map(|a| a.to_stored());
         Ok(WriteAccess { owner, acl })
     }
@@ -716,6 +716,20 @@ impl Tessera {
             }
         }
         Err(Error::AccessDenied)
+    }
+
+    /// The bucket of a request decided per key later (DeleteObjects): only
+    /// `x-amz-expected-bucket-owner` is checked now. `None` if the bucket does not exist.
+    pub async fn bucket_checked_owner(
+        &self,
+        bucket: &str,
+        expected_owner: Option<&str>,
+    ) -> Result<Option<BucketRecord>> {
+        let b = self.meta.get_bucket(bucket).await?;
+        match (&b, expected_owner) {
+            (Some(b), Some(e)) if e != b.owner => Err(Error::AccessDenied),
+            _ => Ok(b),
+        }
     }
 
     /// Whether the bucket's or the object's ACL grants `action` to the caller.

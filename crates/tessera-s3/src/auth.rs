@@ -113,12 +113,6 @@ impl s3s::access::S3Access for Authorizer {
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
             S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
         };
-        // DeleteObjects names its keys in the body: decided for the bucket's objects as a whole.
-        let key = if cx.s3_op().name() == "DeleteObjects" {
-            Some("*".to_owned())
-        } else {
-            key
-        };
         let source_ip = cx.extensions_mut().get::<ClientAddr>().map(|a| a.0.ip());
         let conditions = condition_keys(
             cx.s3_op().name(),
@@ -136,11 +130,22 @@ impl s3s::access::S3Access for Authorizer {
             secure_transport: cx.uri().scheme_str() == Some("https"),
             conditions: &conditions,
         };
-        let authorized_bucket = self
-            .app
-            .authorize(principal.as_deref(), &request)
-            .await
-            .map_err(to_s3)?;
+        // DeleteObjects names its keys in the body: the handler decides each key.
+        let authorized_bucket = if cx.s3_op().name() == "DeleteObjects" {
+            match bucket.as_deref() {
+                Some(b) => self
+                    .app
+                    .bucket_checked_owner(b, request.expected_owner)
+                    .await
+                    .map_err(to_s3)?,
+                None => None,
+            }
+        } else {
+            self.app
+                .authorize(principal.as_deref(), &request)
+                .await
+                .map_err(to_s3)?
+        };
         if matches!(cx.s3_op().name(), "CopyObject" | "UploadPartCopy") {
             if let Some((src_bucket, src_key)) =
                 header(cx, "x-amz-copy-source").and_then(copy_source)
@@ -170,9 +175,13 @@ impl s3s::access::S3Access for Authorizer {
                 }
             });
         }
+        let secure_transport = request.secure_transport;
         cx.extensions_mut().insert(Requester {
             principal,
             bucket: authorized_bucket,
+            source_ip,
+            secure_transport,
+            conditions,
         });
         Ok(())
     }
@@ -185,6 +194,34 @@ pub(crate) struct Requester {
     pub(crate) principal: Option<Arc<Principal>>,
     /// The request's bucket as read for the decision, if it exists.
     pub(crate) bucket: Option<BucketRecord>,
+    /// What the decision saw of the request, for decisions a handler makes per key.
+    pub(crate) source_ip: Option<std::net::IpAddr>,
+    pub(crate) secure_transport: bool,
+    pub(crate) conditions: Vec<(String, Vec<String>)>,
+}
+
+impl Requester {
+    /// Decides `action` on one object of the request's bucket (DeleteObjects' keys).
+    pub(crate) async fn authorize_key(
+        &self,
+        app: &Tessera,
+        action: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(), Error> {
+        let request = AccessRequest {
+            action,
+            bucket: Some(bucket),
+            key: Some(key),
+            expected_owner: None,
+            source_ip: self.source_ip,
+            secure_transport: self.secure_transport,
+            conditions: &self.conditions,
+        };
+        app.authorize(self.principal.as_deref(), &request)
+            .await
+            .map(|_| ())
+    }
 }
 
 /// What the access check resolved; an internal error if the check did not run.

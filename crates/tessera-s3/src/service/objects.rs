@@ -12,6 +12,7 @@ use tessera_core::{Tessera, WriteCondition};
 
 use super::access::{acl_request, write_access};
 use super::common::{checks, copy_source, i32_of, i64_of, read_conditions, write_condition};
+use crate::auth::requester;
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
 use crate::errors::to_s3;
 
@@ -272,6 +273,7 @@ pub async fn delete_objects(
     app: &Tessera,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let requester = requester(&req.extensions)?.clone();
     let input = req.input;
     check_delete_batch(input.delete.objects.len()).map_err(to_s3)?;
     app.bucket(&input.bucket).await.map_err(to_s3)?;
@@ -283,7 +285,11 @@ pub async fn delete_objects(
             if_none_match_any: false,
             if_match: id.e_tag.as_ref().map(|e| e.value().to_string()),
         };
-        let result = match convert::null_version(id.version_id.as_deref()) {
+        let allowed = requester
+            .authorize_key(app, "s3:DeleteObject", &input.bucket, &id.key)
+            .await
+            .map_err(to_s3);
+        let result = match allowed.and_then(|()| convert::null_version(id.version_id.as_deref())) {
             Err(e) => Err(e),
             Ok(()) => app
                 .delete_object(&input.bucket, &id.key, condition)
