@@ -421,3 +421,24 @@ def test_delete_objects_is_decided_per_key(srv, owner):
     out = anonymous(srv).delete_objects(Bucket=name, Delete={"Objects": [{"Key": "k"}]})
     assert [(e["Key"], e["Code"]) for e in out["Errors"]] == [("k", "AccessDenied")]
     assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"hello"
+
+
+def test_secure_transport_condition(srv, make_server):
+    """aws:SecureTransport is true exactly on a TLS listener."""
+    tls = make_server(tls=True)
+    only_tls = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+         "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}
+    for server, allowed in ((tls, True), (srv, False)):
+        acct, _ = new_account(server, "transport")
+        s3 = make_client(server.endpoint, acct["access_key_id"], acct["secret_access_key"],
+                         server.ca_bundle)
+        name = s3util.unique_bucket_name()
+        s3.create_bucket(Bucket=name)
+        _, key, _ = new_user(server, acct, only_tls)
+        user = make_client(server.endpoint, key["access_key_id"], key["secret_access_key"],
+                           server.ca_bundle)
+        if allowed:
+            user.put_object(Bucket=name, Key="k", Body=b"x")
+        else:
+            denied(lambda: user.put_object(Bucket=name, Key="k", Body=b"x"))

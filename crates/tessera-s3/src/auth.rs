@@ -88,6 +88,8 @@ pub(crate) struct Authorizer {
     pub(crate) app: Arc<Tessera>,
     /// The server's region, recorded with each key's last use.
     pub(crate) region: String,
+    /// The listener serves TLS (aws:SecureTransport).
+    pub(crate) tls: bool,
 }
 
 #[async_trait::async_trait]
@@ -127,7 +129,7 @@ impl s3s::access::S3Access for Authorizer {
             key: key.as_deref(),
             expected_owner: header(cx, "x-amz-expected-bucket-owner"),
             source_ip,
-            secure_transport: cx.uri().scheme_str() == Some("https"),
+            secure_transport: self.tls,
             conditions: &conditions,
         };
         // DeleteObjects names its keys in the body: the handler decides each key.

@@ -92,6 +92,8 @@ pub(crate) struct CoreIam {
     pub(crate) principal: Arc<Principal>,
     /// The connection's peer (aws:SourceIp).
     pub(crate) source_ip: Option<std::net::IpAddr>,
+    /// The listener serves TLS (aws:SecureTransport).
+    pub(crate) secure_transport: bool,
 }
 
 impl CoreIam {
@@ -110,7 +112,7 @@ impl CoreIam {
             resource,
             tessera_core::now_millis(),
             self.source_ip,
-            false,
+            self.secure_transport,
         );
         let identity: Vec<&policy::Policy> = self.principal.policies.iter().collect();
         if policy::evaluate(&identity, None, None, &ctx).is_allowed() {
@@ -518,6 +520,7 @@ impl HttpService {
             app: self.app.clone(),
             principal: resolved.principal,
             source_ip: self.client.map(|a| a.ip()),
+            secure_transport: self.config.tls,
         };
         let req = http::Request::from_parts(parts, body);
         respond(tessera_iam::handle(req, &caller, &backend).await)

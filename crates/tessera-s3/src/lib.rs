@@ -43,6 +43,8 @@ pub struct EndpointConfig {
     pub allow_sigv2: bool,
     /// A request body that sends no byte for this long fails with 400 RequestTimeout.
     pub body_timeout: std::time::Duration,
+    /// The listener serves TLS: requests have aws:SecureTransport true.
+    pub tls: bool,
 }
 
 /// The HTTP service to hand to hyper: one clone per connection.
@@ -101,6 +103,7 @@ pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpSe
     builder.set_access(auth::Authorizer {
         app: app.clone(),
         region: config.region.clone(),
+        tls: config.tls,
     });
     if let Some(domain) = &config.domain {
         builder.set_host(VirtualHostStyle::new(domain)?);

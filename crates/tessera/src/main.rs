@@ -333,6 +333,7 @@ async fn open_service(
             domain: settings.domain.clone(),
             allow_sigv2: settings.allow_sigv2,
             body_timeout: settings.limits.body_timeout,
+            tls: settings.tls.is_some(),
         },
     )
     .context("cannot build the S3 service")?;
