@@ -5,6 +5,10 @@
 # ROUNDS times (default 3) for each build, alternating base/head so that drift of this
 # machine's speed hits both alike, and prints each scenario's figures per build (median).
 # AB_BASE_BIN=path uses an already built baseline server instead of building BASE_REV.
+# AB_SCRIPT=auth.sh runs auth.sh (put-small as root, IAM user, under a bucket policy) instead of
+# run.sh; `ab.sh BASE 3 -- put-small` runs only put-small through run.sh. Runs a baseline cannot
+# do (no IAM users or bucket policies before accounts) are left out of its column.
+# "Before authorization": the commit before the accounts merge, 47504fe^1 = c851013.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -38,7 +42,7 @@ for round in $(seq 1 "$rounds"); do
     for which in base head; do
         bin="$base_bin"; [[ "$which" == head ]] && bin="$head_bin"
         echo "ab.sh: round $round/$rounds, $which" >&2
-        BENCH_SERVER_BIN="$bin" "$root/crates/tessera-bench/run.sh" "$@" 2>/dev/null \
+        BENCH_SERVER_BIN="$bin" "$root/crates/tessera-bench/${AB_SCRIPT:-run.sh}" "$@" 2>/dev/null \
             | sed -n "s/^BENCH /$which /p" >>"$out"
     done
 done
@@ -53,7 +57,9 @@ for line in open(sys.argv[1]):
     rec = json.loads(js)
     for k, v in rec.items():
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            runs[(rec.get("scenario"), k)][which].append(v)
+            # put-small runs of auth.sh differ by their variant (root, iam-user, …).
+            name = rec.get("scenario", "?") + (f"/{rec['variant']}" if rec.get("variant") else "")
+            runs[(name, k)][which].append(v)
 print(f"baseline {sys.argv[2][:10]} vs this tree; median of each figure (all runs in brackets)")
 for (scenario, field), by in sorted(runs.items()):
     cells = []
@@ -61,6 +67,6 @@ for (scenario, field), by in sorted(runs.items()):
         vals = by.get(which, [])
         med = statistics.median(vals) if vals else float("nan")
         cells.append(f"{which} {med:.4g} [{', '.join(f'{v:.4g}' for v in vals)}]")
-    print(f"{scenario:16} {field:24} " + "   ".join(cells))
+    print(f"{scenario:28} {field:24} " + "   ".join(cells))
 PY
 rm -f "$out"

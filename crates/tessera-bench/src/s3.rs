@@ -1,5 +1,6 @@
 //! A minimal path-style S3 client: just the calls the benchmark makes, every
-//! request signed with SigV4 and `x-amz-content-sha256: UNSIGNED-PAYLOAD`.
+//! S3 request signed with SigV4 and `x-amz-content-sha256: UNSIGNED-PAYLOAD`
+//! (plus STS GetCallerIdentity, whose body is signed).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use sha2::{Digest, Sha256};
 
 use crate::sigv4::{self, Credentials, SignRequest, UNSIGNED_PAYLOAD};
 
@@ -104,6 +106,33 @@ impl S3 {
         body: Bytes,
         content_type: Option<&str>,
     ) -> Result<Reply> {
+        let what = describe(&method, bucket, key, query);
+        let reply = self
+            .exchange(method, bucket, key, query, body, content_type, "s3")
+            .await?;
+        if !reply.status.is_success() {
+            bail!(
+                "S3 error: {what} -> {}\n{}",
+                reply.status,
+                snippet(reply.text().trim())
+            );
+        }
+        Ok(reply)
+    }
+
+    /// Sends one request signed for `service` and returns the answer whatever
+    /// its status. S3 requests use UNSIGNED-PAYLOAD; other services (STS) sign the body.
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange(
+        &self,
+        method: Method,
+        bucket: &str,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        body: Bytes,
+        content_type: Option<&str>,
+        service: &str,
+    ) -> Result<Reply> {
         let mut path = format!("/{}", sigv4::uri_encode(bucket, false));
         if let Some(key) = key {
             path.push('/');
@@ -111,18 +140,33 @@ impl S3 {
         }
         let query = sigv4::canonical_query(query);
         let amz_date = sigv4::amz_date_now();
+        let payload_hash = if service == "s3" {
+            UNSIGNED_PAYLOAD.to_string()
+        } else {
+            hex::encode(Sha256::digest(&body))
+        };
+        let other_service;
+        let creds = if service == self.creds.service {
+            &self.creds
+        } else {
+            other_service = Credentials {
+                service: service.to_string(),
+                ..self.creds.clone()
+            };
+            &other_service
+        };
         let signed = sigv4::sign(
-            &self.creds,
+            creds,
             &SignRequest {
                 method: method.as_str(),
                 encoded_path: &path,
                 canonical_query: &query,
                 headers: &[
                     ("host", &self.host),
-                    ("x-amz-content-sha256", UNSIGNED_PAYLOAD),
+                    ("x-amz-content-sha256", &payload_hash),
                     ("x-amz-date", &amz_date),
                 ],
-                payload_hash: UNSIGNED_PAYLOAD,
+                payload_hash: &payload_hash,
                 amz_date: &amz_date,
             },
         );
@@ -135,7 +179,7 @@ impl S3 {
             .method(method.clone())
             .uri(&uri)
             .header(HOST, &self.host)
-            .header("x-amz-content-sha256", UNSIGNED_PAYLOAD)
+            .header("x-amz-content-sha256", &payload_hash)
             .header("x-amz-date", &amz_date)
             .header(AUTHORIZATION, &signed.authorization);
         if let Some(ct) = content_type {
@@ -167,17 +211,9 @@ impl S3 {
                 .to_bytes();
             anyhow::Ok(Reply { status, etag, body })
         };
-        let reply = tokio::time::timeout(self.timeout, fut)
+        tokio::time::timeout(self.timeout, fut)
             .await
-            .map_err(|_| anyhow!("{what}: no answer within {:?}", self.timeout))??;
-        if !reply.status.is_success() {
-            bail!(
-                "S3 error: {what} -> {}\n{}",
-                reply.status,
-                snippet(reply.text().trim())
-            );
-        }
-        Ok(reply)
+            .map_err(|_| anyhow!("{what}: no answer within {:?}", self.timeout))?
     }
 
     /// CreateBucket; an already existing bucket that we own is fine.
@@ -322,12 +358,130 @@ impl S3 {
         .map(|_| ())
     }
 
+    /// PutObject, returning the ETag (as sent, quotes included).
+    pub async fn put_object(&self, bucket: &str, key: &str, body: Bytes) -> Result<String> {
+        let reply = self
+            .send(Method::PUT, bucket, Some(key), &[], body, None)
+            .await?;
+        reply
+            .etag
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| anyhow!("PutObject {key}: no ETag header in the answer"))
+    }
+
+    /// PutBucketPolicy. A 501 answer becomes [`Unsupported`], so callers can tell
+    /// a server without bucket policies from a refused policy.
+    pub async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<()> {
+        let reply = self
+            .exchange(
+                Method::PUT,
+                bucket,
+                None,
+                &[("policy", "")],
+                Bytes::from(policy.to_string()),
+                Some("application/json"),
+                "s3",
+            )
+            .await?;
+        if reply.status == StatusCode::NOT_IMPLEMENTED {
+            return Err(Unsupported(format!(
+                "the server does not implement PutBucketPolicy (PUT /{bucket}?policy -> {})",
+                reply.status
+            ))
+            .into());
+        }
+        if !reply.status.is_success() {
+            bail!(
+                "S3 error: PutBucketPolicy on {bucket} -> {}\n{}",
+                reply.status,
+                snippet(reply.text().trim())
+            );
+        }
+        Ok(())
+    }
+
+    /// DeleteBucketPolicy.
+    pub async fn delete_bucket_policy(&self, bucket: &str) -> Result<()> {
+        self.send(
+            Method::DELETE,
+            bucket,
+            None,
+            &[("policy", "")],
+            Bytes::new(),
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// STS GetCallerIdentity at the same endpoint: who the credentials are.
+    pub async fn caller_identity(&self) -> Result<Caller> {
+        let reply = self
+            .exchange(
+                Method::POST,
+                "",
+                None,
+                &[],
+                Bytes::from_static(b"Action=GetCallerIdentity&Version=2011-06-15"),
+                Some("application/x-www-form-urlencoded; charset=utf-8"),
+                "sts",
+            )
+            .await?;
+        let text = reply.text();
+        if !reply.status.is_success() {
+            bail!(
+                "GetCallerIdentity -> {}\n{}",
+                reply.status,
+                snippet(text.trim())
+            );
+        }
+        let field = |tag| {
+            xml_tag(&text, tag)
+                .map(xml_unescape)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| anyhow!("GetCallerIdentity: no {tag} in {}", snippet(&text)))
+        };
+        Ok(Caller {
+            account: field("Account")?,
+            arn: field("Arn")?,
+        })
+    }
+
     /// DeleteObject.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
         self.send(Method::DELETE, bucket, Some(key), &[], Bytes::new(), None)
             .await
             .map(|_| ())
     }
+}
+
+/// Who signs: STS GetCallerIdentity's answer.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub account: String,
+    pub arn: String,
+}
+
+/// The server answered 501 Not Implemented to a request the scenario needs.
+#[derive(Debug)]
+pub struct Unsupported(pub String);
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+/// `METHOD /bucket/key?…` for error messages.
+fn describe(method: &Method, bucket: &str, key: Option<&str>, query: &[(&str, &str)]) -> String {
+    format!(
+        "{method} /{bucket}{}{}{}",
+        if key.is_some() { "/" } else { "" },
+        key.unwrap_or(""),
+        if query.is_empty() { "" } else { "?…" }
+    )
 }
 
 /// At most the first 4000 characters of a response body, for error messages.
