@@ -759,3 +759,64 @@ impl Tessera {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_access_block_stored_form() {
+        let pab = PublicAccessBlock {
+            block_public_acls: true,
+            ignore_public_acls: false,
+            block_public_policy: true,
+            restrict_public_buckets: false,
+        };
+        assert_eq!(pab.to_stored(), "1010");
+        assert_eq!(PublicAccessBlock::from_stored("1010"), pab);
+        // Anything unreadable blocks everything.
+        let all = PublicAccessBlock::from_stored("garbage");
+        assert!(all.block_public_acls && all.ignore_public_acls);
+        assert!(all.block_public_policy && all.restrict_public_buckets);
+    }
+
+    #[test]
+    fn ownership_names_and_default() {
+        for o in [
+            ObjectOwnership::BucketOwnerEnforced,
+            ObjectOwnership::BucketOwnerPreferred,
+            ObjectOwnership::ObjectWriter,
+        ] {
+            assert_eq!(ObjectOwnership::parse(o.as_str()).unwrap(), o);
+        }
+        assert!(ObjectOwnership::parse("bucketownerenforced").is_err());
+        let mut b = BucketRecord {
+            name: "b".into(),
+            created: 0,
+            region: "r".into(),
+            owner: "111122223333".into(),
+            settings: Default::default(),
+        };
+        assert_eq!(ObjectOwnership::of(&b), ObjectOwnership::ObjectWriter);
+        assert!(ObjectOwnership::of(&b).acls_enabled());
+        b.settings.insert(
+            BucketSetting::Ownership.as_str().into(),
+            "BucketOwnerEnforced".into(),
+        );
+        assert!(!ObjectOwnership::of(&b).acls_enabled());
+    }
+
+    #[test]
+    fn default_acl_and_owner() {
+        let acl = Acl::private("c1");
+        assert!(is_default(&acl));
+        let public = Acl::from_canned(CannedAcl::PublicRead, "c1", "c1");
+        assert!(!is_default(&public));
+        let owner = Caller::Root {
+            account_id: "111122223333".into(),
+            canonical_id: "c1".into(),
+        };
+        assert!(is_owner(&acl, &owner));
+        assert!(!is_owner(&acl, &Caller::Anonymous));
+    }
+}
