@@ -7,7 +7,7 @@ use s3s::{S3Request, S3Response, S3Result};
 use tessera_core::access::{
     acl_error, AclRequest, ObjectOwnership as Ownership, PublicAccessBlock, WriteAccess,
 };
-use tessera_core::acl::Acl;
+use tessera_core::acl::{Acl, Grant};
 use tessera_core::{Error, Tessera};
 
 use crate::acl::{from_dto, grant_headers, to_dto};
@@ -15,7 +15,7 @@ use crate::auth::{bucket, caller};
 use crate::errors::to_s3;
 
 /// The ACL request of an operation's `x-amz-acl` and `x-amz-grant-*` fields.
-pub(crate) fn acl_request(
+pub(crate) fn acl_request_of(
     canned: Option<&str>,
     full_control: Option<&str>,
     read: Option<&str>,
@@ -32,6 +32,22 @@ pub(crate) fn acl_request(
     }
 }
 
+/// The [`AclRequest`] of any s3s input with `acl` and the `grant_*` fields; object writes have
+/// no `grant_write` (pass `None`), bucket ACL requests do.
+macro_rules! acl_request {
+    ($input:expr, $write:expr) => {
+        $crate::service::access::acl_request_of(
+            $input.acl.as_ref().map(|a| a.as_str()),
+            $input.grant_full_control.as_deref(),
+            $input.grant_read.as_deref(),
+            $input.grant_read_acp.as_deref(),
+            $write,
+            $input.grant_write_acp.as_deref(),
+        )
+    };
+}
+pub(crate) use acl_request;
+
 /// The owner and ACL of an object the request writes, from its ACL fields.
 pub(crate) async fn write_access(
     app: &Tessera,
@@ -43,6 +59,13 @@ pub(crate) async fn write_access(
     app.write_access(&b, caller.as_deref(), acl)
         .await
         .map_err(to_s3)
+}
+
+/// The owner named in a Put*Acl body and its grants.
+fn acl_body(body: Option<&AccessControlPolicy>) -> S3Result<Option<(Option<String>, Vec<Grant>)>> {
+    body.map(from_dto)
+        .transpose()
+        .map_err(|e| to_s3(acl_error(e)))
 }
 
 /// Owner and grants of an ACL in S3's form, with the accounts' names as display names.
@@ -212,20 +235,8 @@ pub async fn put_bucket_acl(
 ) -> S3Result<S3Response<PutBucketAclOutput>> {
     let b = bucket(&req.extensions)?;
     let i = &req.input;
-    let headers = acl_request(
-        i.acl.as_ref().map(BucketCannedACL::as_str),
-        i.grant_full_control.as_deref(),
-        i.grant_read.as_deref(),
-        i.grant_read_acp.as_deref(),
-        i.grant_write.as_deref(),
-        i.grant_write_acp.as_deref(),
-    );
-    let body = i
-        .access_control_policy
-        .as_ref()
-        .map(from_dto)
-        .transpose()
-        .map_err(|e| to_s3(acl_error(e)))?;
+    let headers = acl_request!(i, i.grant_write.as_deref());
+    let body = acl_body(i.access_control_policy.as_ref())?;
     app.put_bucket_acl(&b, &headers, body)
         .await
         .map_err(to_s3)?;
@@ -258,20 +269,8 @@ pub async fn put_object_acl(
     let b = bucket(&req.extensions)?;
     let i = &req.input;
     let object = app.object_record(&i.bucket, &i.key).await.map_err(to_s3)?;
-    let headers = acl_request(
-        i.acl.as_ref().map(ObjectCannedACL::as_str),
-        i.grant_full_control.as_deref(),
-        i.grant_read.as_deref(),
-        i.grant_read_acp.as_deref(),
-        i.grant_write.as_deref(),
-        i.grant_write_acp.as_deref(),
-    );
-    let body = i
-        .access_control_policy
-        .as_ref()
-        .map(from_dto)
-        .transpose()
-        .map_err(|e| to_s3(acl_error(e)))?;
+    let headers = acl_request!(i, i.grant_write.as_deref());
+    let body = acl_body(i.access_control_policy.as_ref())?;
     app.put_object_acl(&b, &object, &headers, body)
         .await
         .map_err(to_s3)?;

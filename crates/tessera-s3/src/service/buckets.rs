@@ -26,14 +26,7 @@ pub async fn create_bucket(
         app.check_location_constraint(loc.as_str()).map_err(to_s3)?;
     }
     let i = &req.input;
-    let acl = acl_request(
-        i.acl.as_ref().map(BucketCannedACL::as_str),
-        i.grant_full_control.as_deref(),
-        i.grant_read.as_deref(),
-        i.grant_read_acp.as_deref(),
-        i.grant_write.as_deref(),
-        i.grant_write_acp.as_deref(),
-    );
+    let acl = acl_request!(i, i.grant_write.as_deref());
     let ownership = i.object_ownership.as_ref().map(ObjectOwnership::as_str);
     let settings = app
         .new_bucket_settings(&name, &caller.account, &acl, ownership)

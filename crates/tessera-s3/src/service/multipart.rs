@@ -27,19 +27,7 @@ pub async fn create_multipart_upload(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let initiator = caller(&req.extensions)?.map_or_else(|| "anonymous".to_owned(), |p| p.arn());
     let input = req.input;
-    let access = write_access(
-        app,
-        &req.extensions,
-        &acl_request(
-            input.acl.as_ref().map(ObjectCannedACL::as_str),
-            input.grant_full_control.as_deref(),
-            input.grant_read.as_deref(),
-            input.grant_read_acp.as_deref(),
-            None,
-            input.grant_write_acp.as_deref(),
-        ),
-    )
-    .await?;
+    let access = write_access(app, &req.extensions, &acl_request!(input, None)).await?;
     let request = CreateUploadRequest {
         bucket: input.bucket.clone(),
         key: input.key.clone(),

@@ -130,19 +130,7 @@ pub async fn put_object(
         checksum_fields!(input),
         input.checksum_algorithm.as_ref(),
     )?;
-    let access = write_access(
-        app,
-        &req_extensions,
-        &acl_request(
-            input.acl.as_ref().map(ObjectCannedACL::as_str),
-            input.grant_full_control.as_deref(),
-            input.grant_read.as_deref(),
-            input.grant_read_acp.as_deref(),
-            None,
-            input.grant_write_acp.as_deref(),
-        ),
-    )
-    .await?;
+    let access = write_access(app, &req_extensions, &acl_request!(input, None)).await?;
     let request = PutObjectRequest {
         bucket: input.bucket,
         key: input.key,
@@ -355,19 +343,7 @@ pub async fn copy_object(
             convert::metadata_in(input.metadata),
         )
     });
-    let access = write_access(
-        app,
-        &req.extensions,
-        &acl_request(
-            input.acl.as_ref().map(ObjectCannedACL::as_str),
-            input.grant_full_control.as_deref(),
-            input.grant_read.as_deref(),
-            input.grant_read_acp.as_deref(),
-            None,
-            input.grant_write_acp.as_deref(),
-        ),
-    )
-    .await?;
+    let access = write_access(app, &req.extensions, &acl_request!(input, None)).await?;
     // s3s 0.14.1 has no CopyObject fields for these: read the headers.
     let condition = write_condition(
         header_condition(&req.headers, http::header::IF_MATCH)?,
