@@ -179,9 +179,12 @@ def test_anonymous_access(srv, owner):
     assert anon.get_object(Bucket=name, Key="pub")["Body"].read() == b"public"
     denied(lambda: anon.get_object(Bucket=name, Key="k"))
     # Through a public-read bucket ACL: listing, not reading private objects.
+    denied(lambda: anon.get_object(Bucket=name, Key="missing"))
     s3.put_bucket_acl(Bucket=name, ACL="public-read")
     assert {o["Key"] for o in anon.list_objects_v2(Bucket=name)["Contents"]} == {"k", "pub"}
     denied(lambda: anon.get_object(Bucket=name, Key="k"))
+    # Who may list the bucket learns that a key is missing (404); others get 403.
+    fails(lambda: anon.get_object(Bucket=name, Key="missing"), "NoSuchKey", 404)
 
 
 # ---------------------------------------------------------------------------------------

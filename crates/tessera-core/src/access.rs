@@ -715,6 +715,22 @@ impl Tessera {
                 return Ok(bucket);
             }
         }
+        // A missing key is 404 to a caller who may list the bucket (it could learn as much by
+        // listing), 403 to anyone else: S3's rule for GetObject / HeadObject.
+        if req.action == "s3:GetObject" {
+            if let Some(key) = req.key {
+                if self.meta.get_object(&b.name, key).await?.is_none() {
+                    let list = AccessRequest {
+                        action: "s3:ListBucket",
+                        key: None,
+                        ..req.clone()
+                    };
+                    if Box::pin(self.authorize(principal, &list)).await.is_ok() {
+                        return Ok(bucket);
+                    }
+                }
+            }
+        }
         Err(Error::AccessDenied)
     }
 
