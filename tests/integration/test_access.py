@@ -237,9 +237,9 @@ def test_default_and_canned_acls(srv, owner):
     s3.put_bucket_acl(Bucket=name, ACL="public-read-write")
     grants = s3.get_bucket_acl(Bucket=name)["Grants"]
     assert grants == [
-        {"Grantee": me, "Permission": "FULL_CONTROL"},
         {"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "READ"},
         {"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "WRITE"},
+        {"Grantee": me, "Permission": "FULL_CONTROL"},
     ]
     s3.put_bucket_acl(Bucket=name, ACL="private")
     assert len(s3.get_bucket_acl(Bucket=name)["Grants"]) == 1

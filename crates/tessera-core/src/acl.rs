@@ -244,9 +244,12 @@ impl Acl {
     /// The ACL a canned ACL stands for. `bucket_owner` matters only to the
     /// `bucket-owner-*` ACLs; pass the owner itself for a bucket (S3 then ignores them).
     pub fn from_canned(canned: CannedAcl, owner: &str, bucket_owner: &str) -> Acl {
-        let mut grants = vec![Grant::canonical(owner, Permission::FullControl)];
+        // Order: group grants, the owner's FULL_CONTROL, then the bucket owner's grant. S3
+        // documents no order; this is the one ceph/s3-tests (and RGW) expect.
+        let mut grants = Vec::with_capacity(3);
         // A grant to the owner again would only repeat FULL_CONTROL.
         let bucket_owner_differs = !bucket_owner.is_empty() && bucket_owner != owner;
+        let mut bucket_owner_grant = None;
         match canned {
             // aws-exec-read's extra grant is to AWS's EC2 account, which Tessera does not have.
             CannedAcl::Private | CannedAcl::AwsExecRead => {}
@@ -259,20 +262,20 @@ impl Acl {
                 grants.push(Grant::group(Group::AuthenticatedUsers, Permission::Read))
             }
             CannedAcl::BucketOwnerRead => {
-                if bucket_owner_differs {
-                    grants.push(Grant::canonical(bucket_owner, Permission::Read));
-                }
+                bucket_owner_grant =
+                    bucket_owner_differs.then(|| Grant::canonical(bucket_owner, Permission::Read));
             }
             CannedAcl::BucketOwnerFullControl => {
-                if bucket_owner_differs {
-                    grants.push(Grant::canonical(bucket_owner, Permission::FullControl));
-                }
+                bucket_owner_grant = bucket_owner_differs
+                    .then(|| Grant::canonical(bucket_owner, Permission::FullControl));
             }
             CannedAcl::LogDeliveryWrite => {
                 grants.push(Grant::group(Group::LogDelivery, Permission::Write));
                 grants.push(Grant::group(Group::LogDelivery, Permission::ReadAcp));
             }
         }
+        grants.push(Grant::canonical(owner, Permission::FullControl));
+        grants.extend(bucket_owner_grant);
         Acl {
             owner: owner.to_owned(),
             grants,
@@ -594,21 +597,21 @@ mod tests {
         assert_eq!(g(CannedAcl::AwsExecRead), vec![fc.clone()]);
         assert_eq!(
             g(CannedAcl::PublicRead),
-            vec![fc.clone(), Grant::group(Group::AllUsers, Permission::Read)]
+            vec![Grant::group(Group::AllUsers, Permission::Read), fc.clone()]
         );
         assert_eq!(
             g(CannedAcl::PublicReadWrite),
             vec![
-                fc.clone(),
                 Grant::group(Group::AllUsers, Permission::Read),
-                Grant::group(Group::AllUsers, Permission::Write)
+                Grant::group(Group::AllUsers, Permission::Write),
+                fc.clone()
             ]
         );
         assert_eq!(
             g(CannedAcl::AuthenticatedRead),
             vec![
-                fc.clone(),
-                Grant::group(Group::AuthenticatedUsers, Permission::Read)
+                Grant::group(Group::AuthenticatedUsers, Permission::Read),
+                fc.clone()
             ]
         );
         assert_eq!(
@@ -625,9 +628,9 @@ mod tests {
         assert_eq!(
             g(CannedAcl::LogDeliveryWrite),
             vec![
-                fc.clone(),
                 Grant::group(Group::LogDelivery, Permission::Write),
-                Grant::group(Group::LogDelivery, Permission::ReadAcp)
+                Grant::group(Group::LogDelivery, Permission::ReadAcp),
+                fc.clone()
             ]
         );
         let acl = Acl::from_canned(CannedAcl::Private, OWNER, BUCKET_OWNER);
@@ -871,7 +874,7 @@ mod tests {
         assert_eq!(Acl::from_stored(&stored), Ok(acl));
         assert_eq!(
             Acl::from_canned(CannedAcl::PublicRead, "o", "o").to_stored(),
-            r#"{"grants":[["id","o","FULL_CONTROL"],["group","AllUsers","READ"]],"owner":"o","v":1}"#
+            r#"{"grants":[["group","AllUsers","READ"],["id","o","FULL_CONTROL"]],"owner":"o","v":1}"#
         );
         let empty = Acl {
             owner: OWNER.into(),

@@ -130,11 +130,12 @@ pub(crate) fn grant_headers<'a>(
     write_acp: Option<&'a str>,
 ) -> Vec<(Permission, &'a str)> {
     [
-        (Permission::FullControl, full_control),
+        // S3 documents no order; ceph/s3-tests expects this one.
         (Permission::Read, read),
-        (Permission::ReadAcp, read_acp),
         (Permission::Write, write),
+        (Permission::ReadAcp, read_acp),
         (Permission::WriteAcp, write_acp),
+        (Permission::FullControl, full_control),
     ]
     .into_iter()
     .filter_map(|(p, v)| v.map(|v| (p, v)))
@@ -438,9 +439,9 @@ mod tests {
         assert_eq!(
             grant_headers(Some("id=a"), None, Some("id=b"), None, Some("id=c")),
             vec![
-                (Permission::FullControl, "id=a"),
                 (Permission::ReadAcp, "id=b"),
                 (Permission::WriteAcp, "id=c"),
+                (Permission::FullControl, "id=a"),
             ]
         );
         assert_eq!(
