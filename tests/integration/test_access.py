@@ -362,17 +362,25 @@ def test_multipart_permissions_of_iam_users(srv, owner):
     up = writer.create_multipart_upload(Bucket=name, Key="mp")["UploadId"]
     etag = writer.upload_part(Bucket=name, Key="mp", UploadId=up, PartNumber=1,
                               Body=b"part")["ETag"]
-    # ListParts needs s3:ListMultipartUploadParts; ListMultipartUploads needs
-    # s3:ListBucketMultipartUploads; Abort needs s3:AbortMultipartUpload.
-    denied(lambda: writer.list_parts(Bucket=name, Key="mp", UploadId=up))
+    # ListParts needs s3:ListMultipartUploadParts and Abort s3:AbortMultipartUpload, except
+    # for the upload's initiator; ListMultipartUploads needs s3:ListBucketMultipartUploads.
+    _, _, other = new_user(srv, acct, put_only)
+    denied(lambda: other.list_parts(Bucket=name, Key="mp", UploadId=up))
+    denied(lambda: other.abort_multipart_upload(Bucket=name, Key="mp", UploadId=up))
+    assert [p["PartNumber"] for p in writer.list_parts(Bucket=name, Key="mp",
+                                                       UploadId=up)["Parts"]] == [1]
     denied(lambda: writer.list_multipart_uploads(Bucket=name))
-    denied(lambda: writer.abort_multipart_upload(Bucket=name, Key="mp", UploadId=up))
+    # The initiator's rights are to its own upload, under its own key only.
+    denied(lambda: writer.list_parts(Bucket=name, Key="other-key", UploadId=up))
     writer.complete_multipart_upload(Bucket=name, Key="mp", UploadId=up, MultipartUpload={
         "Parts": [{"PartNumber": 1, "ETag": etag}]})
     # UploadPartCopy also needs s3:GetObject on the source.
     up2 = writer.create_multipart_upload(Bucket=name, Key="mp2")["UploadId"]
     denied(lambda: writer.upload_part_copy(Bucket=name, Key="mp2", UploadId=up2, PartNumber=1,
                                            CopySource={"Bucket": name, "Key": "k"}))
+    # The initiator may abort its own upload without s3:AbortMultipartUpload.
+    up3 = writer.create_multipart_upload(Bucket=name, Key="mp3")["UploadId"]
+    writer.abort_multipart_upload(Bucket=name, Key="mp3", UploadId=up3)
     _, _, lister = new_user(srv, acct, {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["s3:ListMultipartUploadParts",
                                        "s3:AbortMultipartUpload"], "Resource": f"{arn}/*"},
@@ -386,15 +394,16 @@ def test_multipart_permissions_of_iam_users(srv, owner):
 
 
 def test_multipart_across_accounts(srv, owner):
-    """An upload initiated by another account through a bucket policy: the initiator and
-    the bucket owner may abort, a third account may not."""
+    """An upload initiated by another account through a bucket policy: the initiator (by
+    default) and the bucket owner may list its parts and abort it, a third account may not;
+    an explicit Deny takes the initiator's default away."""
     acct, s3, name = owner
     alt, s3alt = new_account(srv, "initiator")
     _, s3third = new_account(srv, "third")
+    # Only s3:PutObject: listing parts and aborting are the initiator's by default.
     s3.put_bucket_policy(Bucket=name, Policy=policy(
         {"Effect": "Allow", "Principal": {"AWS": alt["account_id"]},
-         "Action": ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-         "Resource": f"arn:aws:s3:::{name}/*"}))
+         "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{name}/*"}))
     up = s3alt.create_multipart_upload(Bucket=name, Key="x")["UploadId"]
     parts = s3alt.list_parts(Bucket=name, Key="x", UploadId=up)
     assert parts["Initiator"] == {"ID": alt["canonical_user_id"], "DisplayName": alt["name"]}
@@ -405,6 +414,15 @@ def test_multipart_across_accounts(srv, owner):
     uploads = s3.list_multipart_uploads(Bucket=name)["Uploads"]
     assert [u["Initiator"]["ID"] for u in uploads] == [alt["canonical_user_id"]]
     s3.abort_multipart_upload(Bucket=name, Key="y", UploadId=up)
+    # The bucket owner can take the default away with an explicit Deny.
+    s3.put_bucket_policy(Bucket=name, Policy=policy(
+        {"Effect": "Allow", "Principal": {"AWS": alt["account_id"]},
+         "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{name}/*"},
+        {"Effect": "Deny", "Principal": {"AWS": alt["account_id"]},
+         "Action": "s3:AbortMultipartUpload", "Resource": f"arn:aws:s3:::{name}/*"}))
+    up = s3alt.create_multipart_upload(Bucket=name, Key="z")["UploadId"]
+    denied(lambda: s3alt.abort_multipart_upload(Bucket=name, Key="z", UploadId=up))
+    s3.abort_multipart_upload(Bucket=name, Key="z", UploadId=up)
 
 
 def test_delete_objects_is_decided_per_key(srv, owner):

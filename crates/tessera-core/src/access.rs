@@ -715,6 +715,23 @@ impl Tessera {
                 return Ok(bucket);
             }
         }
+        // The initiator of an upload (and its account's root) may list its parts and abort it
+        // unless a policy denies it (user guide, "Multipart upload API and permissions").
+        if matches!(
+            req.action,
+            "s3:AbortMultipartUpload" | "s3:ListMultipartUploadParts"
+        ) {
+            if let (Some(p), Some(id)) = (principal, req.upload_id) {
+                if let Some(u) = self.meta.get_upload(id).await? {
+                    let own = u.initiator == p.arn()
+                        || (p.user.is_none()
+                            && u.initiator.split(':').nth(4) == Some(p.account.id.as_str()));
+                    if own && u.bucket == b.name && req.key == Some(u.key.as_str()) {
+                        return Ok(bucket);
+                    }
+                }
+            }
+        }
         // A missing key is 404 to a caller who may list the bucket (it could learn as much by
         // listing), 403 to anyone else: S3's rule for GetObject / HeadObject.
         if req.action == "s3:GetObject" {

@@ -92,6 +92,8 @@ pub struct AccessRequest<'a> {
     pub secure_transport: bool,
     /// The request's own condition keys (s3:prefix, s3:x-amz-acl, ...) and their values.
     pub conditions: &'a [(String, Vec<String>)],
+    /// The multipart upload the request names (`uploadId`), for the initiator's own rights.
+    pub upload_id: Option<&'a str>,
 }
 
 /// The resource ARN of an S3 request.

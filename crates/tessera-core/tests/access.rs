@@ -56,6 +56,7 @@ fn req<'a>(action: &'a str, key: Option<&'a str>) -> AccessRequest<'a> {
         source_ip: None,
         secure_transport: false,
         conditions: &[],
+        upload_id: None,
     }
 }
 

@@ -35,6 +35,7 @@ fn req<'a>(action: &'a str, bucket: Option<&'a str>, key: Option<&'a str>) -> Ac
         source_ip: None,
         secure_transport: false,
         conditions: &[],
+        upload_id: None,
     }
 }
 

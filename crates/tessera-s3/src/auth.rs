@@ -78,6 +78,18 @@ fn copy_source(value: &str) -> Option<(String, String)> {
     Some((bucket.to_owned(), key.to_owned()))
 }
 
+/// The decoded value of a query parameter.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
 fn header<'a>(cx: &'a s3s::access::S3AccessContext<'_>, name: &str) -> Option<&'a str> {
     cx.headers().get(name).and_then(|v| v.to_str().ok())
 }
@@ -123,6 +135,7 @@ impl s3s::access::S3Access for Authorizer {
             pre_verified.as_ref(),
             tessera_core::now_millis(),
         );
+        let upload_id = query_param(cx.uri().query(), "uploadId");
         let request = AccessRequest {
             action: &action,
             bucket: bucket.as_deref(),
@@ -131,6 +144,7 @@ impl s3s::access::S3Access for Authorizer {
             source_ip,
             secure_transport: self.tls,
             conditions: &conditions,
+            upload_id: upload_id.as_deref(),
         };
         // DeleteObjects names its keys in the body: the handler decides each key.
         let authorized_bucket = if cx.s3_op().name() == "DeleteObjects" {
@@ -160,6 +174,7 @@ impl s3s::access::S3Access for Authorizer {
                     source_ip,
                     secure_transport: request.secure_transport,
                     conditions: &conditions,
+                    upload_id: None,
                 };
                 self.app
                     .authorize(principal.as_deref(), &source)
@@ -219,6 +234,7 @@ impl Requester {
             source_ip: self.source_ip,
             secure_transport: self.secure_transport,
             conditions: &self.conditions,
+            upload_id: None,
         };
         app.authorize(self.principal.as_deref(), &request)
             .await
