@@ -187,6 +187,22 @@ def test_anonymous_access(srv, owner):
     fails(lambda: anon.get_object(Bucket=name, Key="missing"), "NoSuchKey", 404)
 
 
+def test_missing_key_with_prefix_scoped_list_permission(srv, owner):
+    """A caller allowed to list only `public/` learns 404 for missing keys under it."""
+    _, s3, name = owner
+    _, s3alt = new_account(srv, "lister")
+    s3.put_bucket_policy(Bucket=name, Policy=policy(
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:ListBucket",
+         "Resource": f"arn:aws:s3:::{name}",
+         "Condition": {"StringLike": {"s3:prefix": "public/*"}}}))
+    with pytest.raises(ClientError) as e:
+        s3alt.head_object(Bucket=name, Key="public/object")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(ClientError) as e:
+        s3alt.head_object(Bucket=name, Key="private/object")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
 # ---------------------------------------------------------------------------------------
 # PublicAccessBlock
 # ---------------------------------------------------------------------------------------
@@ -323,6 +339,17 @@ def test_ownership_controls(srv, owner):
           "AccessControlListNotSupported", 400)
     fails(lambda: s3.put_bucket_acl(Bucket=name, ACL="public-read"),
           "AccessControlListNotSupported", 400)
+    # Every Put*Acl fails, and every object ACL but the bucket owner's full control.
+    fails(lambda: s3.put_bucket_acl(Bucket=name, ACL="private"),
+          "AccessControlListNotSupported", 400)
+    fails(lambda: s3.put_object_acl(Bucket=name, Key="k", ACL="private"),
+          "AccessControlListNotSupported", 400)
+    fails(lambda: s3.put_object(Bucket=name, Key="x", Body=b"x", ACL="private"),
+          "AccessControlListNotSupported", 400)
+    fails(lambda: s3.create_multipart_upload(Bucket=name, Key="x", ACL="public-read"),
+          "AccessControlListNotSupported", 400)
+    # Reading ACLs still works.
+    assert len(s3.get_bucket_acl(Bucket=name)["Grants"]) == 1
     s3.put_object(Bucket=name, Key="x", Body=b"x", ACL="bucket-owner-full-control")
     s3.put_object(Bucket=name, Key="y", Body=b"y")
     s3.delete_bucket_ownership_controls(Bucket=name)
@@ -330,6 +357,9 @@ def test_ownership_controls(srv, owner):
           "OwnershipControlsNotFoundError", 404)
     # At creation, with a header.
     other = s3util.unique_bucket_name()
+    fails(lambda: s3.create_bucket(Bucket=other, ObjectOwnership="BucketOwnerEnforced",
+                                   ACL="public-read"),
+          "InvalidBucketAclWithObjectOwnership", 400)
     s3.create_bucket(Bucket=other, ObjectOwnership="BucketOwnerEnforced")
     assert s3.get_bucket_ownership_controls(Bucket=other)["OwnershipControls"] == enforced
     fails(lambda: s3.put_object(Bucket=other, Key="x", Body=b"x", ACL="public-read"),

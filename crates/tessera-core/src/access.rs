@@ -188,6 +188,17 @@ pub fn caller_of(principal: Option<&Principal>) -> Caller {
     principal.map_or(Caller::Anonymous, Principal::caller)
 }
 
+/// Where an ACL comes from, for what BucketOwnerEnforced allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AclUse {
+    /// PutObject, CopyObject, CreateMultipartUpload.
+    ObjectWrite,
+    /// CreateBucket.
+    NewBucket,
+    /// PutBucketAcl, PutObjectAcl.
+    PutAcl,
+}
+
 /// What an object write asks for about ownership and ACL: a canned ACL, grant headers, or
 /// neither (the owner alone).
 #[derive(Clone, Debug, Default)]
@@ -242,7 +253,7 @@ impl Tessera {
         bucket: &BucketRecord,
         owner_canonical: &str,
         req: &AclRequest,
-        for_bucket: bool,
+        usage: AclUse,
     ) -> Result<Option<Acl>> {
         if req.is_empty() {
             return Ok(None);
@@ -271,29 +282,34 @@ impl Tessera {
                 .await?
             }
         };
-        self.check_acl_allowed(bucket, &acl, req.canned.as_deref(), for_bucket)?;
+        self.check_acl_allowed(bucket, &acl, req.canned.as_deref(), usage)?;
         Ok(Some(acl))
     }
 
-    /// Refuses an ACL the bucket's settings do not allow: any ACL but the owner's full
-    /// control under BucketOwnerEnforced, a public one under BlockPublicAcls.
+    /// Refuses an ACL the bucket's settings do not allow: under BucketOwnerEnforced every
+    /// Put*Acl and every object write naming an ACL other than the bucket owner's full
+    /// control (AccessControlListNotSupported), a new bucket's ACL other than private
+    /// (InvalidBucketAclWithObjectOwnership); a public ACL under BlockPublicAcls.
     fn check_acl_allowed(
         &self,
         bucket: &BucketRecord,
         acl: &Acl,
         canned: Option<&str>,
-        for_bucket: bool,
+        usage: AclUse,
     ) -> Result<()> {
         if !ObjectOwnership::of(bucket).acls_enabled() {
-            // S3 still accepts the ACLs that change nothing: private on buckets,
-            // bucket-owner-full-control on objects.
-            let harmless = match canned {
-                Some("bucket-owner-full-control") => !for_bucket,
-                Some("private") => true,
-                _ => is_default(acl),
+            let allowed = match (usage, canned) {
+                (AclUse::PutAcl, _) => false,
+                (AclUse::ObjectWrite, Some(c)) => c == "bucket-owner-full-control",
+                (AclUse::NewBucket, Some(c)) => c == "private",
+                // Grants: only the owner's (= the bucket owner's) full control.
+                (_, None) => is_default(acl),
             };
-            if !harmless {
-                return Err(Error::Access(AccessError::AclNotSupported));
+            if !allowed {
+                return Err(Error::Access(match usage {
+                    AclUse::NewBucket => AccessError::InvalidBucketAclWithObjectOwnership,
+                    _ => AccessError::AclNotSupported,
+                }));
             }
         }
         if acl.is_public() && PublicAccessBlock::of(bucket).block_public_acls {
@@ -331,7 +347,7 @@ impl Tessera {
                 .unwrap_or_default(),
         };
         let acl = self
-            .requested_acl(bucket, &owner_canonical, req, false)
+            .requested_acl(bucket, &owner_canonical, req, AclUse::ObjectWrite)
             .await?
             .filter(|_| ownership.acls_enabled())
             .filter(|a| !is_default(a))
@@ -365,7 +381,7 @@ impl Tessera {
             );
         }
         if let Some(a) = self
-            .requested_acl(&draft, &owner.canonical_id, acl, true)
+            .requested_acl(&draft, &owner.canonical_id, acl, AclUse::NewBucket)
             .await?
         {
             if ObjectOwnership::of(&draft).acls_enabled() && !is_default(&a) {
@@ -409,7 +425,7 @@ impl Tessera {
         body: Option<(Option<String>, Vec<acl::Grant>)>,
     ) -> Result<()> {
         let owner = self.canonical_of(&bucket.owner).await?;
-        let acl = self.acl_of_put(bucket, &owner, req, body, true).await?;
+        let acl = self.acl_of_put(bucket, &owner, req, body).await?;
         let stored = (!is_default(&acl)).then(|| acl.to_stored());
         self.meta
             .put_bucket_setting(&bucket.name, BucketSetting::Acl, stored)
@@ -425,7 +441,7 @@ impl Tessera {
         body: Option<(Option<String>, Vec<acl::Grant>)>,
     ) -> Result<()> {
         let owner = self.canonical_of(&object.owner).await?;
-        let acl = self.acl_of_put(bucket, &owner, req, body, false).await?;
+        let acl = self.acl_of_put(bucket, &owner, req, body).await?;
         let stored = (!is_default(&acl)).then(|| acl.to_stored());
         self.meta
             .put_object_acl(&bucket.name, &object.key, &object.object_id, stored)
@@ -440,7 +456,6 @@ impl Tessera {
         owner: &str,
         req: &AclRequest,
         body: Option<(Option<String>, Vec<acl::Grant>)>,
-        for_bucket: bool,
     ) -> Result<Acl> {
         match body {
             Some(_) if !req.is_empty() => Err(Error::InvalidRequest(
@@ -456,10 +471,10 @@ impl Tessera {
                         grants,
                     })
                     .await?;
-                self.check_acl_allowed(bucket, &acl, None, for_bucket)?;
+                self.check_acl_allowed(bucket, &acl, None, AclUse::PutAcl)?;
                 Ok(acl)
             }
-            None => match self.requested_acl(bucket, owner, req, for_bucket).await? {
+            None => match self.requested_acl(bucket, owner, req, AclUse::PutAcl).await? {
                 Some(acl) => Ok(acl),
                 None => Err(Error::Access(AccessError::MalformedAcl(
                     "the request names neither an ACL nor grants".into(),
@@ -737,9 +752,13 @@ impl Tessera {
         if req.action == "s3:GetObject" {
             if let Some(key) = req.key {
                 if self.meta.get_object(&b.name, key).await?.is_none() {
+                    // As a listing of exactly this key would (its prefix is the key).
+                    let mut conditions = req.conditions.to_vec();
+                    conditions.push(("s3:prefix".to_owned(), vec![key.to_owned()]));
                     let list = AccessRequest {
                         action: "s3:ListBucket",
                         key: None,
+                        conditions: &conditions,
                         ..req.clone()
                     };
                     if Box::pin(self.authorize(principal, &list)).await.is_ok() {
