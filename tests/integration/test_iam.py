@@ -159,3 +159,69 @@ def test_aws_cli_sts_and_iam(aws):
     listed = json.loads(aws("iam", "list-users", "--output", "json").stdout)
     assert name in [u["UserName"] for u in listed["Users"]]
     aws("iam", "delete-user", "--user-name", name)
+
+
+def test_listings_of_groups_roles_and_providers(server):
+    """What ceph/s3-tests' IAM teardown lists: nothing exists but users, and every answer says so."""
+    iam = client(server, "iam", server.access_key, server.secret_key)
+    groups = iam.list_groups(PathPrefix="/s3-tests/")
+    assert groups["Groups"] == [] and groups["IsTruncated"] is False
+    roles = iam.list_roles(PathPrefix="/", MaxItems=10)
+    assert roles["Roles"] == [] and roles["IsTruncated"] is False
+    assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+
+    name = f"lst-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name, Path="/s3-tests/")
+    attached = iam.list_attached_user_policies(UserName=name)
+    assert attached["AttachedPolicies"] == [] and attached["IsTruncated"] is False
+    in_groups = iam.list_groups_for_user(UserName=name)
+    assert in_groups["Groups"] == [] and in_groups["IsTruncated"] is False
+    for op, key, kwargs in [
+        ("list_groups", "Groups", {"PathPrefix": "/s3-tests/"}),
+        ("list_roles", "Roles", {}),
+        ("list_attached_user_policies", "AttachedPolicies", {"UserName": name}),
+        ("list_groups_for_user", "Groups", {"UserName": name}),
+    ]:
+        pages = list(iam.get_paginator(op).paginate(PaginationConfig={"PageSize": 1}, **kwargs))
+        assert len(pages) == 1 and pages[0][key] == [], (op, pages)
+
+    # The per-user listings need the user; parameters are validated as IAM does.
+    with pytest.raises(ClientError) as e:
+        iam.list_attached_user_policies(UserName=f"{name}-missing")
+    assert code(e) == "NoSuchEntity"
+    with pytest.raises(ClientError) as e:
+        iam.list_groups_for_user(UserName=f"{name}-missing")
+    assert code(e) == "NoSuchEntity"
+    with pytest.raises(ClientError) as e:
+        iam.list_groups(PathPrefix="no-slash")
+    assert code(e) == "ValidationError"
+    # Creating groups or roles is still not offered.
+    with pytest.raises(ClientError) as e:
+        iam.create_group(GroupName=f"g-{uuid.uuid4().hex[:6]}")
+    assert code(e) == "InvalidAction"
+
+    # Each listing is authorized like the others: iam:ListGroups etc. through the user's policies.
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    user_iam = client(server, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+    for call, kwargs in [
+        (user_iam.list_groups, {}),
+        (user_iam.list_roles, {}),
+        (user_iam.list_open_id_connect_providers, {}),
+        (user_iam.list_attached_user_policies, {"UserName": name}),
+        (user_iam.list_groups_for_user, {"UserName": name}),
+    ]:
+        with pytest.raises(ClientError) as e:
+            call(**kwargs)
+        assert code(e) == "AccessDenied", call
+    allow = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["iam:ListGroups", "iam:ListGroupsForUser"], "Resource": "*"}]}
+    iam.put_user_policy(UserName=name, PolicyName="lg", PolicyDocument=json.dumps(allow))
+    assert user_iam.list_groups()["Groups"] == []
+    assert user_iam.list_groups_for_user(UserName=name)["Groups"] == []
+    with pytest.raises(ClientError) as e:
+        user_iam.list_roles()
+    assert code(e) == "AccessDenied"
+
+    iam.delete_user_policy(UserName=name, PolicyName="lg")
+    iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=name)

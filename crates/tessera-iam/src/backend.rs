@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    AccessKey, AccessKeyLastUsed, Caller, CreateUserInput, DeleteAccessKeyInput,
+    AccessKey, AccessKeyLastUsed, AuthTarget, Caller, CreateUserInput, DeleteAccessKeyInput,
     ListAccessKeysInput, ListUserPoliciesInput, ListUsersInput, Page, PutUserPolicyInput,
     UpdateAccessKeyInput, UpdateUserInput, User, UserPolicy, UserPolicyRef,
 };
@@ -93,6 +93,15 @@ pub trait IamBackend: Send + Sync {
         &self,
         caller: &Caller,
         input: UserPolicyRef,
+    ) -> Result<(), IamError>;
+
+    /// Authorizes `action` (`iam:ListGroups`) on `target` for the caller, as the other methods
+    /// authorize theirs; for the actions over entities Tessera does not have, which answer empty.
+    async fn authorize(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: AuthTarget,
     ) -> Result<(), IamError>;
 }
 

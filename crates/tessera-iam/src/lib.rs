@@ -30,9 +30,10 @@ use http_body_util::BodyExt;
 
 pub use backend::{IamBackend, IamError};
 pub use model::{
-    AccessKey, AccessKeyLastUsed, AccessKeyStatus, Caller, CallerKind, CreateUserInput,
-    DeleteAccessKeyInput, ListAccessKeysInput, ListUserPoliciesInput, ListUsersInput, Page, Paging,
-    PutUserPolicyInput, UpdateAccessKeyInput, UpdateUserInput, User, UserPolicy, UserPolicyRef,
+    AccessKey, AccessKeyLastUsed, AccessKeyStatus, AuthTarget, Caller, CallerKind, CreateUserInput,
+    DeleteAccessKeyInput, ListAccessKeysInput, ListAttachedUserPoliciesInput, ListByPathInput,
+    ListUserPoliciesInput, ListUsersInput, Page, Paging, PutUserPolicyInput, UpdateAccessKeyInput,
+    UpdateUserInput, User, UserPolicy, UserPolicyRef,
 };
 pub use request::{
     credential_scope, parse_request, service_of, CredentialScope, IamRequest, RequestError, Service,
@@ -190,6 +191,9 @@ async fn dispatch(
     caller: &Caller,
     backend: &dyn IamBackend,
 ) -> Result<Option<String>, IamError> {
+    // The policy action (`iam:ListGroups`) of the listings authorized through `authorize`.
+    let policy_action = format!("{}:{}", req.service().name(), req.action());
+    let account = &caller.account_id;
     let element = |f: &dyn Fn(&mut xml::Xml)| {
         let mut x = xml::Xml::new();
         f(&mut x);
@@ -250,6 +254,41 @@ async fn dispatch(
         IamRequest::DeleteUserPolicy(input) => {
             backend.delete_user_policy(caller, input).await?;
             None
+        }
+        // Tessera has no groups, roles, managed policies or OIDC providers: once authorized
+        // (and the user found), every listing is truthfully empty.
+        IamRequest::ListGroups(input) => {
+            let arn = format!("arn:aws:iam::{account}:group{}*", input.path_prefix);
+            backend
+                .authorize(caller, &policy_action, AuthTarget::Resource(arn))
+                .await?;
+            Some(xml::empty_listing("Groups", true))
+        }
+        IamRequest::ListRoles(input) => {
+            let arn = format!("arn:aws:iam::{account}:role{}*", input.path_prefix);
+            backend
+                .authorize(caller, &policy_action, AuthTarget::Resource(arn))
+                .await?;
+            Some(xml::empty_listing("Roles", true))
+        }
+        IamRequest::ListOpenIDConnectProviders => {
+            let arn = format!("arn:aws:iam::{account}:oidc-provider/*");
+            backend
+                .authorize(caller, &policy_action, AuthTarget::Resource(arn))
+                .await?;
+            Some(xml::empty_listing("OpenIDConnectProviderList", false))
+        }
+        IamRequest::ListAttachedUserPolicies(input) => {
+            backend
+                .authorize(caller, &policy_action, AuthTarget::User(input.user_name))
+                .await?;
+            Some(xml::empty_listing("AttachedPolicies", true))
+        }
+        IamRequest::ListGroupsForUser { user_name, .. } => {
+            backend
+                .authorize(caller, &policy_action, AuthTarget::User(user_name))
+                .await?;
+            Some(xml::empty_listing("Groups", true))
         }
         // The verified caller is the whole answer: no backend call, no permission needed (as AWS).
         IamRequest::GetCallerIdentity => Some(xml::caller_identity(caller)),

@@ -234,3 +234,33 @@ pub struct ListUserPoliciesInput {
     /// Paging.
     pub paging: Paging,
 }
+
+/// What [`crate::IamBackend::authorize`] checks an action on: the listings of entities Tessera
+/// does not have (groups, roles, managed policies, OIDC providers) read nothing but need the right.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthTarget {
+    /// A resource ARN of the caller's account (`arn:aws:iam::123456789012:group/*`).
+    Resource(String),
+    /// An existing user of the caller's account, authorized on its ARN; NoSuchEntity if absent.
+    User(String),
+}
+
+/// ListGroups' and ListRoles' input: validated, though there is nothing to filter or page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListByPathInput {
+    /// Only entities whose path starts with this (default `/`: all).
+    pub path_prefix: String,
+    /// Paging.
+    pub paging: Paging,
+}
+
+/// ListAttachedUserPolicies' input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListAttachedUserPoliciesInput {
+    /// The user.
+    pub user_name: String,
+    /// Only policies whose path starts with this (default `/`: all).
+    pub path_prefix: String,
+    /// Paging.
+    pub paging: Paging,
+}

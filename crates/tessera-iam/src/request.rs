@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use crate::model::{
     AccessKeyStatus, CreateUserInput, DeleteAccessKeyInput, ListAccessKeysInput,
-    ListUserPoliciesInput, ListUsersInput, Paging, PutUserPolicyInput, UpdateAccessKeyInput,
-    UpdateUserInput, UserPolicyRef,
+    ListAttachedUserPoliciesInput, ListByPathInput, ListUserPoliciesInput, ListUsersInput, Paging,
+    PutUserPolicyInput, UpdateAccessKeyInput, UpdateUserInput, UserPolicyRef,
 };
 
 /// The Query API a request is for, told by the service of its SigV4 credential scope.
@@ -153,6 +153,21 @@ pub enum IamRequest {
     ListUserPolicies(ListUserPoliciesInput),
     /// DeleteUserPolicy.
     DeleteUserPolicy(UserPolicyRef),
+    /// ListGroups: Tessera has no groups.
+    ListGroups(ListByPathInput),
+    /// ListRoles: Tessera has no roles.
+    ListRoles(ListByPathInput),
+    /// ListOpenIDConnectProviders: Tessera has no OIDC providers.
+    ListOpenIDConnectProviders,
+    /// ListAttachedUserPolicies: Tessera has no managed policies.
+    ListAttachedUserPolicies(ListAttachedUserPoliciesInput),
+    /// ListGroupsForUser: Tessera has no groups.
+    ListGroupsForUser {
+        /// The user.
+        user_name: String,
+        /// Paging.
+        paging: Paging,
+    },
     /// STS GetCallerIdentity.
     GetCallerIdentity,
 }
@@ -175,6 +190,11 @@ impl IamRequest {
             IamRequest::GetUserPolicy(_) => "GetUserPolicy",
             IamRequest::ListUserPolicies(_) => "ListUserPolicies",
             IamRequest::DeleteUserPolicy(_) => "DeleteUserPolicy",
+            IamRequest::ListGroups(_) => "ListGroups",
+            IamRequest::ListRoles(_) => "ListRoles",
+            IamRequest::ListOpenIDConnectProviders => "ListOpenIDConnectProviders",
+            IamRequest::ListAttachedUserPolicies(_) => "ListAttachedUserPolicies",
+            IamRequest::ListGroupsForUser { .. } => "ListGroupsForUser",
             IamRequest::GetCallerIdentity => "GetCallerIdentity",
         }
     }
@@ -335,10 +355,7 @@ pub(crate) fn parse_params(service: Service, p: &Params) -> Result<IamRequest, R
             user_name: opt_user_name(p)?,
         },
         (Service::Iam, "ListUsers") => IamRequest::ListUsers(ListUsersInput {
-            path_prefix: match p.get("PathPrefix") {
-                Some(prefix) => validate_path_prefix(prefix)?,
-                None => "/".to_owned(),
-            },
+            path_prefix: path_prefix(p)?,
             paging: paging(p)?,
         }),
         (Service::Iam, "UpdateUser") => IamRequest::UpdateUser(UpdateUserInput {
@@ -385,6 +402,30 @@ pub(crate) fn parse_params(service: Service, p: &Params) -> Result<IamRequest, R
             paging: paging(p)?,
         }),
         (Service::Iam, "DeleteUserPolicy") => IamRequest::DeleteUserPolicy(policy_ref(p)?),
+        (Service::Iam, "ListGroups") => IamRequest::ListGroups(ListByPathInput {
+            path_prefix: path_prefix(p)?,
+            paging: paging(p)?,
+        }),
+        (Service::Iam, "ListRoles") => IamRequest::ListRoles(ListByPathInput {
+            path_prefix: path_prefix(p)?,
+            paging: paging(p)?,
+        }),
+        (Service::Iam, "ListOpenIDConnectProviders") => IamRequest::ListOpenIDConnectProviders,
+        (Service::Iam, "ListAttachedUserPolicies") => {
+            IamRequest::ListAttachedUserPolicies(ListAttachedUserPoliciesInput {
+                // userNameType here (1-64), not existingUserNameType: IAM's model says so.
+                user_name: new_user_name(p.required("UserName")?, "userName")?,
+                path_prefix: match p.get("PathPrefix") {
+                    Some(prefix) => validate_policy_path(prefix, "pathPrefix")?,
+                    None => "/".to_owned(),
+                },
+                paging: paging(p)?,
+            })
+        }
+        (Service::Iam, "ListGroupsForUser") => IamRequest::ListGroupsForUser {
+            user_name: existing_user_name(p.required("UserName")?, "userName")?,
+            paging: paging(p)?,
+        },
         (Service::Iam, _) => return Err(unknown()),
     };
     Ok(request)
@@ -491,6 +532,36 @@ fn validate_path_prefix(value: &str) -> Result<String, RequestError> {
             value,
             "pathPrefix",
             r"Member must satisfy regular expression pattern: \u002F[\u0021-\u007F]*",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// The optional `PathPrefix` of ListUsers, ListGroups, ListRoles (default `/`).
+fn path_prefix(p: &Params) -> Result<String, RequestError> {
+    match p.get("PathPrefix") {
+        Some(prefix) => validate_path_prefix(prefix),
+        None => Ok("/".to_owned()),
+    }
+}
+
+/// policyPathType: `/`, or `/`-separated segments of `[A-Za-z0-9.,+@=_-]` ending in `/`, at most 512.
+fn validate_policy_path(value: &str, field: &str) -> Result<String, RequestError> {
+    check_length(value, field, 1, 512)?;
+    let segment_char = |c: char| c.is_ascii_alphanumeric() || ".,+@=_-".contains(c);
+    // Between the leading and the trailing '/', every segment is non-empty ("//" is refused).
+    let ok = value == "/"
+        || (value.len() >= 3
+            && value.starts_with('/')
+            && value.ends_with('/')
+            && value[1..value.len() - 1]
+                .split('/')
+                .all(|seg| !seg.is_empty() && seg.chars().all(segment_char)));
+    if !ok {
+        return Err(invalid(
+            value,
+            field,
+            r"Member must satisfy regular expression pattern: ((/[A-Za-z0-9\.,\+@=_-]+)*)/",
         ));
     }
     Ok(value.to_owned())
@@ -927,6 +998,118 @@ mod tests {
     }
 
     #[test]
+    fn listings_of_absent_entities_parse_and_validate() {
+        let all = ListByPathInput {
+            path_prefix: "/".into(),
+            paging: Paging::default(),
+        };
+        assert_eq!(
+            iam("Action=ListGroups&Version=2010-05-08").unwrap(),
+            IamRequest::ListGroups(all.clone())
+        );
+        assert_eq!(
+            iam("Action=ListRoles&Version=2010-05-08").unwrap(),
+            IamRequest::ListRoles(all)
+        );
+        assert_eq!(
+            iam("Action=ListGroups&Version=2010-05-08&PathPrefix=%2Fs3-tests%2F&MaxItems=7&Marker=m")
+                .unwrap(),
+            IamRequest::ListGroups(ListByPathInput {
+                path_prefix: "/s3-tests/".into(),
+                paging: Paging {
+                    marker: Some("m".into()),
+                    max_items: Some(7)
+                }
+            })
+        );
+        assert_eq!(
+            iam("Action=ListOpenIDConnectProviders&Version=2010-05-08").unwrap(),
+            IamRequest::ListOpenIDConnectProviders
+        );
+        assert_eq!(
+            iam("Action=ListAttachedUserPolicies&Version=2010-05-08&UserName=alice&PathPrefix=%2Fteam%2F")
+                .unwrap(),
+            IamRequest::ListAttachedUserPolicies(ListAttachedUserPoliciesInput {
+                user_name: "alice".into(),
+                path_prefix: "/team/".into(),
+                paging: Paging::default()
+            })
+        );
+        assert_eq!(
+            iam("Action=ListGroupsForUser&Version=2010-05-08&UserName=alice&MaxItems=1").unwrap(),
+            IamRequest::ListGroupsForUser {
+                user_name: "alice".into(),
+                paging: Paging {
+                    marker: None,
+                    max_items: Some(1)
+                }
+            }
+        );
+        // The same constraints as ListUsers: pathPrefixType, MaxItems 1..=1000, a non-empty Marker.
+        for bad in [
+            "Action=ListGroups&PathPrefix=team",
+            "Action=ListRoles&PathPrefix=",
+            "Action=ListRoles&MaxItems=0",
+            "Action=ListGroups&MaxItems=1001",
+            "Action=ListGroups&Marker=",
+            "Action=ListGroupsForUser&UserName=a&MaxItems=x",
+            "Action=ListGroupsForUser&UserName=bad%20name",
+            "Action=ListAttachedUserPolicies&UserName=a&MaxItems=-1",
+        ] {
+            let err = iam(&format!("{bad}&Version=2010-05-08")).unwrap_err();
+            assert_eq!(err.code(), "ValidationError", "{bad}");
+        }
+        for action in ["ListAttachedUserPolicies", "ListGroupsForUser"] {
+            assert_eq!(
+                iam(&format!("Action={action}&Version=2010-05-08")).unwrap_err(),
+                RequestError::MissingParameter("UserName")
+            );
+        }
+        // ListAttachedUserPolicies' UserName is userNameType (at most 64), ListGroupsForUser's 128.
+        let long = "a".repeat(65);
+        assert!(iam(&format!(
+            "Action=ListAttachedUserPolicies&Version=2010-05-08&UserName={long}"
+        ))
+        .is_err());
+        assert!(iam(&format!(
+            "Action=ListGroupsForUser&Version=2010-05-08&UserName={long}"
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn attached_policy_path_prefix_is_a_policy_path() {
+        let parse = |prefix: &str| {
+            let encoded: String = form_urlencoded::byte_serialize(prefix.as_bytes()).collect();
+            iam(&format!(
+                "Action=ListAttachedUserPolicies&Version=2010-05-08&UserName=u&PathPrefix={encoded}"
+            ))
+        };
+        for good in ["/", "/a/", "/a.b,c+d@e=f_g-h/", "/x/y/z/"] {
+            assert!(parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a/", "/a", "//", "/a//b/", "/a b/", "/a!/", "/é/"] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.code(), "ValidationError", "{bad}");
+        }
+        assert!(parse(&format!("/{}/", "a".repeat(510))).is_ok());
+        assert!(parse(&format!("/{}/", "a".repeat(511))).is_err());
+    }
+
+    #[test]
+    fn group_and_role_writes_stay_unknown() {
+        for action in [
+            "CreateGroup",
+            "CreateRole",
+            "AddUserToGroup",
+            "AttachUserPolicy",
+        ] {
+            let err = iam(&format!("Action={action}&Version=2010-05-08")).unwrap_err();
+            assert_eq!(err.code(), "InvalidAction", "{action}");
+        }
+    }
+
+    #[test]
     fn every_action_parses() {
         let cases = [
             ("GetUser", "", "GetUser"),
@@ -946,6 +1129,19 @@ mod tests {
             ),
             ("GetUserPolicy", "&UserName=a&PolicyName=p", "GetUserPolicy"),
             ("ListUserPolicies", "&UserName=a", "ListUserPolicies"),
+            ("ListGroups", "", "ListGroups"),
+            ("ListRoles", "", "ListRoles"),
+            (
+                "ListOpenIDConnectProviders",
+                "",
+                "ListOpenIDConnectProviders",
+            ),
+            (
+                "ListAttachedUserPolicies",
+                "&UserName=a",
+                "ListAttachedUserPolicies",
+            ),
+            ("ListGroupsForUser", "&UserName=a", "ListGroupsForUser"),
             (
                 "DeleteUserPolicy",
                 "&UserName=a&PolicyName=p",

@@ -190,6 +190,18 @@ pub(crate) fn list_user_policies(page: &Page<String>) -> String {
     x.into_string()
 }
 
+/// The answer of a listing of entities Tessera does not have: `<{list}/>`, then
+/// `<IsTruncated>false</IsTruncated>` when the action pages (all but ListOpenIDConnectProviders).
+pub(crate) fn empty_listing(list: &str, paged: bool) -> String {
+    let mut out = format!("<{list}/>");
+    if paged {
+        let mut x = Xml::new();
+        x.leaf("IsTruncated", "false");
+        out.push_str(&x.into_string());
+    }
+    out
+}
+
 pub(crate) fn caller_identity(c: &Caller) -> String {
     let mut x = Xml::new();
     x.leaf("Arn", &c.arn)
@@ -381,6 +393,33 @@ mod tests {
         assert_eq!(
             list_user_policies(&last),
             "<PolicyNames></PolicyNames><IsTruncated>false</IsTruncated>"
+        );
+    }
+
+    #[test]
+    fn empty_listings_as_iam_shapes_them() {
+        assert_eq!(
+            empty_listing("Groups", true),
+            "<Groups/><IsTruncated>false</IsTruncated>"
+        );
+        assert_eq!(
+            empty_listing("OpenIDConnectProviderList", false),
+            "<OpenIDConnectProviderList/>"
+        );
+        let resp = success(
+            Service::Iam,
+            "ListRoles",
+            Some(&empty_listing("Roles", true)),
+            "r",
+        );
+        assert_eq!(
+            std::str::from_utf8(resp.body()).unwrap(),
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                r#"<ListRolesResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">"#,
+                "<ListRolesResult><Roles/><IsTruncated>false</IsTruncated></ListRolesResult>",
+                "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></ListRolesResponse>"
+            )
         );
     }
 

@@ -126,6 +126,37 @@ def boto3_checks():
     assert isinstance(used["LastUsedDate"], datetime.datetime), used
     step("boto3 as an IAM user: sts identity, get_user (self), AccessDenied, get_access_key_last_used")
 
+    # Groups, roles, managed policies and OIDC providers: none exist, the listings say so.
+    groups = iam.list_groups(PathPrefix="/s3-tests/")
+    assert groups["Groups"] == [] and groups["IsTruncated"] is False, groups
+    roles = iam.list_roles(MaxItems=10)
+    assert roles["Roles"] == [] and roles["IsTruncated"] is False, roles
+    oidc = iam.list_open_id_connect_providers()
+    assert oidc["OpenIDConnectProviderList"] == [], oidc
+    attached = iam.list_attached_user_policies(UserName="alice2")
+    assert attached["AttachedPolicies"] == [] and attached["IsTruncated"] is False, attached
+    mine = iam.list_groups_for_user(UserName="alice2")
+    assert mine["Groups"] == [] and mine["IsTruncated"] is False, mine
+    for op, key, kwargs in [
+        ("list_groups", "Groups", {"PathPrefix": "/"}),
+        ("list_roles", "Roles", {}),
+        ("list_attached_user_policies", "AttachedPolicies", {"UserName": "alice2"}),
+        ("list_groups_for_user", "Groups", {"UserName": "alice2"}),
+    ]:
+        pages = list(iam.get_paginator(op).paginate(PaginationConfig={"PageSize": 1}, **kwargs))
+        assert len(pages) == 1 and pages[0][key] == [], (op, pages)
+    e = expect_error(iam.list_attached_user_policies, "NoSuchEntity", 404, UserName="nobody")
+    assert isinstance(e, iam.exceptions.NoSuchEntityException), type(e)
+    expect_error(iam.list_groups_for_user, "NoSuchEntity", 404, UserName="nobody")
+    expect_error(iam.list_roles, "ValidationError", 400, PathPrefix="roles")
+    expect_error(alice_iam.list_groups, "AccessDenied", 403)
+    expect_error(alice_iam.list_roles, "AccessDenied", 403)
+    expect_error(alice_iam.list_open_id_connect_providers, "AccessDenied", 403)
+    expect_error(alice_iam.list_attached_user_policies, "AccessDenied", 403, UserName="alice2")
+    expect_error(alice_iam.list_groups_for_user, "AccessDenied", 403, UserName="alice2")
+    step("boto3 list_groups, list_roles, list_open_id_connect_providers, list_attached_user_policies, "
+         "list_groups_for_user (empty, paginators, NoSuchEntity, AccessDenied)")
+
     iam.update_access_key(UserName="alice2", AccessKeyId=k1["AccessKeyId"], Status="Inactive")
     statuses = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName="alice2")["AccessKeyMetadata"]}
     assert statuses[k1["AccessKeyId"]] == "Inactive", statuses
@@ -230,6 +261,11 @@ def cli_checks():
     me = aws("sts", "get-caller-identity")
     assert me == {"UserId": ACCOUNT, "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:root"}, me
     step("aws sts get-caller-identity")
+
+    assert aws("iam", "list-groups")["Groups"] == []
+    assert aws("iam", "list-roles", "--path-prefix", "/")["Roles"] == []
+    assert aws("iam", "list-open-id-connect-providers")["OpenIDConnectProviderList"] == []
+    step("aws iam list-groups, list-roles, list-open-id-connect-providers")
 
 
 if __name__ == "__main__":

@@ -332,6 +332,69 @@ async fn the_caller_is_the_default_subject() {
 }
 
 #[tokio::test]
+async fn listings_of_groups_roles_and_providers_are_empty() {
+    let b = MemBackend::new();
+    iam(&b, "Action=CreateUser&UserName=frank").await;
+    let cases = [
+        (
+            "ListGroups&PathPrefix=%2Fs3-tests%2F",
+            "<ListGroupsResult><Groups/><IsTruncated>false</IsTruncated></ListGroupsResult>",
+        ),
+        (
+            "ListRoles&MaxItems=5",
+            "<ListRolesResult><Roles/><IsTruncated>false</IsTruncated></ListRolesResult>",
+        ),
+        (
+            "ListOpenIDConnectProviders",
+            "<ListOpenIDConnectProvidersResult><OpenIDConnectProviderList/></ListOpenIDConnectProvidersResult>",
+        ),
+        (
+            "ListAttachedUserPolicies&UserName=frank",
+            "<ListAttachedUserPoliciesResult><AttachedPolicies/><IsTruncated>false</IsTruncated></ListAttachedUserPoliciesResult>",
+        ),
+        (
+            "ListGroupsForUser&UserName=FRANK",
+            "<ListGroupsForUserResult><Groups/><IsTruncated>false</IsTruncated></ListGroupsForUserResult>",
+        ),
+    ];
+    for (action, result) in cases {
+        let (status, xml) = iam(&b, &format!("Action={action}")).await;
+        assert_eq!(status, 200, "{action}: {xml}");
+        assert!(xml.contains(result), "{action}: {xml}");
+    }
+    // The per-user listings need the user, as GetUser does.
+    for action in ["ListAttachedUserPolicies", "ListGroupsForUser"] {
+        let (status, xml) = iam(&b, &format!("Action={action}&UserName=nobody")).await;
+        assert_eq!(status, 404, "{action}: {xml}");
+        assert_eq!(text(&xml, "Code"), "NoSuchEntity");
+    }
+    // And each is authorized: a user without the right is refused, naming the action.
+    let (_, xml) = iam(&b, "Action=CreateAccessKey&UserName=frank").await;
+    let frank = b
+        .caller_for_key(text(&xml, "AccessKeyId"), "iam", "us-east-1")
+        .unwrap();
+    for (action, name) in [
+        ("ListGroups", "iam:ListGroups"),
+        ("ListRoles", "iam:ListRoles"),
+        (
+            "ListOpenIDConnectProviders",
+            "iam:ListOpenIDConnectProviders",
+        ),
+        (
+            "ListAttachedUserPolicies&UserName=frank",
+            "iam:ListAttachedUserPolicies",
+        ),
+        ("ListGroupsForUser&UserName=frank", "iam:ListGroupsForUser"),
+    ] {
+        let (status, xml) =
+            call_as(&b, &frank, &format!("Version=2010-05-08&Action={action}")).await;
+        assert_eq!(status, 403, "{action}: {xml}");
+        assert_eq!(text(&xml, "Code"), "AccessDenied");
+        assert!(text(&xml, "Message").contains(name), "{action}: {xml}");
+    }
+}
+
+#[tokio::test]
 async fn protocol_errors_in_the_apis_xml() {
     let b = MemBackend::new();
     let (status, xml) = iam(&b, "Action=AttachUserPolicy&UserName=a").await;

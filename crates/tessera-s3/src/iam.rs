@@ -11,10 +11,10 @@ use tessera_core::accounts::{self, AccessKey, KeyOwner, KeyStatus, Principal, Us
 use tessera_core::policy::{self, RequestContext};
 use tessera_core::{Error, Tessera};
 use tessera_iam::{
-    AccessKeyLastUsed, AccessKeyStatus, AuthFailure, Caller, CallerKind, CreateUserInput,
-    DeleteAccessKeyInput, IamBackend, IamError, ListAccessKeysInput, ListUserPoliciesInput,
-    ListUsersInput, Page, Paging, PutUserPolicyInput, Service, UpdateAccessKeyInput,
-    UpdateUserInput, UserPolicyRef,
+    AccessKeyLastUsed, AccessKeyStatus, AuthFailure, AuthTarget, Caller, CallerKind,
+    CreateUserInput, DeleteAccessKeyInput, IamBackend, IamError, ListAccessKeysInput,
+    ListUserPoliciesInput, ListUsersInput, Page, Paging, PutUserPolicyInput, Service,
+    UpdateAccessKeyInput, UpdateUserInput, UserPolicyRef,
 };
 
 use crate::{sigv4, HttpResponse, HttpService};
@@ -402,6 +402,19 @@ impl IamBackend for CoreIam {
             .delete_user_policy(self.account(), &u.name, &input.policy_name)
             .await
             .map_err(iam_error)
+    }
+
+    async fn authorize(
+        &self,
+        _caller: &Caller,
+        action: &str,
+        target: AuthTarget,
+    ) -> Result<(), IamError> {
+        match target {
+            AuthTarget::Resource(arn) => self.allow(action, &arn),
+            // As GetUser: authorized on the user's ARN, NoSuchEntity if absent.
+            AuthTarget::User(name) => self.user_for(action, &name).await.map(|_| ()),
+        }
     }
 }
 

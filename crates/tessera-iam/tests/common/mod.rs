@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use tessera_iam::{
-    AccessKey, AccessKeyLastUsed, AccessKeyStatus, Caller, CallerKind, CreateUserInput,
+    AccessKey, AccessKeyLastUsed, AccessKeyStatus, AuthTarget, Caller, CallerKind, CreateUserInput,
     DeleteAccessKeyInput, IamBackend, IamError, ListAccessKeysInput, ListUserPoliciesInput,
     ListUsersInput, Page, Paging, PutUserPolicyInput, UpdateAccessKeyInput, UpdateUserInput, User,
     UserPolicy, UserPolicyRef,
@@ -492,5 +492,22 @@ impl IamBackend for MemBackend {
             ))
         })?;
         Ok(())
+    }
+
+    async fn authorize(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: AuthTarget,
+    ) -> Result<(), IamError> {
+        let action = action.strip_prefix("iam:").unwrap_or(action);
+        match target {
+            AuthTarget::Resource(arn) => Self::authorize(caller, action, &arn, false),
+            AuthTarget::User(name) => {
+                Self::authorize(caller, action, &name, false)?;
+                let mut st = self.state.lock().unwrap();
+                user_mut(&mut st, &name).map(|_| ())
+            }
+        }
     }
 }
