@@ -322,6 +322,12 @@ def test_object_written_by_another_account_is_its_own(srv, owner):
     s3alt.put_object(Bucket=name, Key="shared", Body=b"x", ACL="bucket-owner-full-control")
     grantees = [g["Grantee"]["ID"] for g in s3.get_object_acl(Bucket=name, Key="shared")["Grants"]]
     assert grantees == [alt["canonical_user_id"], acct["canonical_user_id"]]
+    assert s3.get_object(Bucket=name, Key="shared")["Body"].read() == b"x"
+    # Without such a grant the bucket owner may not read another account's object (S3 under
+    # ObjectWriter), though it may delete it.
+    denied(lambda: s3.get_object(Bucket=name, Key="theirs"))
+    denied(lambda: s3.get_object_acl(Bucket=name, Key="theirs"))
+    s3.delete_object(Bucket=name, Key="theirs")
 
 
 def test_ownership_controls(srv, owner):

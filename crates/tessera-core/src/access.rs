@@ -6,8 +6,9 @@
 //! Decisions where AWS leaves room, taken here:
 //! - a bucket without ownership controls behaves as `ObjectWriter` (ACLs enabled), what S3
 //!   did before April 2023 and what ceph/s3-tests expects;
-//! - the bucket owner's account may act on every object in its buckets, whoever wrote it
-//!   (S3 under `ObjectWriter` would deny it reading another account's object without a grant);
+//! - an object another account owns is that account's resource: the bucket owner's account
+//!   needs its ACL to grant the action, and the bucket policy can only deny (S3 under
+//!   `ObjectWriter`); buckets note when that can happen so the common case reads no object;
 //! - an anonymous write (through a public-write ACL or policy) is owned by the bucket owner.
 
 use std::collections::HashMap;
@@ -346,6 +347,16 @@ impl Tessera {
                 .map(|a| a.canonical_id)
                 .unwrap_or_default(),
         };
+        if owner != bucket.owner && bucket.setting(BucketSetting::ForeignObjects).is_none() {
+            // Before the object exists, so that no decision misses its owner.
+            self.meta
+                .put_bucket_setting(
+                    &bucket.name,
+                    BucketSetting::ForeignObjects,
+                    Some("1".into()),
+                )
+                .await?;
+        }
         let acl = self
             .requested_acl(bucket, &owner_canonical, req, AclUse::ObjectWrite)
             .await?
@@ -474,7 +485,10 @@ impl Tessera {
                 self.check_acl_allowed(bucket, &acl, None, AclUse::PutAcl)?;
                 Ok(acl)
             }
-            None => match self.requested_acl(bucket, owner, req, AclUse::PutAcl).await? {
+            None => match self
+                .requested_acl(bucket, owner, req, AclUse::PutAcl)
+                .await?
+            {
                 Some(acl) => Ok(acl),
                 None => Err(Error::Access(AccessError::MalformedAcl(
                     "the request names neither an ACL nor grants".into(),
@@ -659,6 +673,17 @@ impl Tessera {
             }
         }
         let caller = caller_of(principal);
+        if let (Some(b), Some(p)) = (&bucket, principal) {
+            if p.account.id == b.owner && !creating {
+                if let Some(denied) = self.foreign_object_denies(b, p, req).await? {
+                    return if denied {
+                        Err(Error::AccessDenied)
+                    } else {
+                        Ok(bucket)
+                    };
+                }
+            }
+        }
         // The owner's root needs no evaluation without a bucket policy: the common case, fast.
         if let (Some(p), Some(b)) = (principal, &bucket) {
             if p.user.is_none()
@@ -768,6 +793,62 @@ impl Tessera {
             }
         }
         Err(Error::AccessDenied)
+    }
+
+    /// For a caller of the bucket owner's account acting on an object another account owns
+    /// (only possible once the bucket has [`BucketSetting::ForeignObjects`]): the object is
+    /// that account's resource, so its ACL must grant the action (and the caller's own
+    /// policies allow it); the bucket policy can only deny. `None` when the rule does not
+    /// apply, else whether the request is denied.
+    async fn foreign_object_denies(
+        &self,
+        b: &BucketRecord,
+        principal: &Principal,
+        req: &AccessRequest<'_>,
+    ) -> Result<Option<bool>> {
+        let (Some(key), Some(permission)) = (req.key, acl::object_permission(req.action)) else {
+            return Ok(None);
+        };
+        if b.setting(BucketSetting::ForeignObjects).is_none() {
+            return Ok(None);
+        }
+        let Some(object) = self.meta.get_object(&b.name, key).await? else {
+            return Ok(None);
+        };
+        if object.owner == b.owner || object.owner.is_empty() {
+            return Ok(None);
+        }
+        let mut ctx = policy::RequestContext::new(
+            principal.caller(),
+            req.action,
+            s3_resource_arn(req.bucket, req.key),
+            now_millis(),
+            req.source_ip,
+            req.secure_transport,
+        );
+        for (k, v) in req.conditions {
+            ctx.set_values(k, v.clone());
+        }
+        let identity: Vec<&Policy> = principal.policies.iter().collect();
+        let resource_policy = b
+            .setting(BucketSetting::Policy)
+            .and_then(|t| self.parsed_policy(&b.name, t));
+        if let Some(p) = &resource_policy {
+            if policy::evaluate(&[], Some(p), Some(&b.owner), &ctx) == Decision::ExplicitDeny {
+                return Ok(Some(true));
+            }
+        }
+        let pab = PublicAccessBlock::of(b);
+        let acl = self.object_acl(&object).await?;
+        let caller = principal.caller();
+        let access = ResourceAccess {
+            acl_allows: acl.grants(&caller, permission, pab.ignore_public_acls)
+                || (is_owner(&acl, &caller)
+                    && matches!(permission, Permission::ReadAcp | Permission::WriteAcp)),
+            restrict_public_buckets: false,
+        };
+        let decision = policy::evaluate_with(&identity, None, Some(&object.owner), &ctx, access);
+        Ok(Some(!decision.is_allowed()))
     }
 
     /// The bucket of a request decided per key later (DeleteObjects): only

@@ -38,6 +38,9 @@ pub enum BucketSetting {
     PublicAccessBlock,
     /// Object ownership (`BucketOwnerEnforced`, `BucketOwnerPreferred` or `ObjectWriter`).
     Ownership,
+    /// Set (never cleared) once an account other than the owner may own an object in the
+    /// bucket: only then does authorization read the object's owner.
+    ForeignObjects,
 }
 
 impl BucketSetting {
@@ -48,6 +51,7 @@ impl BucketSetting {
             BucketSetting::Acl => "acl",
             BucketSetting::PublicAccessBlock => "public-access-block",
             BucketSetting::Ownership => "ownership",
+            BucketSetting::ForeignObjects => "foreign-objects",
         }
     }
 }
