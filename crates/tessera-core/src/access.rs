@@ -184,6 +184,22 @@ fn is_owner(acl: &Acl, caller: &Caller) -> bool {
     !acl.owner.is_empty() && caller.canonical_id() == Some(acl.owner.as_str())
 }
 
+/// The evaluation context of a request: the global keys and the request's own.
+fn request_context(caller: Caller, req: &AccessRequest<'_>) -> policy::RequestContext {
+    let mut ctx = policy::RequestContext::new(
+        caller,
+        req.action,
+        s3_resource_arn(req.bucket, req.key),
+        now_millis(),
+        req.source_ip,
+        req.secure_transport,
+    );
+    for (k, v) in req.conditions {
+        ctx.set_values(k, v.clone());
+    }
+    ctx
+}
+
 /// The caller as the policy evaluator sees it.
 pub fn caller_of(principal: Option<&Principal>) -> Caller {
     principal.map_or(Caller::Anonymous, Principal::caller)
@@ -696,17 +712,7 @@ impl Tessera {
         if principal.is_none() && req.bucket.is_some() && bucket.is_none() && !creating {
             return Ok(None);
         }
-        let mut ctx = policy::RequestContext::new(
-            caller.clone(),
-            req.action,
-            s3_resource_arn(req.bucket, req.key),
-            now_millis(),
-            req.source_ip,
-            req.secure_transport,
-        );
-        for (k, v) in req.conditions {
-            ctx.set_values(k, v.clone());
-        }
+        let ctx = request_context(caller.clone(), req);
         let identity: Vec<&Policy> = principal
             .map(|p| p.policies.iter().collect())
             .unwrap_or_default();
@@ -818,17 +824,7 @@ impl Tessera {
         if object.owner == b.owner || object.owner.is_empty() {
             return Ok(None);
         }
-        let mut ctx = policy::RequestContext::new(
-            principal.caller(),
-            req.action,
-            s3_resource_arn(req.bucket, req.key),
-            now_millis(),
-            req.source_ip,
-            req.secure_transport,
-        );
-        for (k, v) in req.conditions {
-            ctx.set_values(k, v.clone());
-        }
+        let ctx = request_context(principal.caller(), req);
         let identity: Vec<&Policy> = principal.policies.iter().collect();
         let resource_policy = b
             .setting(BucketSetting::Policy)
