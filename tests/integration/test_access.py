@@ -499,3 +499,39 @@ def test_secure_transport_condition(srv, make_server):
             user.put_object(Bucket=name, Key="k", Body=b"x")
         else:
             denied(lambda: user.put_object(Bucket=name, Key="k", Body=b"x"))
+
+
+def test_public_read_with_the_aws_cli(server, aws, tmp_path):
+    """The README's how-to, with the aws cli: a bucket policy for anonymous reads, then a
+    public-read object ACL, each read back with a plain unsigned HTTP GET."""
+    import urllib.error
+    import urllib.request
+
+    name = s3util.unique_bucket_name()
+    aws("s3", "mb", f"s3://{name}")
+    page = tmp_path / "index.html"
+    page.write_bytes(b"<h1>hello</h1>")
+    aws("s3", "cp", str(page), f"s3://{name}/index.html")
+    aws("s3", "cp", str(page), f"s3://{name}/open.html", "--acl", "public-read")
+
+    def anonymous_get(key: str) -> int:
+        try:
+            with urllib.request.urlopen(f"{server.endpoint}/{name}/{key}", timeout=30) as r:
+                assert r.read() == b"<h1>hello</h1>"
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert anonymous_get("index.html") == 403
+    assert anonymous_get("open.html") == 200
+    doc = policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                  "Resource": f"arn:aws:s3:::{name}/*"})
+    aws("s3api", "put-bucket-policy", "--bucket", name, "--policy", doc)
+    status = json.loads(aws("s3api", "get-bucket-policy-status", "--bucket", name).stdout)
+    assert status["PolicyStatus"]["IsPublic"] is True
+    assert anonymous_get("index.html") == 200
+    aws("s3api", "delete-bucket-policy", "--bucket", name)
+    assert anonymous_get("index.html") == 403
+    acl = json.loads(aws("s3api", "get-object-acl", "--bucket", name, "--key", "open.html").stdout)
+    assert {"Type": "Group", "URI": ALL_USERS} in [g["Grantee"] for g in acl["Grants"]]
+    aws("s3", "rb", f"s3://{name}", "--force")
