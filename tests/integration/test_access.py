@@ -535,3 +535,18 @@ def test_public_read_with_the_aws_cli(server, aws, tmp_path):
     acl = json.loads(aws("s3api", "get-object-acl", "--bucket", name, "--key", "open.html").stdout)
     assert {"Type": "Group", "URI": ALL_USERS} in [g["Grantee"] for g in acl["Grants"]]
     aws("s3", "rb", f"s3://{name}", "--force")
+
+
+def test_owner_root_manages_its_policy_unless_it_confirms_the_lockout(srv, owner):
+    _, s3, name = owner
+    deny_all = policy({"Effect": "Deny", "Principal": "*",
+                       "Action": ["s3:GetBucketPolicy", "s3:PutBucketPolicy",
+                                  "s3:DeleteBucketPolicy"],
+                       "Resource": f"arn:aws:s3:::{name}"})
+    s3.put_bucket_policy(Bucket=name, Policy=deny_all)
+    # The owner's root keeps managing the policy against its Deny (S3's rule) ...
+    s3.get_bucket_policy(Bucket=name)
+    s3.put_bucket_policy(Bucket=name, Policy=deny_all, ConfirmRemoveSelfBucketAccess=True)
+    # ... unless it confirmed removing its own access.
+    denied(lambda: s3.get_bucket_policy(Bucket=name))
+    denied(lambda: s3.delete_bucket_policy(Bucket=name))

@@ -515,7 +515,14 @@ impl Tessera {
 
     /// PutBucketPolicy: parsed and checked now (never at evaluation): the document, its
     /// principals (every account and user named must exist), and BlockPublicPolicy.
-    pub async fn put_bucket_policy(&self, bucket: &BucketRecord, document: &str) -> Result<()> {
+    /// `confirm_remove_self` (`x-amz-confirm-remove-self-bucket-access: true`): the policy's
+    /// Deny may then lock the owner's root out of managing the policy.
+    pub async fn put_bucket_policy(
+        &self,
+        bucket: &BucketRecord,
+        document: &str,
+        confirm_remove_self: bool,
+    ) -> Result<()> {
         let policy = Policy::parse(document, &PolicyKind::bucket(&bucket.name))
             .map_err(|e| malformed_policy(e.to_string()))?;
         for p in policy.principals() {
@@ -526,13 +533,28 @@ impl Tessera {
                 "public policies are blocked by the bucket's PublicAccessBlock",
             )));
         }
+        let lockout = |on: bool| {
+            self.meta.put_bucket_setting(
+                &bucket.name,
+                BucketSetting::PolicySelfLockout,
+                on.then(|| "1".to_owned()),
+            )
+        };
+        // Ordered so that a crash between the two writes leaves the root its exemption.
+        if !confirm_remove_self {
+            lockout(false).await?;
+        }
         self.meta
             .put_bucket_setting(
                 &bucket.name,
                 BucketSetting::Policy,
                 Some(document.to_owned()),
             )
-            .await
+            .await?;
+        if confirm_remove_self {
+            lockout(true).await?;
+        }
+        Ok(())
     }
 
     /// Refuses a principal naming an account or user that does not exist (S3: "Invalid
@@ -572,6 +594,9 @@ impl Tessera {
     pub async fn delete_bucket_policy(&self, bucket: &str) -> Result<()> {
         self.meta
             .put_bucket_setting(bucket, BucketSetting::Policy, None)
+            .await?;
+        self.meta
+            .put_bucket_setting(bucket, BucketSetting::PolicySelfLockout, None)
             .await
     }
 
@@ -738,6 +763,7 @@ impl Tessera {
         let mut access = ResourceAccess {
             acl_allows: false,
             restrict_public_buckets: pab.restrict_public_buckets,
+            self_lockout_confirmed: b.setting(BucketSetting::PolicySelfLockout).is_some(),
         };
         let decide = |access: ResourceAccess| {
             policy::evaluate_with(
@@ -841,7 +867,7 @@ impl Tessera {
             acl_allows: acl.grants(&caller, permission, pab.ignore_public_acls)
                 || (is_owner(&acl, &caller)
                     && matches!(permission, Permission::ReadAcp | Permission::WriteAcp)),
-            restrict_public_buckets: false,
+            ..ResourceAccess::default()
         };
         let decision = policy::evaluate_with(&identity, None, Some(&object.owner), &ctx, access);
         Ok(Some(!decision.is_allowed()))

@@ -38,6 +38,8 @@ pub enum BucketSetting {
     PublicAccessBlock,
     /// Object ownership (`BucketOwnerEnforced`, `BucketOwnerPreferred` or `ObjectWriter`).
     Ownership,
+    /// Present when the policy was put with `x-amz-confirm-remove-self-bucket-access`.
+    PolicySelfLockout,
     /// Set (never cleared) once an account other than the owner may own an object in the
     /// bucket: only then does authorization read the object's owner.
     ForeignObjects,
@@ -52,6 +54,7 @@ impl BucketSetting {
             BucketSetting::PublicAccessBlock => "public-access-block",
             BucketSetting::Ownership => "ownership",
             BucketSetting::ForeignObjects => "foreign-objects",
+            BucketSetting::PolicySelfLockout => "policy-self-lockout",
         }
     }
 }

@@ -79,7 +79,7 @@ async fn policy_is_checked_at_put_and_grants_across_accounts() {
     let unknown = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
         "Principal":{"AWS":"999999999999"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}]}"#;
     assert!(matches!(
-        w.t.put_bucket_policy(&b, unknown).await,
+        w.t.put_bucket_policy(&b, unknown, false).await,
         Err(Error::Access(AccessError::MalformedPolicy(m))) if m.contains("Invalid principal")
     ));
     let get = req("s3:GetObject", Some("k"));
@@ -89,7 +89,7 @@ async fn policy_is_checked_at_put_and_grants_across_accounts() {
         "Principal":{{"AWS":"{}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}}]}}"#,
         w.alt_account
     );
-    w.t.put_bucket_policy(&b, &grant).await.unwrap();
+    w.t.put_bucket_policy(&b, &grant, false).await.unwrap();
     assert!(allowed(w.t.authorize(Some(&w.alt), &get).await));
     assert!(!allowed(
         w.t.authorize(Some(&w.alt), &req("s3:PutObject", Some("k")))
@@ -105,7 +105,7 @@ async fn anonymous_by_public_policy_unless_restricted() {
     let b = bucket(&w.t).await;
     let public = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",
         "Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}]}"#;
-    w.t.put_bucket_policy(&b, public).await.unwrap();
+    w.t.put_bucket_policy(&b, public, false).await.unwrap();
     let get = req("s3:GetObject", Some("k"));
     assert!(allowed(w.t.authorize(None, &get).await));
     assert!(w.t.bucket_policy_is_public(&bucket(&w.t).await).unwrap());
@@ -132,7 +132,8 @@ async fn anonymous_by_public_policy_unless_restricted() {
     .await
     .unwrap();
     assert!(matches!(
-        w.t.put_bucket_policy(&bucket(&w.t).await, public).await,
+        w.t.put_bucket_policy(&bucket(&w.t).await, public, false)
+            .await,
         Err(Error::Access(AccessError::PublicAccessBlocked(_)))
     ));
 }

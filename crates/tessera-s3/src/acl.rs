@@ -13,9 +13,11 @@ pub(crate) fn to_dto(
     acl: &Acl,
     display_name: impl Fn(&str) -> Option<String>,
 ) -> dto::AccessControlPolicy {
-    let grants = acl
-        .grants
-        .iter()
+    // Group grants first, as ceph/s3-tests expects (S3 documents no order).
+    let mut ordered: Vec<&Grant> = acl.grants.iter().collect();
+    ordered.sort_by_key(|g| !matches!(g.grantee, Grantee::Group(_)));
+    let grants = ordered
+        .into_iter()
         .map(|g| dto::Grant {
             grantee: Some(grantee_dto(&g.grantee, &display_name)),
             permission: Some(dto::Permission::from_static(g.permission.as_str())),
@@ -312,19 +314,20 @@ mod tests {
         let owner = p.owner.unwrap();
         assert_eq!(owner.id.as_deref(), Some(OWNER));
         assert_eq!(owner.display_name.as_deref(), Some("owner-name"));
+        // Group grants come first; the others keep their order.
         let grants = p.grants.unwrap();
         let g0 = grants[0].grantee.as_ref().unwrap();
-        assert_eq!(g0.type_.as_str(), "CanonicalUser");
-        assert_eq!(g0.id.as_deref(), Some(OTHER));
-        assert_eq!(g0.display_name, None);
-        assert_eq!(grants[0].permission.as_ref().unwrap().as_str(), "READ");
-        let g1 = grants[1].grantee.as_ref().unwrap();
-        assert_eq!(g1.type_.as_str(), "Group");
+        assert_eq!(g0.type_.as_str(), "Group");
         assert_eq!(
-            g1.uri.as_deref(),
+            g0.uri.as_deref(),
             Some("http://acs.amazonaws.com/groups/s3/LogDelivery")
         );
-        assert_eq!(g1.id, None);
+        assert_eq!(g0.id, None);
+        let g1 = grants[1].grantee.as_ref().unwrap();
+        assert_eq!(g1.type_.as_str(), "CanonicalUser");
+        assert_eq!(g1.id.as_deref(), Some(OTHER));
+        assert_eq!(g1.display_name, None);
+        assert_eq!(grants[1].permission.as_ref().unwrap().as_str(), "READ");
         let g2 = grants[2].grantee.as_ref().unwrap();
         assert_eq!(g2.type_.as_str(), "AmazonCustomerByEmail");
         assert_eq!(g2.email_address.as_deref(), Some("a@b.com"));

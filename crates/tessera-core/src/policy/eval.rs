@@ -64,6 +64,9 @@ pub struct ResourceAccess {
     /// any public bucket policy, including non-public delegation to specific accounts, is
     /// blocked": S3 API reference, PublicAccessBlockConfiguration).
     pub restrict_public_buckets: bool,
+    /// The policy was put with `x-amz-confirm-remove-self-bucket-access`: the owner's root
+    /// loses its right to manage the bucket policy against the policy's Deny.
+    pub self_lockout_confirmed: bool,
 }
 
 /// [`evaluate_with`] without an ACL grant or PublicAccessBlock.
@@ -97,7 +100,7 @@ pub fn evaluate_with_acl(
         ctx,
         ResourceAccess {
             acl_allows,
-            restrict_public_buckets: false,
+            ..ResourceAccess::default()
         },
     )
 }
@@ -133,6 +136,7 @@ pub fn evaluate_with(
     if let Caller::Root { .. } = caller {
         if same_account
             && resource_owner_account.is_some()
+            && !access.self_lockout_confirmed
             && ROOT_LOCKOUT_EXEMPT
                 .iter()
                 .any(|a| a.eq_ignore_ascii_case(&ctx.action))
@@ -363,6 +367,16 @@ mod tests {
         assert_eq!(decide(&[], Some(&rp), &other), Decision::ExplicitDeny);
         let alice = ctx(user(OWNER, "alice"), "s3:PutBucketPolicy", b);
         assert_eq!(decide(&[], Some(&rp), &alice), Decision::ExplicitDeny);
+        // Put with x-amz-confirm-remove-self-bucket-access: the root locked itself out.
+        let confirmed = ResourceAccess {
+            self_lockout_confirmed: true,
+            ..ResourceAccess::default()
+        };
+        let c = ctx(root(OWNER), "s3:GetBucketPolicy", b);
+        assert_eq!(
+            evaluate_with(&[], Some(&rp), Some(OWNER), &c, confirmed),
+            Decision::ExplicitDeny
+        );
     }
 
     #[test]
@@ -513,8 +527,8 @@ mod tests {
     #[test]
     fn restrict_public_buckets_blocks_outsiders_of_a_public_policy() {
         let restrict = ResourceAccess {
-            acl_allows: false,
             restrict_public_buckets: true,
+            ..ResourceAccess::default()
         };
         // Public (grants to `*`) and also delegating to another account.
         let rp = bucket_policy(json!([

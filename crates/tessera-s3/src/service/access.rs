@@ -86,7 +86,8 @@ pub async fn put_bucket_policy(
     req: S3Request<PutBucketPolicyInput>,
 ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
     let b = bucket(&req.extensions)?;
-    app.put_bucket_policy(&b, &req.input.policy)
+    let confirm = req.input.confirm_remove_self_bucket_access.unwrap_or(false);
+    app.put_bucket_policy(&b, &req.input.policy, confirm)
         .await
         .map_err(to_s3)?;
     Ok(S3Response::new(PutBucketPolicyOutput {}))
