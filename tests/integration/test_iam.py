@@ -225,3 +225,19 @@ def test_listings_of_groups_roles_and_providers(server):
     iam.delete_user_policy(UserName=name, PolicyName="lg")
     iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
     iam.delete_user(UserName=name)
+
+
+def test_users_list_in_name_order_ignoring_case(server):
+    """IAM sorts ListUsers by name regardless of case, paginated or not."""
+    iam = client(server, "iam", server.access_key, server.secret_key)
+    path = f"/case-{uuid.uuid4().hex[:8]}/"
+    names = ["aa", "Ab", "ac", "Ad"]
+    for n in reversed(names):
+        iam.create_user(UserName=f"{n}-{path[6:-1]}", Path=path)
+    want = [f"{n}-{path[6:-1]}" for n in names]
+    assert [u["UserName"] for u in iam.list_users(PathPrefix=path)["Users"]] == want
+    paged = iam.get_paginator("list_users").paginate(PathPrefix=path,
+                                                      PaginationConfig={"PageSize": 1})
+    assert [u["UserName"] for p in paged for u in p["Users"]] == want
+    for n in want:
+        iam.delete_user(UserName=n)

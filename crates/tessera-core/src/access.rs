@@ -184,6 +184,11 @@ fn is_owner(acl: &Acl, caller: &Caller) -> bool {
     !acl.owner.is_empty() && caller.canonical_id() == Some(acl.owner.as_str())
 }
 
+/// Equality of two secrets in time independent of where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The evaluation context of a request: the global keys and the request's own.
 fn request_context(caller: Caller, req: &AccessRequest<'_>) -> policy::RequestContext {
     let mut ctx = policy::RequestContext::new(
@@ -707,6 +712,44 @@ impl Tessera {
             Some(name) => self.meta.get_bucket(name).await?,
             None => None,
         };
+        self.decide(principal, req, bucket).await
+    }
+
+    /// Authenticates and authorizes a request with one store read (the auth epoch and the
+    /// bucket together): the key (`None`: anonymous) must still be active under the current
+    /// epoch and, if a signature was checked with `verified_secret`, still have that secret;
+    /// then [`Tessera::authorize`]'s decision. Returns the principal and the bucket.
+    pub async fn authorize_request(
+        &self,
+        access_key: Option<&str>,
+        verified_secret: Option<&str>,
+        req: &AccessRequest<'_>,
+    ) -> Result<(Option<Arc<Principal>>, Option<BucketRecord>)> {
+        let (epoch, bucket) = self.meta.epoch_and_bucket(req.bucket).await?;
+        let principal = match access_key {
+            None => None,
+            Some(key) => {
+                let resolved = self.authenticate_at(epoch, key).await?;
+                if let Some(checked) = verified_secret {
+                    // The key id was deleted and made again with another secret meanwhile.
+                    if !constant_time_eq(checked.as_bytes(), resolved.secret.as_bytes()) {
+                        return Err(Error::InvalidAccessKeyId);
+                    }
+                }
+                Some(resolved.principal)
+            }
+        };
+        let bucket = self.decide(principal.as_deref(), req, bucket).await?;
+        Ok((principal, bucket))
+    }
+
+    /// The decision of [`Tessera::authorize`] over the bucket as read.
+    async fn decide(
+        &self,
+        principal: Option<&Principal>,
+        req: &AccessRequest<'_>,
+        bucket: Option<BucketRecord>,
+    ) -> Result<Option<BucketRecord>> {
         let creating = req.action == "s3:CreateBucket";
         if let Some(b) = &bucket {
             if req.expected_owner.is_some_and(|e| e != b.owner) {

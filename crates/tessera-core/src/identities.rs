@@ -50,7 +50,7 @@ struct CacheState {
 
 impl IdentityCache {
     /// Forgets everything if the store's epoch moved since the last look.
-    fn sync(&self, epoch: u64) {
+    pub(crate) fn sync(&self, epoch: u64) {
         if let Ok(mut s) = self.state.lock() {
             if s.epoch != Some(epoch) {
                 s.epoch = Some(epoch);
@@ -484,8 +484,18 @@ impl Tessera {
         service: &str,
         region: &str,
     ) -> Result<bool> {
+        let due = self.key_use_due(access_key_id);
+        if due {
+            self.record_key_use(access_key_id, service, region).await?;
+        }
+        Ok(due)
+    }
+
+    /// Whether a key's use is due to be recorded (at most once a minute per key in this
+    /// process); a `true` answer counts as recorded, so the caller must record it.
+    pub fn key_use_due(&self, access_key_id: &str) -> bool {
         let now = now_millis();
-        let due = match self.identities.recorded.lock() {
+        match self.identities.recorded.lock() {
             Ok(mut seen) => {
                 let due = seen
                     .get(access_key_id)
@@ -499,11 +509,7 @@ impl Tessera {
                 due
             }
             Err(_) => false,
-        };
-        if due {
-            self.record_key_use(access_key_id, service, region).await?;
         }
-        Ok(due)
     }
 
     /// The secret and principal of an active key; `InvalidAccessKeyId` for an unknown,
@@ -511,6 +517,15 @@ impl Tessera {
     /// process applies from the next request on.
     pub async fn authenticate(&self, access_key_id: &str) -> Result<ResolvedKey> {
         let epoch = self.meta.auth_epoch().await?;
+        self.authenticate_at(epoch, access_key_id).await
+    }
+
+    /// [`Tessera::authenticate`] with the store's epoch already read.
+    pub(crate) async fn authenticate_at(
+        &self,
+        epoch: u64,
+        access_key_id: &str,
+    ) -> Result<ResolvedKey> {
         self.identities.sync(epoch);
         let resolved = match self.identities.key(access_key_id) {
             Some(v) => v,
@@ -523,14 +538,15 @@ impl Tessera {
         resolved.ok_or(Error::InvalidAccessKeyId)
     }
 
-    /// The principal of an active key as last resolved, without reading the auth epoch: for
-    /// a second look within one request, after [`Tessera::authenticate`] synced the cache.
-    /// `None` if not cached (then authenticate).
-    pub fn cached_principal(&self, access_key_id: &str) -> Option<Arc<Principal>> {
-        self.identities
-            .key(access_key_id)
-            .flatten()
-            .map(|r| r.principal)
+    /// The secret of a key as last resolved, without reading the auth epoch: for checking a
+    /// signature before the request's one read ([`Tessera::authorize_request`] then confirms
+    /// the key under the current epoch and that the secret is still the one checked).
+    /// Falls back to [`Tessera::authenticate`] when the key is not cached.
+    pub async fn secret_for_signature(&self, access_key_id: &str) -> Result<String> {
+        match self.identities.key(access_key_id) {
+            Some(Some(resolved)) => Ok(resolved.secret),
+            _ => Ok(self.authenticate(access_key_id).await?.secret),
+        }
     }
 
     async fn resolve_key(&self, access_key_id: &str) -> Result<Option<ResolvedKey>> {

@@ -156,6 +156,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// valid while it does not change.
     async fn auth_epoch(&self) -> Result<u64>;
 
+    /// The auth epoch and, if `bucket` is given, that bucket, read together: the one read a
+    /// request's authorization needs (a stale epoch would let a revoked key through).
+    async fn epoch_and_bucket(&self, bucket: Option<&str>) -> Result<(u64, Option<BucketRecord>)>;
+
     /// Creates an account, with its first root key if given. `EntityAlreadyExists` if the id,
     /// the name or the key id is taken.
     async fn create_account(&self, account: Account, root_key: Option<AccessKey>) -> Result<()>;

@@ -48,6 +48,9 @@ pub struct PutObjectRequest {
     pub owner: String,
     /// The object ACL, stored form; `None`: the owner alone.
     pub acl: Option<String>,
+    /// The caller read the bucket just now (authorization did): no early existence check
+    /// before the body is received (the metadata write checks it again, atomically).
+    pub bucket_checked: bool,
 }
 
 /// A byte range of an object, resolved against its size: `[start, end]` inclusive.
@@ -205,7 +208,9 @@ impl Tessera {
     ) -> Result<ObjectRecord> {
         validate_key(&req.key)?;
         normalize_metadata(&mut req.headers, &req.user_metadata)?;
-        self.require_bucket(&req.bucket).await?;
+        if !req.bucket_checked {
+            self.require_bucket(&req.bucket).await?;
+        }
         let checks = std::mem::take(&mut req.checks);
         let verified = receive_verified(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await?;
         self.run_detached(move |this| async move {

@@ -1568,6 +1568,26 @@ impl MetaStore for SqliteMetaStore {
         self.read(identity::auth_epoch).await
     }
 
+    async fn epoch_and_bucket(&self, bucket: Option<&str>) -> Result<(u64, Option<BucketRecord>)> {
+        let bucket = bucket.map(str::to_owned);
+        self.read(move |conn| {
+            let epoch = identity::auth_epoch(conn)?;
+            let record = match bucket {
+                Some(name) => collect(
+                    conn,
+                    &format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?1"),
+                    &[&name],
+                    bucket_from_row,
+                )?
+                .into_iter()
+                .next(),
+                None => None,
+            };
+            Ok((epoch, record))
+        })
+        .await
+    }
+
     async fn create_account(&self, account: Account, root_key: Option<AccessKey>) -> Result<()> {
         self.write(move |conn| identity::create_account(conn, &account, root_key.as_ref()))
             .await

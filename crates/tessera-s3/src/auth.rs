@@ -23,8 +23,13 @@ pub(crate) struct StoreAuth {
 #[async_trait::async_trait]
 impl S3Auth for StoreAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        let resolved = self.app.authenticate(access_key).await.map_err(to_s3)?;
-        Ok(SecretKey::from(resolved.secret))
+        // No store read for a cached key: the access check confirms it with the request's one.
+        let secret = self
+            .app
+            .secret_for_signature(access_key)
+            .await
+            .map_err(to_s3)?;
+        Ok(SecretKey::from(secret))
     }
 }
 
@@ -112,15 +117,8 @@ impl s3s::access::S3Access for Authorizer {
             Some(c) => Some(c.access_key.clone()),
             None => pre_verified.as_ref().map(|p| p.access_key.clone()),
         };
-        // No key: an unsigned request, the anonymous principal (policies and ACLs decide).
-        let principal: Option<Arc<Principal>> = match &access_key {
-            None => None,
-            // The signature check just resolved the key through the store's epoch: reuse it.
-            Some(key) => Some(match self.app.cached_principal(key) {
-                Some(p) => p,
-                None => self.app.authenticate(key).await.map_err(to_s3)?.principal,
-            }),
-        };
+        // The secret s3s checked the signature with (Tessera's own checks read the store).
+        let verified_secret = cx.credentials().map(|c| c.secret_key.expose().to_owned());
         let action = action_of(cx.s3_op().name());
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
@@ -147,18 +145,34 @@ impl s3s::access::S3Access for Authorizer {
             upload_id: upload_id.as_deref(),
         };
         // DeleteObjects names its keys in the body: the handler decides each key.
-        let authorized_bucket = if cx.s3_op().name() == "DeleteObjects" {
-            match bucket.as_deref() {
+        let (principal, authorized_bucket) = if cx.s3_op().name() == "DeleteObjects" {
+            // No key: an unsigned request, the anonymous principal (policies and ACLs decide).
+            let principal: Option<Arc<Principal>> = match &access_key {
+                None => None,
+                Some(key) => {
+                    let resolved = self.app.authenticate(key).await.map_err(to_s3)?;
+                    // The key id was deleted and made again with another secret meanwhile.
+                    if verified_secret
+                        .as_deref()
+                        .is_some_and(|s| s != resolved.secret)
+                    {
+                        return Err(to_s3(Error::InvalidAccessKeyId));
+                    }
+                    Some(resolved.principal)
+                }
+            };
+            let b = match bucket.as_deref() {
                 Some(b) => self
                     .app
                     .bucket_checked_owner(b, request.expected_owner)
                     .await
                     .map_err(to_s3)?,
                 None => None,
-            }
+            };
+            (principal, b)
         } else {
             self.app
-                .authorize(principal.as_deref(), &request)
+                .authorize_request(access_key.as_deref(), verified_secret.as_deref(), &request)
                 .await
                 .map_err(to_s3)?
         };
@@ -183,11 +197,11 @@ impl s3s::access::S3Access for Authorizer {
             }
         }
         // GetAccessKeyLastUsed: recorded off the request path, at most once a minute per key.
-        if let Some(access_key) = access_key {
+        if let Some(access_key) = access_key.filter(|k| self.app.key_use_due(k)) {
             let app = self.app.clone();
             let region = self.region.clone();
             tokio::spawn(async move {
-                if let Err(e) = app.note_key_use(&access_key, "s3", &region).await {
+                if let Err(e) = app.record_key_use(&access_key, "s3", &region).await {
                     tracing::debug!(error = %e, "cannot record an access key's last use");
                 }
             });

@@ -220,12 +220,15 @@ impl IamBackend for CoreIam {
             .list_users(self.account())
             .await
             .map_err(iam_error)?;
-        let users: Vec<tessera_iam::User> = users
+        let mut users: Vec<tessera_iam::User> = users
             .iter()
             .filter(|u| u.path.starts_with(&input.path_prefix))
             .map(user_out)
             .collect();
-        Ok(page(users, &input.paging, |u| u.user_name.clone()))
+        // IAM lists users by name regardless of case (names are unique ignoring case).
+        let key = |u: &tessera_iam::User| u.user_name.to_ascii_lowercase();
+        users.sort_by_key(key);
+        Ok(page(users, &input.paging, key))
     }
 
     async fn update_user(&self, _caller: &Caller, input: UpdateUserInput) -> Result<(), IamError> {

@@ -171,6 +171,14 @@ impl MetaStore for MemMetaStore {
         Ok(self.lock()?.buckets.get(name).cloned())
     }
 
+    async fn epoch_and_bucket(&self, bucket: Option<&str>) -> Result<(u64, Option<BucketRecord>)> {
+        let state = self.lock()?;
+        Ok((
+            state.auth_epoch,
+            bucket.and_then(|b| state.buckets.get(b).cloned()),
+        ))
+    }
+
     async fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketRecord>> {
         let state = self.lock()?;
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);

@@ -84,6 +84,7 @@ macro_rules! meta_store_conformance {
             root_key_replaced,
             user_policies_rules,
             auth_epoch_moves,
+            epoch_and_bucket_together,
         }
     };
     (@tests $harness:expr; $($case:ident),* $(,)?) => {
@@ -2434,6 +2435,29 @@ pub async fn user_policies_rules(h: &dyn Harness) {
 
 /// Every identity change moves the auth epoch, a key-use record does not, and a reopened
 /// store (another process) sees the same epoch and data.
+/// The epoch and a bucket read together agree with the separate reads.
+pub async fn epoch_and_bucket_together(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("both")).await.unwrap();
+    let epoch = store.auth_epoch().await.unwrap();
+    let (e, b) = store.epoch_and_bucket(Some("both")).await.unwrap();
+    assert_eq!((e, b), (epoch, store.get_bucket("both").await.unwrap()));
+    assert_eq!(
+        store.epoch_and_bucket(Some("none")).await.unwrap(),
+        (epoch, None)
+    );
+    assert_eq!(store.epoch_and_bucket(None).await.unwrap(), (epoch, None));
+    store
+        .create_account(account("444455556666", "later"), None)
+        .await
+        .unwrap();
+    let (moved, _) = store.epoch_and_bucket(Some("both")).await.unwrap();
+    assert!(
+        moved > epoch,
+        "an identity change moves the epoch seen with the bucket"
+    );
+}
+
 pub async fn auth_epoch_moves(h: &dyn Harness) {
     let a = account("111122223333", "a");
     let epoch = {

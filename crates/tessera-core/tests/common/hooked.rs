@@ -41,6 +41,9 @@ impl<H: Hooks> MetaStore for HookedMeta<H> {
     async fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
         self.inner.get_bucket(name).await
     }
+    async fn epoch_and_bucket(&self, bucket: Option<&str>) -> Result<(u64, Option<BucketRecord>)> {
+        self.inner.epoch_and_bucket(bucket).await
+    }
     async fn list_buckets(&self, after: Option<&str>, limit: usize) -> Result<Vec<BucketRecord>> {
         self.inner.list_buckets(after, limit).await
     }

@@ -147,6 +147,8 @@ pub async fn put_object(
         condition: write_condition(input.if_match, input.if_none_match)?,
         owner: access.owner,
         acl: access.acl,
+        // write_access found the bucket in the access check's read.
+        bucket_checked: true,
     };
     let object = app
         .put_object(request, convert::body(input.body))
