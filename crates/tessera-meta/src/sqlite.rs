@@ -178,14 +178,54 @@ fn encode_metadata(meta: &BTreeMap<String, String>) -> Result<Option<String>> {
     }
     serde_json::to_string(meta)
         .map(Some)
-        .map_err(|e| Error::Internal(format!("encoding a name-value map: {e}")))
+        .map_err(|e| Error::Internal(format!("encoding user metadata: {e}")))
+}
+
+/// Bucket settings as stored: `name`, `\n`, the value's length in bytes, `\n`, the value, for
+/// each setting. Not JSON: policies are JSON themselves, and escaping them again made every
+/// request's bucket read parse kilobytes of escapes.
+fn encode_settings(settings: &BTreeMap<String, String>) -> Option<String> {
+    if settings.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for (name, value) in settings {
+        out.push_str(name);
+        out.push('\n');
+        out.push_str(&value.len().to_string());
+        out.push('\n');
+        out.push_str(value);
+    }
+    Some(out)
+}
+
+/// Reads [`encode_settings`]' form.
+fn decode_settings(text: Option<String>) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let Some(text) = text else {
+        return Ok(out);
+    };
+    let bad = || corrupt("bucket settings");
+    // The first form of schema step 3 (main before its release) stored a JSON object.
+    if text.starts_with('{') {
+        return serde_json::from_str(&text).map_err(|_| bad());
+    }
+    let mut rest = text.as_str();
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once('\n').ok_or_else(bad)?;
+        let (len, after) = after.split_once('\n').ok_or_else(bad)?;
+        let len: usize = len.parse().map_err(|_| bad())?;
+        let value = after.get(..len).ok_or_else(bad)?;
+        out.insert(name.to_owned(), value.to_owned());
+        rest = &after[len..];
+    }
+    Ok(out)
 }
 
 fn decode_metadata(text: Option<String>) -> Result<BTreeMap<String, String>> {
     match text {
         None => Ok(BTreeMap::new()),
-        Some(t) => serde_json::from_str(&t)
-            .map_err(|_| corrupt("name-value map (metadata or bucket settings)")),
+        Some(t) => serde_json::from_str(&t).map_err(|_| corrupt("user metadata")),
     }
 }
 
@@ -244,7 +284,7 @@ fn bucket_from_row(row: &Row<'_>) -> Result<BucketRecord> {
         created: row.get(1).db()?,
         region: row.get(2).db()?,
         owner: row.get(3).db()?,
-        settings: decode_metadata(row.get(4).db()?)?,
+        settings: decode_settings(row.get(4).db()?)?,
     })
 }
 
@@ -998,7 +1038,7 @@ impl MetaStore for SqliteMetaStore {
                 bucket.created,
                 bucket.region,
                 bucket.owner,
-                encode_metadata(&bucket.settings)?,
+                encode_settings(&bucket.settings),
             ])
             .db()?;
             Ok(())
@@ -1053,14 +1093,14 @@ impl MetaStore for SqliteMetaStore {
             let Some(current) = current else {
                 return Err(Error::NoSuchBucket);
             };
-            let mut settings = decode_metadata(current)?;
+            let mut settings = decode_settings(current)?;
             match value {
                 Some(v) => settings.insert(setting.as_str().to_owned(), v),
                 None => settings.remove(setting.as_str()),
             };
             conn.prepare_cached("UPDATE buckets SET settings = ?2 WHERE name = ?1")
                 .db()?
-                .execute(params![bucket, encode_metadata(&settings)?])
+                .execute(params![bucket, encode_settings(&settings)])
                 .db()?;
             Ok(())
         })
@@ -1807,6 +1847,25 @@ mod tests {
         assert_eq!(prefix_successor(&[0x61, 0xFF, 0xFF]), Some(b"b".to_vec()));
         assert_eq!(prefix_successor(&[0xFF]), None);
         assert_eq!(prefix_successor("é".as_bytes()), Some(vec![0xC3, 0xAA]));
+    }
+
+    #[test]
+    fn settings_encoding_round_trips() {
+        let mut m = BTreeMap::new();
+        assert_eq!(encode_settings(&m), None);
+        assert!(decode_settings(None).unwrap().is_empty());
+        m.insert("policy".to_owned(), "{\"a\":\"x\ny\"}\n".to_owned());
+        m.insert("acl".to_owned(), "é€ 1\n2".to_owned());
+        m.insert("empty".to_owned(), String::new());
+        assert_eq!(decode_settings(encode_settings(&m)).unwrap(), m);
+        let old = r#"{"policy":"{\"a\":1}"}"#.to_owned();
+        assert_eq!(decode_settings(Some(old)).unwrap()["policy"], "{\"a\":1}");
+        for broken in ["policy\n", "policy\n9\nshort", "p\nx\ny", "acl\n1\n\u{e9}"] {
+            assert!(
+                decode_settings(Some(broken.to_owned())).is_err(),
+                "{broken:?}"
+            );
+        }
     }
 
     #[test]
