@@ -241,3 +241,20 @@ def test_users_list_in_name_order_ignoring_case(server):
     assert [u["UserName"] for p in paged for u in p["Users"]] == want
     for n in want:
         iam.delete_user(UserName=n)
+
+
+def test_access_keys_paginate_whatever_their_ids(server):
+    """Two keys of a user, one per page: both listed (the marker follows the listing order,
+    whichever key id sorts first). Repeated, as key ids are random."""
+    iam = client(server, "iam", server.access_key, server.secret_key)
+    for _ in range(4):
+        name = f"pager-{uuid.uuid4().hex[:8]}"
+        iam.create_user(UserName=name)
+        ids = sorted(iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+                     for _ in range(2))
+        paged = iam.get_paginator("list_access_keys").paginate(
+            UserName=name, PaginationConfig={"PageSize": 1})
+        assert sorted(k["AccessKeyId"] for p in paged for k in p["AccessKeyMetadata"]) == ids
+        for key_id in ids:
+            iam.delete_access_key(UserName=name, AccessKeyId=key_id)
+        iam.delete_user(UserName=name)

@@ -70,8 +70,10 @@ fn status_in(s: AccessKeyStatus) -> KeyStatus {
     }
 }
 
-/// One page of `items` (sorted by `name`) after the marker (the last name of the previous page).
-fn page<T>(items: Vec<T>, paging: &Paging, name: impl Fn(&T) -> String) -> Page<T> {
+/// One page of `items`, ordered by `name` (the order the marker relies on), after the marker
+/// (the last name of the previous page).
+fn page<T>(mut items: Vec<T>, paging: &Paging, name: impl Fn(&T) -> String) -> Page<T> {
+    items.sort_by_cached_key(|i| name(i));
     let after = paging.marker.clone();
     let mut rest: Vec<T> = items
         .into_iter()
@@ -220,15 +222,15 @@ impl IamBackend for CoreIam {
             .list_users(self.account())
             .await
             .map_err(iam_error)?;
-        let mut users: Vec<tessera_iam::User> = users
+        let users: Vec<tessera_iam::User> = users
             .iter()
             .filter(|u| u.path.starts_with(&input.path_prefix))
             .map(user_out)
             .collect();
         // IAM lists users by name regardless of case (names are unique ignoring case).
-        let key = |u: &tessera_iam::User| u.user_name.to_ascii_lowercase();
-        users.sort_by_key(key);
-        Ok(page(users, &input.paging, key))
+        Ok(page(users, &input.paging, |u| {
+            u.user_name.to_ascii_lowercase()
+        }))
     }
 
     async fn update_user(&self, _caller: &Caller, input: UpdateUserInput) -> Result<(), IamError> {
