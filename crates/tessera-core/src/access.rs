@@ -184,6 +184,15 @@ fn is_owner(acl: &Acl, caller: &Caller) -> bool {
     !acl.owner.is_empty() && caller.canonical_id() == Some(acl.owner.as_str())
 }
 
+/// `x-amz-expected-bucket-owner` must name the bucket's owner (a missing bucket is left to
+/// the operation).
+fn check_expected_owner(bucket: Option<&BucketRecord>, expected: Option<&str>) -> Result<()> {
+    match (bucket, expected) {
+        (Some(b), Some(e)) if e != b.owner => Err(Error::AccessDenied),
+        _ => Ok(()),
+    }
+}
+
 /// Equality of two secrets in time independent of where they differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -725,7 +734,23 @@ impl Tessera {
         verified_secret: Option<&str>,
         req: &AccessRequest<'_>,
     ) -> Result<(Option<Arc<Principal>>, Option<BucketRecord>)> {
+        let (principal, bucket) = self
+            .authenticate_request(access_key, verified_secret, req)
+            .await?;
+        let bucket = self.decide(principal.as_deref(), req, bucket).await?;
+        Ok((principal, bucket))
+    }
+
+    /// The first half of [`Tessera::authorize_request`], for requests decided per key later
+    /// (DeleteObjects): the one read, the key confirmed, `x-amz-expected-bucket-owner` checked.
+    pub async fn authenticate_request(
+        &self,
+        access_key: Option<&str>,
+        verified_secret: Option<&str>,
+        req: &AccessRequest<'_>,
+    ) -> Result<(Option<Arc<Principal>>, Option<BucketRecord>)> {
         let (epoch, bucket) = self.meta.epoch_and_bucket(req.bucket).await?;
+        check_expected_owner(bucket.as_ref(), req.expected_owner)?;
         let principal = match access_key {
             None => None,
             Some(key) => {
@@ -739,7 +764,6 @@ impl Tessera {
                 Some(resolved.principal)
             }
         };
-        let bucket = self.decide(principal.as_deref(), req, bucket).await?;
         Ok((principal, bucket))
     }
 
@@ -751,11 +775,7 @@ impl Tessera {
         bucket: Option<BucketRecord>,
     ) -> Result<Option<BucketRecord>> {
         let creating = req.action == "s3:CreateBucket";
-        if let Some(b) = &bucket {
-            if req.expected_owner.is_some_and(|e| e != b.owner) {
-                return Err(Error::AccessDenied);
-            }
-        }
+        check_expected_owner(bucket.as_ref(), req.expected_owner)?;
         let caller = caller_of(principal);
         if let (Some(b), Some(p)) = (&bucket, principal) {
             if p.account.id == b.owner && !creating {
@@ -914,20 +934,6 @@ impl Tessera {
         };
         let decision = policy::evaluate_with(&identity, None, Some(&object.owner), &ctx, access);
         Ok(Some(!decision.is_allowed()))
-    }
-
-    /// The bucket of a request decided per key later (DeleteObjects): only
-    /// `x-amz-expected-bucket-owner` is checked now. `None` if the bucket does not exist.
-    pub async fn bucket_checked_owner(
-        &self,
-        bucket: &str,
-        expected_owner: Option<&str>,
-    ) -> Result<Option<BucketRecord>> {
-        let b = self.meta.get_bucket(bucket).await?;
-        match (&b, expected_owner) {
-            (Some(b), Some(e)) if e != b.owner => Err(Error::AccessDenied),
-            _ => Ok(b),
-        }
     }
 
     /// Whether the bucket's or the object's ACL grants `action` to the caller.

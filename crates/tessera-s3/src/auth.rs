@@ -145,37 +145,15 @@ impl s3s::access::S3Access for Authorizer {
             upload_id: upload_id.as_deref(),
         };
         // DeleteObjects names its keys in the body: the handler decides each key.
+        let (key_id, secret) = (access_key.as_deref(), verified_secret.as_deref());
         let (principal, authorized_bucket) = if cx.s3_op().name() == "DeleteObjects" {
-            // No key: an unsigned request, the anonymous principal (policies and ACLs decide).
-            let principal: Option<Arc<Principal>> = match &access_key {
-                None => None,
-                Some(key) => {
-                    let resolved = self.app.authenticate(key).await.map_err(to_s3)?;
-                    // The key id was deleted and made again with another secret meanwhile.
-                    if verified_secret
-                        .as_deref()
-                        .is_some_and(|s| s != resolved.secret)
-                    {
-                        return Err(to_s3(Error::InvalidAccessKeyId));
-                    }
-                    Some(resolved.principal)
-                }
-            };
-            let b = match bucket.as_deref() {
-                Some(b) => self
-                    .app
-                    .bucket_checked_owner(b, request.expected_owner)
-                    .await
-                    .map_err(to_s3)?,
-                None => None,
-            };
-            (principal, b)
-        } else {
             self.app
-                .authorize_request(access_key.as_deref(), verified_secret.as_deref(), &request)
+                .authenticate_request(key_id, secret, &request)
                 .await
-                .map_err(to_s3)?
-        };
+        } else {
+            self.app.authorize_request(key_id, secret, &request).await
+        }
+        .map_err(to_s3)?;
         if matches!(cx.s3_op().name(), "CopyObject" | "UploadPartCopy") {
             if let Some((src_bucket, src_key)) =
                 header(cx, "x-amz-copy-source").and_then(copy_source)
