@@ -43,6 +43,16 @@ pub enum BucketSetting {
     /// Set (never cleared) once an account other than the owner may own an object in the
     /// bucket: only then does authorization read the object's owner.
     ForeignObjects,
+    /// Versioning state: `Enabled` or `Suspended` (absent: never enabled).
+    Versioning,
+    /// The lifecycle configuration (stored form of the lifecycle module).
+    Lifecycle,
+    /// The bucket's tag set (stored form of the tagging module).
+    Tagging,
+    /// Default server-side encryption (stored form of the encryption module).
+    Encryption,
+    /// Object lock configuration (present only on buckets created with object lock).
+    ObjectLock,
 }
 
 impl BucketSetting {
@@ -55,6 +65,11 @@ impl BucketSetting {
             BucketSetting::Ownership => "ownership",
             BucketSetting::ForeignObjects => "foreign-objects",
             BucketSetting::PolicySelfLockout => "policy-self-lockout",
+            BucketSetting::Versioning => "versioning",
+            BucketSetting::Lifecycle => "lifecycle",
+            BucketSetting::Tagging => "tagging",
+            BucketSetting::Encryption => "encryption",
+            BucketSetting::ObjectLock => "object-lock",
         }
     }
 }
