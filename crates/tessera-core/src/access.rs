@@ -19,7 +19,7 @@ use crate::acl::{self, Acl, CannedAcl, Permission};
 use crate::error::{AccessError, Error, Result};
 use crate::identities::{s3_resource_arn, AccessRequest};
 use crate::policy::{self, Caller, Decision, Policy, PolicyKind, PolicyPrincipal, ResourceAccess};
-use crate::records::{now_millis, BucketRecord, BucketSetting, ObjectRecord};
+use crate::records::{now_millis, BucketRecord, BucketSetting, ObjectRecord, ObjectUpdate};
 use crate::tessera::Tessera;
 
 /// Who owns the objects written to a bucket, and whether ACLs count (S3's ObjectOwnership).
@@ -473,7 +473,7 @@ impl Tessera {
             .await
     }
 
-    /// PutObjectAcl on the current object at bucket/key.
+    /// PutObjectAcl on a version of bucket/key (the one read, guarded by its object id).
     pub async fn put_object_acl(
         &self,
         bucket: &BucketRecord,
@@ -485,7 +485,12 @@ impl Tessera {
         let acl = self.acl_of_put(bucket, &owner, req, body).await?;
         let stored = (!is_default(&acl)).then(|| acl.to_stored());
         self.meta
-            .put_object_acl(&bucket.name, &object.key, &object.object_id, stored)
+            .update_object(
+                &bucket.name,
+                &object.key,
+                &object.object_id,
+                ObjectUpdate::Acl(stored),
+            )
             .await
     }
 
@@ -844,7 +849,7 @@ impl Tessera {
         }
         if ObjectOwnership::of(b).acls_enabled() {
             access.acl_allows = self
-                .acl_grants(b, req.key, req.action, &caller, pab.ignore_public_acls)
+                .acl_grants(b, req.key, req.version_id, req.action, &caller, pab.ignore_public_acls)
                 .await?;
             if access.acl_allows && decide(access).is_allowed() {
                 return Ok(bucket);
@@ -871,7 +876,7 @@ impl Tessera {
         // listing), 403 to anyone else: S3's rule for GetObject / HeadObject.
         if req.action == "s3:GetObject" {
             if let Some(key) = req.key {
-                if self.meta.get_object(&b.name, key).await?.is_none() {
+                if self.version_for_access(&b.name, key, req.version_id).await?.is_none() {
                     // As a listing of exactly this key would (its prefix is the key).
                     let mut conditions = req.conditions.to_vec();
                     conditions.push(("s3:prefix".to_owned(), vec![key.to_owned()]));
@@ -907,7 +912,7 @@ impl Tessera {
         if b.setting(BucketSetting::ForeignObjects).is_none() {
             return Ok(None);
         }
-        let Some(object) = self.meta.get_object(&b.name, key).await? else {
+        let Some(object) = self.version_for_access(&b.name, key, req.version_id).await? else {
             return Ok(None);
         };
         if object.owner == b.owner || object.owner.is_empty() {
@@ -936,17 +941,36 @@ impl Tessera {
         Ok(Some(!decision.is_allowed()))
     }
 
+    /// The version a request on bucket/key acts on, for its owner and ACL: the named one or
+    /// the current one; `None` when missing or a delete marker (which has no ACL).
+    async fn version_for_access(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectRecord>> {
+        let found = match version_id {
+            Some(v) if crate::versions::check_version_id(v).is_ok() => {
+                self.meta.get_object_version(bucket, key, v).await?
+            }
+            Some(_) => None,
+            None => self.meta.get_object(bucket, key).await?,
+        };
+        Ok(found.filter(|o| !o.delete_marker))
+    }
+
     /// Whether the bucket's or the object's ACL grants `action` to the caller.
     async fn acl_grants(
         &self,
         bucket: &BucketRecord,
         key: Option<&str>,
+        version_id: Option<&str>,
         action: &str,
         caller: &Caller,
         ignore_public: bool,
     ) -> Result<bool> {
         if let (Some(key), Some(permission)) = (key, acl::object_permission(action)) {
-            let Some(object) = self.meta.get_object(&bucket.name, key).await? else {
+            let Some(object) = self.version_for_access(&bucket.name, key, version_id).await? else {
                 return Ok(false);
             };
             let acl = self.object_acl(&object).await?;

@@ -27,6 +27,21 @@ pub enum Error {
     InvalidLocationConstraint,
     #[error("key not found")]
     NoSuchKey,
+    /// The version read is a delete marker: the key's current one (404 NoSuchKey) or the one
+    /// named by version id (`by_version`: 405 MethodNotAllowed), reported with its id.
+    #[error("the version is a delete marker")]
+    DeleteMarker {
+        version_id: String,
+        last_modified: Millis,
+        by_version: bool,
+    },
+    #[error("version not found")]
+    NoSuchVersion,
+    /// The bucket's state forbids the operation (suspending versioning under object lock).
+    #[error("{0}")]
+    InvalidBucketState(String),
+    #[error("invalid storage class")]
+    InvalidStorageClass,
     #[error("multipart upload not found")]
     NoSuchUpload,
     #[error("precondition failed")]
@@ -193,6 +208,10 @@ pub enum ArgumentError {
     CopySourceRangeOutOfBounds { size: u64 },
     #[error("value {value} is out of range")]
     OutOfRange { value: u64 },
+    #[error("invalid version id")]
+    VersionId,
+    #[error("version-id marker without key marker")]
+    VersionIdMarkerWithoutKeyMarker,
 }
 
 /// A request that is well-formed but not acceptable as a whole.

@@ -94,6 +94,8 @@ pub struct AccessRequest<'a> {
     pub conditions: &'a [(String, Vec<String>)],
     /// The multipart upload the request names (`uploadId`), for the initiator's own rights.
     pub upload_id: Option<&'a str>,
+    /// The object version the request names (`versionId`): its owner and ACL decide.
+    pub version_id: Option<&'a str>,
 }
 
 /// The resource ARN of an S3 request.

@@ -26,6 +26,7 @@ pub mod payload;
 pub mod policy;
 pub mod records;
 pub mod tessera;
+pub mod versions;
 
 pub use blob::{BlobInfo, BlobStore, BlobWriter, ByteStream, TempInfo};
 pub use error::{AccessError, Error, Result};

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use crate::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy};
 use crate::error::Result;
 use crate::records::{
-    BlobId, BucketRecord, BucketSetting, CompleteRequest, CompletedUpload, ListAfter, Millis,
-    ObjectRecord, PartRecord, Segment, UploadRecord, WriteCondition,
+    BlobId, BucketRecord, BucketSetting, CompleteRequest, CompletedUpload, ListAfter,
+    ListedVersion, Millis, ObjectRecord, ObjectUpdate, PartRecord, Segment, UploadRecord,
+    VersionCursor, WriteCondition,
 };
 
 /// Durable metadata storage. Implemented by `tessera-meta` (SQLite, later PostgreSQL);
@@ -37,14 +38,19 @@ pub trait MetaStore: Send + Sync + 'static {
         value: Option<String>,
     ) -> Result<()>;
 
-    /// Deletes an empty bucket: `NoSuchBucket` if missing, `BucketNotEmpty` if it holds any object.
+    /// Deletes an empty bucket: `NoSuchBucket` if missing, `BucketNotEmpty` if it holds any
+    /// version or delete marker.
     /// In-progress multipart uploads in it are aborted with it; the blobs of their parts are returned.
     async fn delete_bucket(&self, name: &str) -> Result<Vec<BlobId>>;
 
-    /// Stores `object` under its bucket/key with `segments`, replacing any object there.
+    /// Stores `object` (an object with `segments`, or a delete marker with none) as a version of
+    /// its key. A version with the same version id (the `null` version) is replaced. Of a key's
+    /// versions the one with the smallest sequencer is current: a newer one takes the place of
+    /// the current version, an older one is kept as non-current (a versioned upload started
+    /// before the current version was written).
     /// `NoSuchBucket` if the bucket is missing; `PreconditionFailed` if `condition` does not hold
-    /// against the current object (checked inside the same transaction).
-    /// Returns the blobs of the replaced object.
+    /// against the current version (a delete marker counts as no object), checked inside the
+    /// same transaction. Returns the blobs of the replaced version.
     async fn put_object(
         &self,
         object: ObjectRecord,
@@ -52,18 +58,26 @@ pub trait MetaStore: Send + Sync + 'static {
         condition: WriteCondition,
     ) -> Result<Vec<BlobId>>;
 
-    /// The current object at bucket/key, if any.
+    /// The current version at bucket/key (possibly a delete marker), if any.
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
 
-    /// Replaces the ACL of the current object at bucket/key (`None`: the owner alone), if its
-    /// object id is still `object_id` (`NoSuchKey` if the key is gone or holds another
-    /// object, so an ACL never lands on an object its caller did not see).
-    async fn put_object_acl(
+    /// The version `version_id` of bucket/key (possibly a delete marker), if any.
+    async fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Option<ObjectRecord>>;
+
+    /// Changes a sub-resource (ACL, tags) of the version of bucket/key whose object id is
+    /// `object_id` (`NoSuchKey` if that version is gone, so a change never lands on a version
+    /// its caller did not see).
+    async fn update_object(
         &self,
         bucket: &str,
         key: &str,
         object_id: &str,
-        acl: Option<String>,
+        update: ObjectUpdate,
     ) -> Result<()>;
 
     /// Segments of the object `object_id`, ordered by offset, whose byte range intersects
@@ -81,17 +95,21 @@ pub trait MetaStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Segment>>;
 
-    /// Deletes the object at bucket/key. `condition.if_match` is checked atomically
-    /// (`PreconditionFailed`). Returns `None` if nothing was there, else the freed blobs.
+    /// Removes the version `version_id` of bucket/key (an object or a delete marker); if it was
+    /// current, the next newest version becomes current. `condition.if_match` is checked
+    /// atomically against the removed version (`PreconditionFailed`). Returns `None` if no such
+    /// version exists, else the removed version and its freed blobs.
     async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
+        version_id: &str,
         condition: WriteCondition,
-    ) -> Result<Option<Vec<BlobId>>>;
+    ) -> Result<Option<(ObjectRecord, Vec<BlobId>)>>;
 
-    /// Objects in `bucket` whose key starts with `prefix` and is greater than `after`,
-    /// in key byte order, at most `limit`. `NoSuchBucket` if the bucket is missing.
+    /// Current versions that are not delete markers in `bucket` whose key starts with `prefix`
+    /// and is greater than `after`, in key byte order, at most `limit`. `NoSuchBucket` if the
+    /// bucket is missing.
     async fn list_objects(
         &self,
         bucket: &str,
@@ -99,6 +117,17 @@ pub trait MetaStore: Send + Sync + 'static {
         after: ListAfter,
         limit: usize,
     ) -> Result<Vec<ObjectRecord>>;
+
+    /// Every version and delete marker in `bucket` whose key starts with `prefix`, after
+    /// `after`, ordered by key bytes then newest first (sequencer), at most `limit`.
+    /// `NoSuchBucket` if the bucket is missing.
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: VersionCursor,
+        limit: usize,
+    ) -> Result<Vec<ListedVersion>>;
 
     /// Records a new multipart upload. `NoSuchBucket` if the bucket is missing.
     async fn create_upload(&self, upload: UploadRecord) -> Result<()>;
@@ -133,7 +162,8 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<Vec<PartRecord>>;
 
     /// Completes an upload atomically: checks the condition and that every segment's part still
-    /// holds the same blob (`Conflict` otherwise), stores the object and its segments, removes the
+    /// holds the same blob (`Conflict` otherwise), stores the object and its segments as a
+    /// version placed as [`MetaStore::put_object`] places it, removes the
     /// upload and all its parts, and records a [`CompletedUpload`].
     /// `NoSuchUpload` if the upload is gone. Returns freed blobs (unused parts, replaced object).
     async fn complete_upload(&self, request: CompleteRequest) -> Result<Vec<BlobId>>;

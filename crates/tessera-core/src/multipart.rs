@@ -13,10 +13,11 @@ use crate::names::{normalize_metadata, validate_key};
 use crate::objects::MAX_PUT_SIZE;
 use crate::payload::{receive, receive_verified, BodyStream, PayloadChecks, ReceivedBlob};
 use crate::records::{
-    now_millis, BlobId, CompleteRequest, ContentHeaders, ListAfter, ObjectChecksum, ObjectRecord,
-    PartRecord, Segment, UploadRecord, WriteCondition,
+    new_sequencer, now_millis, BlobId, CompleteRequest, ContentHeaders, ListAfter, ObjectAttrs,
+    ObjectChecksum, ObjectRecord, PartRecord, Segment, UploadRecord, WriteCondition,
 };
 use crate::tessera::Tessera;
+use crate::versions::Versioning;
 
 /// Highest part number S3 allows.
 pub const MAX_PART_NUMBER: u32 = 10_000;
@@ -39,6 +40,8 @@ pub struct CreateUploadRequest {
     pub owner: String,
     /// The object ACL, stored form; `None`: the owner alone.
     pub acl: Option<String>,
+    /// Storage class, redirect and tags the object gets (validated by the caller).
+    pub attrs: ObjectAttrs,
 }
 
 /// One part named in a CompleteMultipartUpload request.
@@ -71,6 +74,8 @@ pub struct CompleteUploadRequest {
 pub struct CopySource {
     pub bucket: String,
     pub key: String,
+    /// `?versionId=` of the copy source.
+    pub version_id: Option<String>,
     pub range: Option<(u64, u64)>,
     pub conditions: ReadConditions,
 }
@@ -184,6 +189,9 @@ impl Tessera {
             initiator: req.initiator,
             owner: req.owner,
             acl: req.acl,
+            // The upload's place among the key's versions, should the bucket be versioned.
+            sequencer: new_sequencer(),
+            attrs: req.attrs,
         };
         self.meta.create_upload(upload.clone()).await?;
         Ok(upload)
@@ -281,7 +289,9 @@ impl Tessera {
     ) -> Result<(PartRecord, ObjectRecord)> {
         let upload_id = upload.upload_id.as_str();
         for _ in 0..5 {
-            let object = self.object_record(&source.bucket, &source.key).await?;
+            let object = self
+                .object_version(&source.bucket, &source.key, source.version_id.as_deref())
+                .await?;
             source.conditions.check_copy_source(&object)?;
             let (start, end_excl) = match source.range {
                 Some((first, last)) => {
@@ -432,12 +442,17 @@ impl Tessera {
                 return Err(Error::InvalidPartOrder);
             }
         }
+        let versioning = Versioning::of(&self.require_bucket(&req.bucket).await?);
         for _ in 0..COMPLETE_RETRIES {
             let upload = match self.meta.get_upload(&req.upload_id).await? {
                 Some(u) if u.bucket == req.bucket && u.key == req.key => u,
                 _ => return self.completed_again(&req).await,
             };
-            let (object, segments) = self.assemble(&upload, &req).await?;
+            let (mut object, segments) = self.assemble(&upload, &req).await?;
+            // Versioned: placed by the upload's start (the user guide's rule); else the null
+            // version, newest when it commits.
+            (object.version_id, object.sequencer) =
+                versioning.new_version(upload.sequencer.clone());
             let request = CompleteRequest {
                 upload_id: req.upload_id.clone(),
                 object: object.clone(),
@@ -468,9 +483,13 @@ impl Tessera {
                     && done.key == req.key
                     && requested_etag(req).is_some_and(|e| etag::etag_matches(&e, &done.etag)) =>
             {
-                match self.meta.get_object(&req.bucket, &req.key).await? {
-                    // Still the current object: its segments say which part numbers it was
-                    // completed from, so a list naming others (same ETags) is not a retry.
+                let made = self
+                    .meta
+                    .get_object_version(&req.bucket, &req.key, &done.version_id)
+                    .await?;
+                match made {
+                    // The version it made is still there: its segments say which part numbers
+                    // it was completed from, so a list naming others (same ETags) is not a retry.
                     Some(obj) if etag::etag_matches(&obj.etag, &done.etag) => {
                         if self.same_part_numbers(&obj.object_id, req).await? {
                             Ok(obj)
@@ -492,6 +511,10 @@ impl Tessera {
                         parts_count: None,
                         owner: String::new(),
                         acl: None,
+                        version_id: done.version_id,
+                        sequencer: String::new(),
+                        delete_marker: false,
+                        attrs: ObjectAttrs::default(),
                     }),
                 }
             }
@@ -611,6 +634,10 @@ impl Tessera {
             parts_count: Some(u32::try_from(segments.len()).unwrap_or(MAX_PART_NUMBER)),
             owner: upload.owner.clone(),
             acl: upload.acl.clone(),
+            version_id: String::new(),
+            sequencer: String::new(),
+            delete_marker: false,
+            attrs: upload.attrs.clone(),
         };
         Ok((object, segments))
     }

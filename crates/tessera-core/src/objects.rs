@@ -12,10 +12,11 @@ use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
 use crate::payload::{receive_verified, BodyStream, PayloadChecks};
 use crate::records::{
-    now_millis, BlobId, ContentHeaders, ListAfter, ObjectChecksum, ObjectRecord, Segment,
-    WriteCondition,
+    new_sequencer, now_millis, BlobId, BucketRecord, ContentHeaders, ListAfter, ObjectAttrs,
+    ObjectChecksum, ObjectRecord, Segment, WriteCondition,
 };
 use crate::tessera::Tessera;
+use crate::versions::Versioning;
 
 /// Largest single PUT (and largest part), as S3: 5 GiB.
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -48,9 +49,11 @@ pub struct PutObjectRequest {
     pub owner: String,
     /// The object ACL, stored form; `None`: the owner alone.
     pub acl: Option<String>,
-    /// The caller read the bucket just now (authorization did): no early existence check
-    /// before the body is received (the metadata write checks it again, atomically).
-    pub bucket_checked: bool,
+    /// Storage class, redirect and tags (validated by the caller).
+    pub attrs: ObjectAttrs,
+    /// The bucket as the caller read it just now (authorization did): no early read before
+    /// the body is received (the metadata write checks the bucket again, atomically).
+    pub bucket_record: Option<BucketRecord>,
 }
 
 /// A byte range of an object, resolved against its size: `[start, end]` inclusive.
@@ -104,6 +107,8 @@ pub struct GetObjectRequest {
     pub range: Option<RangeRequest>,
     pub part_number: Option<u32>,
     pub conditions: ReadConditions,
+    /// `versionId`: read that version instead of the current one.
+    pub version_id: Option<String>,
 }
 
 /// An object ready to be streamed.
@@ -170,6 +175,8 @@ pub struct ListRequest {
 pub struct CopyObjectRequest {
     pub source_bucket: String,
     pub source_key: String,
+    /// `?versionId=` of the copy source: that version instead of the current one.
+    pub source_version_id: Option<String>,
     pub source_conditions: ReadConditions,
     pub bucket: String,
     pub key: String,
@@ -180,6 +187,10 @@ pub struct CopyObjectRequest {
     pub owner: String,
     /// The object ACL, stored form; `None`: the owner alone.
     pub acl: Option<String>,
+    /// Storage class and redirect of the copy; its tags unless `copy_tags`.
+    pub attrs: ObjectAttrs,
+    /// `x-amz-tagging-directive: COPY` (the default): the source's tags, not `attrs.tags`.
+    pub copy_tags: bool,
 }
 
 /// The object ETag and checksum for a single PUT.
@@ -208,14 +219,18 @@ impl Tessera {
     ) -> Result<ObjectRecord> {
         validate_key(&req.key)?;
         normalize_metadata(&mut req.headers, &req.user_metadata)?;
-        if !req.bucket_checked {
-            self.require_bucket(&req.bucket).await?;
-        }
+        // Its own time: in a versioned bucket the version is placed by when the PUT arrived.
+        let started = new_sequencer();
+        let versioning = match req.bucket_record.take() {
+            Some(b) => Versioning::of(&b),
+            None => Versioning::of(&self.require_bucket(&req.bucket).await?),
+        };
         let checks = std::mem::take(&mut req.checks);
         let verified = receive_verified(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await?;
         self.run_detached(move |this| async move {
             let received = verified.commit().await?;
-            this.record_put(req, received).await
+            let version = versioning.new_version(started);
+            this.record_put(req, received, version).await
         })
         .await
     }
@@ -225,6 +240,7 @@ impl Tessera {
         &self,
         req: PutObjectRequest,
         received: crate::payload::ReceivedBlob,
+        (version_id, sequencer): (String, String),
     ) -> Result<ObjectRecord> {
         let PutObjectRequest {
             bucket,
@@ -234,6 +250,7 @@ impl Tessera {
             condition,
             owner,
             acl,
+            attrs,
             ..
         } = req;
         let checksum = single_put_checksum(&received);
@@ -251,6 +268,10 @@ impl Tessera {
             parts_count: None,
             owner,
             acl,
+            version_id,
+            sequencer,
+            delete_marker: false,
+            attrs,
         };
         let segments = vec![Segment {
             part_number: 1,
@@ -276,21 +297,18 @@ impl Tessera {
         }
     }
 
-    /// The current object at bucket/key: `NoSuchBucket` / `NoSuchKey` when absent.
+    /// The current object at bucket/key: `NoSuchBucket` / `NoSuchKey` when absent (a delete
+    /// marker: [`Error::DeleteMarker`]).
     pub async fn object_record(&self, bucket: &str, key: &str) -> Result<ObjectRecord> {
-        match self.meta.get_object(bucket, key).await? {
-            Some(o) => Ok(o),
-            None => {
-                self.require_bucket(bucket).await?;
-                Err(Error::NoSuchKey)
-            }
-        }
+        self.object_version(bucket, key, None).await
     }
 
     /// GetObject (`with_body`) or HeadObject: conditions, range or part number, and the bytes.
     pub async fn get_object(&self, req: &GetObjectRequest, with_body: bool) -> Result<ObjectRead> {
         for _ in 0..READ_RETRIES {
-            let object = self.object_record(&req.bucket, &req.key).await?;
+            let object = self
+                .object_version(&req.bucket, &req.key, req.version_id.as_deref())
+                .await?;
             req.conditions.check(&object)?;
             let (range, part) = match (req.part_number, req.range) {
                 (Some(_), Some(_)) => {
@@ -395,13 +413,16 @@ impl Tessera {
         if covered != end - start {
             return Ok(None);
         }
-        // Lease the blobs, then check the object is still the current one: if it was replaced
-        // before the lease was taken its blobs may be gone, and the caller reads the new one.
+        // Lease the blobs, then check the version is still there: if it was replaced or
+        // removed before the lease was taken its blobs may be gone, and the caller reads again.
         let lease = self
             .leases
             .lease(segments.iter().map(|s| s.blob.clone()).collect());
-        let current = self.meta.get_object(&object.bucket, &object.key).await?;
-        if current.is_none_or(|c| c.object_id != object.object_id) {
+        let still = self
+            .meta
+            .get_object_version(&object.bucket, &object.key, &object.version_id)
+            .await?;
+        if still.is_none_or(|c| c.object_id != object.object_id) {
             return Ok(None);
         }
         let blobs = self.blobs.clone();
@@ -429,27 +450,6 @@ impl Tessera {
         Ok(Some(Box::pin(stream)))
     }
 
-    /// DeleteObject: idempotent; `If-Match` checked atomically. Returns whether something was deleted.
-    pub async fn delete_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        condition: WriteCondition,
-    ) -> Result<bool> {
-        self.require_bucket(bucket).await?;
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        self.run_detached(move |this| async move {
-            match this.meta.delete_object(&bucket, &key, condition).await? {
-                Some(freed) => {
-                    this.free_blobs(freed);
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
-        })
-        .await
-    }
-
     /// CopyObject: a new object with the source's bytes (copied into a fresh blob per segment).
     pub async fn copy_object(&self, req: CopyObjectRequest) -> Result<ObjectRecord> {
         self.run_detached(move |this| async move { this.copy_object_now(req).await })
@@ -459,14 +459,25 @@ impl Tessera {
     /// CopyObject's work, run detached: it commits blobs one segment at a time.
     async fn copy_object_now(&self, req: CopyObjectRequest) -> Result<ObjectRecord> {
         validate_key(&req.key)?;
-        self.require_bucket(&req.bucket).await?;
-        let same = req.source_bucket == req.bucket && req.source_key == req.key;
-        if same && req.replace_metadata.is_none() {
+        let started = new_sequencer();
+        let versioning = Versioning::of(&self.require_bucket(&req.bucket).await?);
+        let same = req.source_bucket == req.bucket
+            && req.source_key == req.key
+            && req.source_version_id.is_none();
+        // Copying an object onto itself must change something (S3's rule).
+        let changes = req.replace_metadata.is_some()
+            || req.attrs.storage_class.is_some()
+            || req.attrs.website_redirect.is_some();
+        if same && !changes {
             return Err(Error::InvalidRequest(RequestError::CopyOntoItself));
         }
         for _ in 0..READ_RETRIES {
             let source = self
-                .object_record(&req.source_bucket, &req.source_key)
+                .object_version(
+                    &req.source_bucket,
+                    &req.source_key,
+                    req.source_version_id.as_deref(),
+                )
                 .await?;
             req.source_conditions.check_copy_source(&source)?;
             let Some(new_segments) = self.copy_segments(&source).await? else {
@@ -480,6 +491,7 @@ impl Tessera {
                 }
                 None => (source.headers.clone(), source.user_metadata.clone()),
             };
+            let (version_id, sequencer) = versioning.new_version(started.clone());
             let object = ObjectRecord {
                 bucket: req.bucket.clone(),
                 key: req.key.clone(),
@@ -493,6 +505,17 @@ impl Tessera {
                 parts_count: source.parts_count,
                 owner: req.owner.clone(),
                 acl: req.acl.clone(),
+                version_id,
+                sequencer,
+                delete_marker: false,
+                attrs: ObjectAttrs {
+                    tags: if req.copy_tags {
+                        source.attrs.tags.clone()
+                    } else {
+                        req.attrs.tags.clone()
+                    },
+                    ..req.attrs.clone()
+                },
             };
             let blobs: Vec<BlobId> = new_segments.iter().map(|s| s.blob.clone()).collect();
             return match self
@@ -566,10 +589,11 @@ impl Tessera {
         &self,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
         part_marker: u32,
         max_parts: usize,
     ) -> Result<(ObjectRecord, Vec<Segment>, bool)> {
-        let object = self.object_record(bucket, key).await?;
+        let object = self.object_version(bucket, key, version_id).await?;
         if object.parts_count.is_none() {
             return Ok((object, Vec::new(), false));
         }
@@ -683,6 +707,10 @@ mod tests {
                 parts_count,
                 owner: String::new(),
                 acl: None,
+                version_id: "null".into(),
+                sequencer: String::new(),
+                delete_marker: false,
+                attrs: ObjectAttrs::default(),
             },
             range,
             body: None,

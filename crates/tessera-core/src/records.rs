@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use crate::error::{Error, Result};
 use crate::etag::etag_list_matches;
-pub use crate::ids::{now_millis, BlobId, Millis};
+pub use crate::ids::{new_sequencer, now_millis, sequencer_at, BlobId, Millis, NULL_VERSION};
 
 /// A bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,7 +95,18 @@ pub struct ObjectChecksum {
     pub value: String,
 }
 
-/// Metadata of one stored object (the current version of a key).
+/// What an object keeps beyond its content headers (set at write, reported on read).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectAttrs {
+    /// `x-amz-storage-class` as written; `None`: STANDARD.
+    pub storage_class: Option<String>,
+    /// `x-amz-website-redirect-location`.
+    pub website_redirect: Option<String>,
+    /// The object's tags, in the order given.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Metadata of one version of a key: an object, or a delete marker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectRecord {
     pub bucket: String,
@@ -116,6 +127,45 @@ pub struct ObjectRecord {
     pub owner: String,
     /// The object ACL ([`crate::acl::Acl`] stored form); `None`: the owner alone, full control.
     pub acl: Option<String>,
+    /// [`NULL_VERSION`] or the version's id (its sequencer).
+    pub version_id: String,
+    /// Orders the versions of the key, newest first in ascending bytes ([`new_sequencer`]).
+    pub sequencer: String,
+    /// A delete marker: no bytes and no segments; the key reads as absent while it is current.
+    pub delete_marker: bool,
+    pub attrs: ObjectAttrs,
+}
+
+impl ObjectRecord {
+    /// Whether this is the `null` version.
+    pub fn is_null_version(&self) -> bool {
+        self.version_id == NULL_VERSION
+    }
+}
+
+/// A change to one version's mutable sub-resources (guarded by its object id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjectUpdate {
+    /// The ACL (stored form); `None`: the owner alone.
+    Acl(Option<String>),
+    /// The tag set (empty: no tags).
+    Tags(Vec<(String, String)>),
+}
+
+/// One entry of a versions listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedVersion {
+    pub object: ObjectRecord,
+    /// Whether it is the key's current version.
+    pub is_latest: bool,
+}
+
+/// Where a versions listing starts: with `sequencer` `None`, keys strictly greater than `key`;
+/// with `Some(s)`, the versions of `key` older than `s`, then every greater key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionCursor {
+    pub key: ListAfter,
+    pub sequencer: Option<String>,
 }
 
 /// One contiguous piece of an object's bytes: a whole blob placed at `offset` in the object.
@@ -152,6 +202,10 @@ pub struct UploadRecord {
     pub owner: String,
     /// The ACL the object gets at Complete (stored form), from Create's ACL headers.
     pub acl: Option<String>,
+    /// Taken at Create: the object's place among the key's versions in a versioned bucket.
+    pub sequencer: String,
+    /// Storage class, redirect and tags the object gets at Complete.
+    pub attrs: ObjectAttrs,
 }
 
 /// One uploaded part of a multipart upload.
@@ -209,6 +263,8 @@ pub struct CompletedUpload {
     pub etag: String,
     pub checksum: Option<ObjectChecksum>,
     pub completed: Millis,
+    /// The version the Complete created (`null` outside versioning).
+    pub version_id: String,
 }
 
 /// Everything the metadata store needs to complete an upload atomically.

@@ -27,8 +27,9 @@ use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use tessera_core::error::ArgumentError;
 use tessera_core::{
     now_millis, BlobId, BucketRecord, BucketSetting, CompleteRequest, CompletedUpload,
-    ContentHeaders, Error, ListAfter, MetaStore, ObjectChecksum, ObjectRecord, PartRecord, Result,
-    Segment, UploadRecord, WriteCondition,
+    ContentHeaders, Error, ListAfter, ListedVersion, MetaStore, ObjectAttrs, ObjectChecksum,
+    ObjectRecord, ObjectUpdate, PartRecord, Result, Segment, UploadRecord, VersionCursor,
+    WriteCondition, NULL_VERSION,
 };
 use tokio::sync::oneshot;
 use tracing::{debug, info, trace, warn};
@@ -45,7 +46,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 const OBJECT_COLUMNS: &str = "bucket, key, object_id, size, etag, last_modified, content_type, \
      content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, \
-     checksum_algorithm, checksum_type, checksum_value, parts_count, owner, acl";
+     checksum_algorithm, checksum_type, checksum_value, parts_count, owner, acl, version_id, sequencer, \
+     delete_marker, attrs";
 
 const BUCKET_COLUMNS: &str = "name, created, region, owner, settings";
 
@@ -53,7 +55,7 @@ const SEGMENT_COLUMNS: &str = "part_number, offset, size, blob, etag, checksums"
 
 const UPLOAD_COLUMNS: &str = "upload_id, bucket, key, initiated, content_type, content_encoding, \
      content_disposition, content_language, cache_control, expires, user_metadata, checksum_algorithm, \
-     checksum_type, initiator, owner, acl";
+     checksum_type, initiator, owner, acl, sequencer, attrs";
 
 /// Segments intersecting `[?2, ?3)`; an empty segment counts as the point at its offset (so an
 /// empty object's segment is found by `[0, 1)`). The scan over the `(object_id, offset)` index
@@ -222,6 +224,78 @@ fn decode_settings(text: Option<String>) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// A list of name/value pairs as stored: for each, the name's length, `\n`, the name, the
+/// value's length, `\n`, the value (lengths in bytes; names and values may hold any text).
+fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (name, value) in pairs {
+        for part in [name, value] {
+            out.push_str(&part.len().to_string());
+            out.push('\n');
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// Reads [`encode_pairs`]' form.
+fn decode_pairs(text: &str, what: &str) -> Result<Vec<(String, String)>> {
+    let bad = || corrupt(what);
+    let take = |rest: &mut &str| -> Result<String> {
+        let (len, after) = rest.split_once('\n').ok_or_else(bad)?;
+        let len: usize = len.parse().map_err(|_| bad())?;
+        let value = after.get(..len).ok_or_else(bad)?.to_owned();
+        *rest = &after[len..];
+        Ok(value)
+    };
+    let mut rest = text;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let name = take(&mut rest)?;
+        let value = take(&mut rest)?;
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+/// Object attributes as stored: `class`, `redirect` and one `tag` pair per tag (its value the
+/// [`encode_pairs`] form of the key and value); `None` when there are none.
+fn encode_attrs(attrs: &ObjectAttrs) -> Option<String> {
+    let tags: Vec<String> = attrs
+        .tags
+        .iter()
+        .map(|(k, v)| encode_pairs([(k.as_str(), v.as_str())]))
+        .collect();
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    if let Some(c) = &attrs.storage_class {
+        pairs.push(("class", c));
+    }
+    if let Some(r) = &attrs.website_redirect {
+        pairs.push(("redirect", r));
+    }
+    pairs.extend(tags.iter().map(|t| ("tag", t.as_str())));
+    (!pairs.is_empty()).then(|| encode_pairs(pairs))
+}
+
+/// Reads [`encode_attrs`]' form; names it does not know (a later release's) are ignored.
+fn decode_attrs(text: Option<String>) -> Result<ObjectAttrs> {
+    let mut attrs = ObjectAttrs::default();
+    let Some(text) = text else {
+        return Ok(attrs);
+    };
+    for (name, value) in decode_pairs(&text, "object attributes")? {
+        match name.as_str() {
+            "class" => attrs.storage_class = Some(value),
+            "redirect" => attrs.website_redirect = Some(value),
+            "tag" => attrs
+                .tags
+                .extend(decode_pairs(&value, "object tag")?.into_iter()),
+            _ => {}
+        }
+    }
+    Ok(attrs)
+}
+
 fn decode_metadata(text: Option<String>) -> Result<BTreeMap<String, String>> {
     match text {
         None => Ok(BTreeMap::new()),
@@ -275,6 +349,10 @@ fn object_from_row(row: &Row<'_>) -> Result<ObjectRecord> {
             .transpose()?,
         owner: row.get(17).db()?,
         acl: row.get(18).db()?,
+        version_id: row.get(19).db()?,
+        sequencer: row.get(20).db()?,
+        delete_marker: row.get::<_, i64>(21).db()? != 0,
+        attrs: decode_attrs(row.get(22).db()?)?,
     })
 }
 
@@ -318,6 +396,8 @@ fn upload_from_row(row: &Row<'_>) -> Result<UploadRecord> {
         initiator: row.get(13).db()?,
         owner: row.get(14).db()?,
         acl: row.get(15).db()?,
+        sequencer: row.get(16).db()?,
+        attrs: decode_attrs(row.get(17).db()?)?,
     })
 }
 
@@ -366,36 +446,143 @@ fn bucket_exists(conn: &Connection, name: &str) -> Result<bool> {
         .map(|r| r.is_some())
 }
 
-/// `(object_id, etag)` of the object at bucket/key.
-fn current_object(conn: &Connection, bucket: &str, key: &str) -> Result<Option<(String, String)>> {
-    conn.prepare_cached("SELECT object_id, etag FROM objects WHERE bucket = ?1 AND key = ?2")
-        .db()?
-        .query_row(params![bucket, key.as_bytes()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()
-        .db()
+/// What a write needs of the current version at a key.
+struct Current {
+    etag: String,
+    sequencer: String,
+    delete_marker: bool,
 }
 
-/// Deletes the object row and its segments; returns the segments' blobs.
-fn remove_object(
+impl Current {
+    /// The ETag a write condition sees: none when the key's current version is a delete marker.
+    fn condition_etag(current: &Option<Current>) -> Option<&str> {
+        current
+            .as_ref()
+            .filter(|c| !c.delete_marker)
+            .map(|c| c.etag.as_str())
+    }
+}
+
+/// The current version at bucket/key.
+fn current_version(conn: &Connection, bucket: &str, key: &str) -> Result<Option<Current>> {
+    conn.prepare_cached(
+        "SELECT etag, sequencer, delete_marker FROM objects WHERE bucket = ?1 AND key = ?2",
+    )
+    .db()?
+    .query_row(params![bucket, key.as_bytes()], |r| {
+        Ok(Current {
+            etag: r.get(0)?,
+            sequencer: r.get(1)?,
+            delete_marker: r.get::<_, i64>(2)? != 0,
+        })
+    })
+    .optional()
+    .db()
+}
+
+/// The version `version_id` of bucket/key and whether it is the current one.
+fn find_version(
     conn: &Connection,
     bucket: &str,
     key: &str,
-    object_id: &str,
-) -> Result<Vec<BlobId>> {
-    conn.prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2")
-        .db()?
-        .execute(params![bucket, key.as_bytes()])
-        .db()?;
-    collect_blobs(
-        conn,
-        "DELETE FROM segments WHERE object_id = ?1 RETURNING blob",
-        &[&object_id],
-    )
+    version_id: &str,
+) -> Result<Option<(ObjectRecord, bool)>> {
+    for (table, current) in [("objects", true), ("versions", false)] {
+        let sql = format!(
+            "SELECT {OBJECT_COLUMNS} FROM {table} WHERE bucket = ?1 AND key = ?2 AND version_id = ?3"
+        );
+        let found = collect(
+            conn,
+            &sql,
+            &[&bucket, &key.as_bytes(), &version_id],
+            object_from_row,
+        )?;
+        if let Some(o) = found.into_iter().next() {
+            return Ok(Some((o, current)));
+        }
+    }
+    Ok(None)
 }
 
-fn insert_object(conn: &Connection, o: &ObjectRecord, segments: &[Segment]) -> Result<()> {
+/// Moves the row of `(bucket, key, sequencer)` from one table to the other (its segments stay:
+/// they hang off the object id).
+fn move_version(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+    bucket: &str,
+    key: &str,
+    sequencer: &str,
+) -> Result<()> {
+    let copy = format!(
+        "INSERT INTO {to} ({OBJECT_COLUMNS}) SELECT {OBJECT_COLUMNS} FROM {from} \
+         WHERE bucket = ?1 AND key = ?2 AND sequencer = ?3"
+    );
+    conn.prepare_cached(&copy)
+        .db()?
+        .execute(params![bucket, key.as_bytes(), sequencer])
+        .db()?;
+    let delete = format!("DELETE FROM {from} WHERE bucket = ?1 AND key = ?2 AND sequencer = ?3");
+    conn.prepare_cached(&delete)
+        .db()?
+        .execute(params![bucket, key.as_bytes(), sequencer])
+        .db()?;
+    Ok(())
+}
+
+/// Makes the newest non-current version of bucket/key current (the key has no current one).
+fn promote_newest(conn: &Connection, bucket: &str, key: &str) -> Result<()> {
+    let newest: Option<String> = conn
+        .prepare_cached(
+            "SELECT sequencer FROM versions WHERE bucket = ?1 AND key = ?2 ORDER BY sequencer LIMIT 1",
+        )
+        .db()?
+        .query_row(params![bucket, key.as_bytes()], |r| r.get(0))
+        .optional()
+        .db()?;
+    match newest {
+        Some(seq) => move_version(conn, "versions", "objects", bucket, key, &seq),
+        None => Ok(()),
+    }
+}
+
+/// Removes the version `version_id` of bucket/key with its segments; the next newest becomes
+/// current if it was. `condition` is checked against the version removed.
+fn remove_version(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+    condition: &WriteCondition,
+) -> Result<Option<(ObjectRecord, Vec<BlobId>)>> {
+    let found = find_version(conn, bucket, key, version_id)?;
+    let etag = found
+        .as_ref()
+        .filter(|(o, _)| !o.delete_marker)
+        .map(|(o, _)| o.etag.as_str());
+    condition.check(etag)?;
+    let Some((object, current)) = found else {
+        return Ok(None);
+    };
+    let table = if current { "objects" } else { "versions" };
+    let delete = format!("DELETE FROM {table} WHERE bucket = ?1 AND key = ?2 AND sequencer = ?3");
+    conn.prepare_cached(&delete)
+        .db()?
+        .execute(params![bucket, key.as_bytes(), object.sequencer])
+        .db()?;
+    let freed = collect_blobs(
+        conn,
+        "DELETE FROM segments WHERE object_id = ?1 RETURNING blob",
+        &[&object.object_id],
+    )?;
+    if current {
+        promote_newest(conn, bucket, key)?;
+    }
+    Ok(Some((object, freed)))
+}
+
+/// Inserts the row of `o` into `table` (`objects` or `versions`).
+fn insert_row(conn: &Connection, table: &str, o: &ObjectRecord) -> Result<()> {
     let (alg, ctype, cvalue) = match &o.checksum {
         Some(c) => (
             Some(c.algorithm.as_str()),
@@ -405,35 +592,42 @@ fn insert_object(conn: &Connection, o: &ObjectRecord, segments: &[Segment]) -> R
         None => (None, None, None),
     };
     let h = &o.headers;
-    conn.prepare_cached(
-        "INSERT INTO objects (bucket, key, object_id, size, etag, last_modified, content_type, \
-         content_encoding, content_disposition, content_language, cache_control, expires, user_metadata, \
-         checksum_algorithm, checksum_type, checksum_value, parts_count, owner, acl) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-    )
-    .db()?
-    .execute(params![
-        o.bucket,
-        o.key.as_bytes(),
-        o.object_id,
-        to_i64(o.size)?,
-        o.etag,
-        o.last_modified,
-        h.content_type,
-        h.content_encoding,
-        h.content_disposition,
-        h.content_language,
-        h.cache_control,
-        h.expires,
-        encode_metadata(&o.user_metadata)?,
-        alg,
-        ctype,
-        cvalue,
-        o.parts_count,
-        o.owner,
-        o.acl,
-    ])
-    .db()?;
+    let sql = format!(
+        "INSERT INTO {table} ({OBJECT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+         ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
+    );
+    conn.prepare_cached(&sql)
+        .db()?
+        .execute(params![
+            o.bucket,
+            o.key.as_bytes(),
+            o.object_id,
+            to_i64(o.size)?,
+            o.etag,
+            o.last_modified,
+            h.content_type,
+            h.content_encoding,
+            h.content_disposition,
+            h.content_language,
+            h.cache_control,
+            h.expires,
+            encode_metadata(&o.user_metadata)?,
+            alg,
+            ctype,
+            cvalue,
+            o.parts_count,
+            o.owner,
+            o.acl,
+            o.version_id,
+            o.sequencer,
+            i64::from(o.delete_marker),
+            encode_attrs(&o.attrs),
+        ])
+        .db()?;
+    Ok(())
+}
+
+fn insert_segments(conn: &Connection, object_id: &str, segments: &[Segment]) -> Result<()> {
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO segments (object_id, part_number, offset, size, blob, etag, checksums) \
@@ -442,7 +636,7 @@ fn insert_object(conn: &Connection, o: &ObjectRecord, segments: &[Segment]) -> R
         .db()?;
     for s in segments {
         stmt.execute(params![
-            o.object_id,
+            object_id,
             s.part_number,
             to_i64(s.offset)?,
             to_i64(s.size)?,
@@ -455,19 +649,27 @@ fn insert_object(conn: &Connection, o: &ObjectRecord, segments: &[Segment]) -> R
     Ok(())
 }
 
-/// Stores `object` in place of whatever is at its key; returns the replaced object's blobs
-/// (minus any the new segments reuse, which stay referenced).
-fn replace_object(
-    conn: &Connection,
-    current: Option<(String, String)>,
-    object: &ObjectRecord,
-    segments: &[Segment],
-) -> Result<Vec<BlobId>> {
-    let mut freed = match current {
-        Some((object_id, _)) => remove_object(conn, &object.bucket, &object.key, &object_id)?,
-        None => Vec::new(),
-    };
-    insert_object(conn, object, segments)?;
+/// Stores `object` as a version of its key (the port's placement rule, see
+/// [`MetaStore::put_object`]); the caller checked the write condition. Returns the replaced
+/// `null` version's blobs (minus any the new segments reuse, which stay referenced).
+fn place_version(conn: &Connection, object: &ObjectRecord, segments: &[Segment]) -> Result<Vec<BlobId>> {
+    let (bucket, key) = (object.bucket.as_str(), object.key.as_str());
+    let mut freed = Vec::new();
+    if object.is_null_version() {
+        let any = WriteCondition::default();
+        if let Some((_, blobs)) = remove_version(conn, bucket, key, NULL_VERSION, &any)? {
+            freed = blobs;
+        }
+    }
+    match current_version(conn, bucket, key)? {
+        Some(c) if c.sequencer < object.sequencer => insert_row(conn, "versions", object)?,
+        Some(c) => {
+            move_version(conn, "objects", "versions", bucket, key, &c.sequencer)?;
+            insert_row(conn, "objects", object)?;
+        }
+        None => insert_row(conn, "objects", object)?,
+    }
+    insert_segments(conn, &object.object_id, segments)?;
     if !freed.is_empty() {
         let kept: HashSet<&BlobId> = segments.iter().map(|s| &s.blob).collect();
         freed.retain(|b| !kept.contains(b));
@@ -1114,7 +1316,10 @@ impl MetaStore for SqliteMetaStore {
                 return Err(Error::NoSuchBucket);
             }
             let not_empty = conn
-                .prepare_cached("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1")
+                .prepare_cached(
+                    "SELECT 1 FROM objects WHERE bucket = ?1 \
+                     UNION ALL SELECT 1 FROM versions WHERE bucket = ?1 LIMIT 1",
+                )
                 .db()?
                 .query_row([&name], |_| Ok(()))
                 .optional()
@@ -1148,9 +1353,9 @@ impl MetaStore for SqliteMetaStore {
             if !bucket_exists(conn, &object.bucket)? {
                 return Err(Error::NoSuchBucket);
             }
-            let current = current_object(conn, &object.bucket, &object.key)?;
-            condition.check(current.as_ref().map(|(_, etag)| etag.as_str()))?;
-            replace_object(conn, current, &object, &segments)
+            let current = current_version(conn, &object.bucket, &object.key)?;
+            condition.check(Current::condition_etag(&current))?;
+            place_version(conn, &object, &segments)
         })
         .await
     }
@@ -1169,26 +1374,57 @@ impl MetaStore for SqliteMetaStore {
         .await
     }
 
-    async fn put_object_acl(
+    async fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Option<ObjectRecord>> {
+        let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
+        self.read(move |conn| {
+            Ok(find_version(conn, &bucket, &key, &version_id)?.map(|(o, _)| o))
+        })
+        .await
+    }
+
+    async fn update_object(
         &self,
         bucket: &str,
         key: &str,
         object_id: &str,
-        acl: Option<String>,
+        update: ObjectUpdate,
     ) -> Result<()> {
         let (bucket, key, object_id) = (bucket.to_owned(), key.to_owned(), object_id.to_owned());
         self.write(move |conn| {
-            let changed = conn
-                .prepare_cached(
-                    "UPDATE objects SET acl = ?4 WHERE bucket = ?1 AND key = ?2 AND object_id = ?3",
-                )
+            for table in ["objects", "versions"] {
+                let found: Option<Option<String>> = conn
+                    .prepare_cached(&format!(
+                        "SELECT attrs FROM {table} WHERE bucket = ?1 AND key = ?2 AND object_id = ?3"
+                    ))
+                    .db()?
+                    .query_row(params![bucket, key.as_bytes(), object_id], |r| r.get(0))
+                    .optional()
+                    .db()?;
+                let Some(attrs) = found else {
+                    continue;
+                };
+                let (column, value) = match &update {
+                    ObjectUpdate::Acl(acl) => ("acl", acl.clone()),
+                    ObjectUpdate::Tags(tags) => {
+                        let mut attrs = decode_attrs(attrs)?;
+                        attrs.tags = tags.clone();
+                        ("attrs", encode_attrs(&attrs))
+                    }
+                };
+                conn.prepare_cached(&format!(
+                    "UPDATE {table} SET {column} = ?4 WHERE bucket = ?1 AND key = ?2 AND object_id = ?3"
+                ))
                 .db()?
-                .execute(params![bucket, key.as_bytes(), object_id, acl])
+                .execute(params![bucket, key.as_bytes(), object_id, value])
                 .db()?;
-            if changed == 0 {
-                return Err(Error::NoSuchKey);
+                return Ok(());
             }
-            Ok(())
+            Err(Error::NoSuchKey)
         })
         .await
     }
@@ -1251,20 +1487,16 @@ impl MetaStore for SqliteMetaStore {
         &self,
         bucket: &str,
         key: &str,
+        version_id: &str,
         condition: WriteCondition,
-    ) -> Result<Option<Vec<BlobId>>> {
-        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+    ) -> Result<Option<(ObjectRecord, Vec<BlobId>)>> {
+        let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
         self.write_freeing(move |conn| {
-            let current = current_object(conn, &bucket, &key)?;
-            let delete_condition = WriteCondition {
+            let condition = WriteCondition {
                 if_none_match_any: false,
                 ..condition
             };
-            delete_condition.check(current.as_ref().map(|(_, etag)| etag.as_str()))?;
-            let Some((object_id, _)) = current else {
-                return Ok(None);
-            };
-            remove_object(conn, &bucket, &key, &object_id).map(Some)
+            remove_version(conn, &bucket, &key, &version_id, &condition)
         })
         .await
     }
@@ -1300,9 +1532,70 @@ impl MetaStore for SqliteMetaStore {
             };
             let sql = format!(
                 "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key {op} ?2{upper_sql} \
-                 ORDER BY key LIMIT ?3"
+                 AND delete_marker = 0 ORDER BY key LIMIT ?3"
             );
             collect(conn, &sql, &params, object_from_row)
+        })
+        .await
+    }
+
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: VersionCursor,
+        limit: usize,
+    ) -> Result<Vec<ListedVersion>> {
+        let bucket = bucket.to_owned();
+        let prefix_bytes = prefix.as_bytes().to_vec();
+        let upper = prefix_successor(&prefix_bytes);
+        // Inside the prefix, the cursor's key (and its sequencer) bound the scan; before it, the
+        // prefix does.
+        let (lower, sequencer) = match after.key {
+            Some(k) if k >= prefix_bytes => (k, after.sequencer),
+            _ => (prefix_bytes, None),
+        };
+        let inclusive = lower.as_slice() == prefix.as_bytes() && sequencer.is_none();
+        self.read(move |conn| {
+            if !bucket_exists(conn, &bucket)? {
+                return Err(Error::NoSuchBucket);
+            }
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            let mut bound = match (&sequencer, inclusive) {
+                (Some(_), _) => "(key > :lo OR (key = :lo AND sequencer > :seq))".to_owned(),
+                (None, true) => "key >= :lo".to_owned(),
+                (None, false) => "key > :lo".to_owned(),
+            };
+            if upper.is_some() {
+                bound.push_str(" AND key < :hi");
+            }
+            let sql = format!(
+                "SELECT {OBJECT_COLUMNS}, 1 FROM objects WHERE bucket = :bucket AND {bound} \
+                 UNION ALL \
+                 SELECT {OBJECT_COLUMNS}, 0 FROM versions WHERE bucket = :bucket AND {bound} \
+                 ORDER BY key, sequencer LIMIT :limit"
+            );
+            let limit = limit_i64(limit);
+            let mut named: Vec<(&str, &dyn ToSql)> =
+                vec![(":bucket", &bucket), (":lo", &lower), (":limit", &limit)];
+            if let Some(seq) = &sequencer {
+                named.push((":seq", seq));
+            }
+            if let Some(hi) = &upper {
+                named.push((":hi", hi));
+            }
+            let mut stmt = conn.prepare_cached(&sql).db()?;
+            let mut rows = stmt.query(named.as_slice()).db()?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().db()? {
+                out.push(ListedVersion {
+                    object: object_from_row(row)?,
+                    is_latest: row.get::<_, i64>(23).db()? != 0,
+                });
+            }
+            Ok(out)
         })
         .await
     }
@@ -1316,8 +1609,8 @@ impl MetaStore for SqliteMetaStore {
             conn.prepare_cached(
                 "INSERT INTO uploads (upload_id, bucket, key, initiated, content_type, content_encoding, \
                  content_disposition, content_language, cache_control, expires, user_metadata, \
-                 checksum_algorithm, checksum_type, initiator, owner, acl) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 checksum_algorithm, checksum_type, initiator, owner, acl, sequencer, attrs) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             )
             .db()?
             .execute(params![
@@ -1337,6 +1630,8 @@ impl MetaStore for SqliteMetaStore {
                 upload.initiator,
                 upload.owner,
                 upload.acl,
+                upload.sequencer,
+                encode_attrs(&upload.attrs),
             ])
             .db()?;
             Ok(())
@@ -1512,8 +1807,8 @@ impl MetaStore for SqliteMetaStore {
                     "complete of upload {upload_id} names another bucket/key than the upload's"
                 )));
             }
-            let current = current_object(conn, &object.bucket, &object.key)?;
-            condition.check(current.as_ref().map(|(_, etag)| etag.as_str()))?;
+            let current = current_version(conn, &object.bucket, &object.key)?;
+            condition.check(Current::condition_etag(&current))?;
             {
                 let mut stmt = conn
                     .prepare_cached("SELECT blob FROM parts WHERE upload_id = ?1 AND part_number = ?2")
@@ -1527,7 +1822,7 @@ impl MetaStore for SqliteMetaStore {
                     }
                 }
             }
-            let mut freed = replace_object(conn, current, &object, &segments)?;
+            let mut freed = place_version(conn, &object, &segments)?;
             let used: HashSet<&BlobId> = segments.iter().map(|s| &s.blob).collect();
             let parts = collect_blobs(conn, "DELETE FROM parts WHERE upload_id = ?1 RETURNING blob", &[&upload_id])?;
             freed.extend(parts.into_iter().filter(|b| !used.contains(b)));
@@ -1538,10 +1833,12 @@ impl MetaStore for SqliteMetaStore {
             };
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO completed_uploads (upload_id, bucket, key, etag, checksum_algorithm, \
-                 checksum_type, checksum_value, completed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 checksum_type, checksum_value, completed, version_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .db()?
-            .execute(params![upload_id, object.bucket, object.key, object.etag, alg, ctype, cvalue, now_millis()])
+            .execute(params![
+                upload_id, object.bucket, object.key, object.etag, alg, ctype, cvalue, now_millis(), object.version_id
+            ])
             .db()?;
             Ok(freed)
         })
@@ -1553,8 +1850,8 @@ impl MetaStore for SqliteMetaStore {
         self.read(move |conn| {
             let rows = collect(
                 conn,
-                "SELECT upload_id, bucket, key, etag, checksum_algorithm, checksum_type, checksum_value, completed \
-                 FROM completed_uploads WHERE upload_id = ?1",
+                "SELECT upload_id, bucket, key, etag, checksum_algorithm, checksum_type, checksum_value, completed, \
+                 version_id FROM completed_uploads WHERE upload_id = ?1",
                 &[&upload_id],
                 |r| {
                     Ok(CompletedUpload {
@@ -1564,6 +1861,7 @@ impl MetaStore for SqliteMetaStore {
                         etag: r.get(3).db()?,
                         checksum: decode_object_checksum(r.get(4).db()?, r.get(5).db()?, r.get(6).db()?)?,
                         completed: r.get(7).db()?,
+                        version_id: r.get(8).db()?,
                     })
                 },
             )?;
@@ -1967,6 +2265,10 @@ mod tests {
                     parts_count: None,
                     owner: String::new(),
                     acl: None,
+                    version_id: NULL_VERSION.into(),
+                    sequencer: tessera_core::new_sequencer(),
+                    delete_marker: false,
+                    attrs: ObjectAttrs::default(),
                 };
                 store
                     .put_object(object, Vec::new(), WriteCondition::default())

@@ -121,6 +121,22 @@ pub fn to_s3(err: Error) -> S3Error {
             S::NOT_FOUND,
             "The specified key does not exist".into(),
         ),
+        Error::DeleteMarker {
+            version_id,
+            last_modified,
+            by_version,
+        } => return delete_marker(&version_id, last_modified, by_version),
+        Error::NoSuchVersion => (
+            C::NoSuchVersion,
+            S::NOT_FOUND,
+            "The specified version does not exist.".into(),
+        ),
+        Error::InvalidBucketState(m) => (C::InvalidBucketState, S::CONFLICT, m.into()),
+        Error::InvalidStorageClass => (
+            C::InvalidStorageClass,
+            S::BAD_REQUEST,
+            "The storage class you specified is not valid".into(),
+        ),
         Error::NoSuchUpload => (
             C::NoSuchUpload,
             S::NOT_FOUND,
@@ -296,6 +312,10 @@ fn argument_message(e: ArgumentError) -> Cow<'static, str> {
             format!("Range specified is not valid for source object of size: {size}").into()
         }
         ArgumentError::OutOfRange { value } => format!("value {value} is out of range").into(),
+        ArgumentError::VersionId => "Invalid version id specified".into(),
+        ArgumentError::VersionIdMarkerWithoutKeyMarker => {
+            "A version-id marker cannot be specified without a key marker.".into()
+        }
     }
 }
 
@@ -425,6 +445,37 @@ fn insufficient_storage() -> S3Error {
         "The server has no storage space left for this request; delete objects or abort uploads to free space.",
     );
     e.set_status_code(StatusCode::INSUFFICIENT_STORAGE);
+    e
+}
+
+/// A delete marker read: 404 NoSuchKey as the key's current version, 405 MethodNotAllowed
+/// when named by version id; both say it is a marker and which.
+fn delete_marker(version_id: &str, last_modified: tessera_core::Millis, by_version: bool) -> S3Error {
+    let mut e = if by_version {
+        let mut e = S3Error::with_message(
+            S3ErrorCode::MethodNotAllowed,
+            "The specified method is not allowed against this resource.",
+        );
+        e.set_status_code(StatusCode::METHOD_NOT_ALLOWED);
+        e
+    } else {
+        let mut e = S3Error::with_message(S3ErrorCode::NoSuchKey, "The specified key does not exist");
+        e.set_status_code(StatusCode::NOT_FOUND);
+        e
+    };
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+    if let Ok(v) = http::HeaderValue::from_str(version_id) {
+        headers.insert("x-amz-version-id", v);
+    }
+    if by_version {
+        if let Some(v) = crate::dates::http_date(&crate::dates::ts(last_modified))
+            .and_then(|d| http::HeaderValue::from_str(&d).ok())
+        {
+            headers.insert(http::header::LAST_MODIFIED, v);
+        }
+    }
+    e.set_headers(headers);
     e
 }
 

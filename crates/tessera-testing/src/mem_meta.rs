@@ -17,8 +17,8 @@ use tessera_core::accounts::{
 };
 use tessera_core::{
     now_millis, BlobId, BucketRecord, BucketSetting, CompleteRequest, CompletedUpload, Error,
-    ListAfter, MetaStore, Millis, ObjectRecord, PartRecord, Result, Segment, UploadRecord,
-    WriteCondition,
+    ListAfter, ListedVersion, MetaStore, Millis, ObjectRecord, ObjectUpdate, PartRecord, Result,
+    Segment, UploadRecord, VersionCursor, WriteCondition, NULL_VERSION,
 };
 
 /// An in-memory [`MetaStore`]. Clones share the same state, so a clone is the same store
@@ -31,8 +31,9 @@ pub struct MemMetaStore {
 #[derive(Default)]
 struct State {
     buckets: BTreeMap<String, BucketRecord>,
-    /// Objects per bucket, by key bytes (the order S3 lists in).
-    objects: HashMap<String, BTreeMap<Vec<u8>, ObjectRecord>>,
+    /// Versions per bucket, by key bytes (the order S3 lists in), then by sequencer (newest
+    /// first: the first is the key's current version).
+    objects: HashMap<String, BTreeMap<Vec<u8>, BTreeMap<String, ObjectRecord>>>,
     /// Segments per object id, by part number.
     segments: HashMap<String, BTreeMap<u32, Segment>>,
     uploads: HashMap<String, UploadRecord>,
@@ -96,27 +97,57 @@ impl State {
         self.keys
             .insert(key.access_key_id.clone(), (self.key_seq, key));
     }
+    /// The versions of bucket/key, newest first.
+    fn versions(&self, bucket: &str, key: &str) -> Option<&BTreeMap<String, ObjectRecord>> {
+        self.objects.get(bucket)?.get(key.as_bytes())
+    }
+
+    /// The current version of bucket/key.
+    fn current(&self, bucket: &str, key: &str) -> Option<&ObjectRecord> {
+        self.versions(bucket, key)?.values().next()
+    }
+
+    /// The ETag a write condition sees: none when the current version is a delete marker.
     fn current_etag(&self, bucket: &str, key: &str) -> Option<&str> {
-        self.objects
-            .get(bucket)
-            .and_then(|objects| objects.get(key.as_bytes()))
+        self.current(bucket, key)
+            .filter(|o| !o.delete_marker)
             .map(|o| o.etag.as_str())
     }
 
-    /// Removes the object at bucket/key and its segments; returns the segments' blobs in
-    /// part-number order (`None` if nothing was there).
-    fn remove_object(&mut self, bucket: &str, key: &str) -> Option<Vec<BlobId>> {
-        let removed = self.objects.get_mut(bucket)?.remove(key.as_bytes())?;
-        let segments = self.segments.remove(&removed.object_id).unwrap_or_default();
-        Some(segments.into_values().map(|s| s.blob).collect())
+    fn find_version(&self, bucket: &str, key: &str, version_id: &str) -> Option<&ObjectRecord> {
+        self.versions(bucket, key)?
+            .values()
+            .find(|o| o.version_id == version_id)
     }
 
-    /// Stores `object` in place of whatever is at its key; returns the replaced object's blobs
-    /// minus any the new segments reuse.
-    fn replace_object(&mut self, object: ObjectRecord, segments: Vec<Segment>) -> Vec<BlobId> {
-        let mut freed = self
-            .remove_object(&object.bucket, &object.key)
-            .unwrap_or_default();
+    /// Removes the version `version_id` of bucket/key and its segments; returns it and the
+    /// segments' blobs in part-number order.
+    fn remove_version(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Option<(ObjectRecord, Vec<BlobId>)> {
+        let sequencer = self.find_version(bucket, key, version_id)?.sequencer.clone();
+        let keys = self.objects.get_mut(bucket)?;
+        let versions = keys.get_mut(key.as_bytes())?;
+        let removed = versions.remove(&sequencer)?;
+        if versions.is_empty() {
+            keys.remove(key.as_bytes());
+        }
+        let segments = self.segments.remove(&removed.object_id).unwrap_or_default();
+        Some((removed, segments.into_values().map(|s| s.blob).collect()))
+    }
+
+    /// Stores `object` as a version of its key (replacing the `null` version if it is one);
+    /// returns the replaced version's blobs minus any the new segments reuse.
+    fn place_version(&mut self, object: ObjectRecord, segments: Vec<Segment>) -> Vec<BlobId> {
+        let mut freed = Vec::new();
+        if object.version_id == NULL_VERSION {
+            if let Some((_, blobs)) = self.remove_version(&object.bucket, &object.key, NULL_VERSION) {
+                freed = blobs;
+            }
+        }
         let kept: HashSet<&BlobId> = segments.iter().map(|s| &s.blob).collect();
         freed.retain(|b| !kept.contains(b));
         self.segments.insert(
@@ -126,7 +157,9 @@ impl State {
         self.objects
             .entry(object.bucket.clone())
             .or_default()
-            .insert(object.key.as_bytes().to_vec(), object);
+            .entry(object.key.as_bytes().to_vec())
+            .or_default()
+            .insert(object.sequencer.clone(), object);
         freed
     }
 
@@ -241,37 +274,41 @@ impl MetaStore for MemMetaStore {
             return Err(Error::NoSuchBucket);
         }
         condition.check(state.current_etag(&object.bucket, &object.key))?;
-        Ok(state.replace_object(object, segments))
+        Ok(state.place_version(object, segments))
     }
 
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        let state = self.lock()?;
-        Ok(state
-            .objects
-            .get(bucket)
-            .and_then(|objects| objects.get(key.as_bytes()))
-            .cloned())
+        Ok(self.lock()?.current(bucket, key).cloned())
     }
 
-    async fn put_object_acl(
+    async fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Option<ObjectRecord>> {
+        Ok(self.lock()?.find_version(bucket, key, version_id).cloned())
+    }
+
+    async fn update_object(
         &self,
         bucket: &str,
         key: &str,
         object_id: &str,
-        acl: Option<String>,
+        update: ObjectUpdate,
     ) -> Result<()> {
         let mut state = self.lock()?;
-        match state
+        let version = state
             .objects
             .get_mut(bucket)
-            .and_then(|objects| objects.get_mut(key.as_bytes()))
-        {
-            Some(o) if o.object_id == object_id => {
-                o.acl = acl;
-                Ok(())
-            }
-            _ => Err(Error::NoSuchKey),
+            .and_then(|keys| keys.get_mut(key.as_bytes()))
+            .and_then(|versions| versions.values_mut().find(|o| o.object_id == object_id))
+            .ok_or(Error::NoSuchKey)?;
+        match update {
+            ObjectUpdate::Acl(acl) => version.acl = acl,
+            ObjectUpdate::Tags(tags) => version.attrs.tags = tags,
         }
+        Ok(())
     }
 
     async fn get_segments(&self, object_id: &str, from: u64, to: u64) -> Result<Vec<Segment>> {
@@ -321,16 +358,21 @@ impl MetaStore for MemMetaStore {
         &self,
         bucket: &str,
         key: &str,
+        version_id: &str,
         condition: WriteCondition,
-    ) -> Result<Option<Vec<BlobId>>> {
+    ) -> Result<Option<(ObjectRecord, Vec<BlobId>)>> {
         let mut state = self.lock()?;
         // `If-None-Match` means nothing to a delete.
         let condition = WriteCondition {
             if_none_match_any: false,
             ..condition
         };
-        condition.check(state.current_etag(bucket, key))?;
-        Ok(state.remove_object(bucket, key))
+        let etag = state
+            .find_version(bucket, key, version_id)
+            .filter(|o| !o.delete_marker)
+            .map(|o| o.etag.as_str());
+        condition.check(etag)?;
+        Ok(state.remove_version(bucket, key, version_id))
     }
 
     async fn list_objects(
@@ -356,9 +398,56 @@ impl MetaStore for MemMetaStore {
         Ok(objects
             .range((lower, Bound::Unbounded))
             .take_while(|(key, _)| key.starts_with(prefix))
+            .filter_map(|(_, versions)| versions.values().next().filter(|o| !o.delete_marker))
             .take(limit)
-            .map(|(_, o)| o.clone())
+            .cloned()
             .collect())
+    }
+
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: VersionCursor,
+        limit: usize,
+    ) -> Result<Vec<ListedVersion>> {
+        let state = self.lock()?;
+        if !state.buckets.contains_key(bucket) {
+            return Err(Error::NoSuchBucket);
+        }
+        let Some(objects) = state.objects.get(bucket) else {
+            return Ok(Vec::new());
+        };
+        let prefix = prefix.as_bytes();
+        let (lower, within) = match after.key {
+            Some(k) if k.as_slice() >= prefix => match after.sequencer {
+                Some(seq) => (Bound::Included(k), Some(seq)),
+                None => (Bound::Excluded(k), None),
+            },
+            _ => (Bound::Included(prefix.to_vec()), None),
+        };
+        let mut out = Vec::new();
+        for (i, (key, versions)) in objects
+            .range((lower, Bound::Unbounded))
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .enumerate()
+        {
+            let _ = key;
+            for (j, (seq, o)) in versions.iter().enumerate() {
+                // Within the cursor's own key: only versions older than its sequencer.
+                if i == 0 && within.as_ref().is_some_and(|w| seq <= w) {
+                    continue;
+                }
+                if out.len() == limit {
+                    return Ok(out);
+                }
+                out.push(ListedVersion {
+                    object: o.clone(),
+                    is_latest: j == 0,
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn create_upload(&self, upload: UploadRecord) -> Result<()> {
@@ -502,9 +591,10 @@ impl MetaStore for MemMetaStore {
             etag: object.etag.clone(),
             checksum: object.checksum.clone(),
             completed: now_millis(),
+            version_id: object.version_id.clone(),
         };
         let used: HashSet<BlobId> = segments.iter().map(|s| s.blob.clone()).collect();
-        let mut freed = state.replace_object(object, segments);
+        let mut freed = state.place_version(object, segments);
         let parts = state.remove_upload(&upload_id).unwrap_or_default();
         freed.extend(parts.into_iter().filter(|b| !used.contains(b)));
         state.completed.insert(upload_id, record);

@@ -28,8 +28,9 @@ use async_trait::async_trait;
 use tessera_core::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy};
 use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use tessera_core::{
-    BlobId, BucketRecord, BucketSetting, CompleteRequest, ContentHeaders, Error, MetaStore,
-    ObjectChecksum, ObjectRecord, PartRecord, Segment, UploadRecord, WriteCondition,
+    new_sequencer, BlobId, BucketRecord, BucketSetting, CompleteRequest, ContentHeaders, Error,
+    ListedVersion, MetaStore, ObjectAttrs, ObjectChecksum, ObjectRecord, ObjectUpdate,
+    PartRecord, Segment, UploadRecord, VersionCursor, WriteCondition, NULL_VERSION,
 };
 use tokio::task::JoinSet;
 
@@ -85,6 +86,14 @@ macro_rules! meta_store_conformance {
             user_policies_rules,
             auth_epoch_moves,
             epoch_and_bucket_together,
+            versions_placed_by_sequencer,
+            null_version_replaced,
+            delete_markers,
+            delete_version_promotes_next,
+            list_versions_paging,
+            version_attrs_and_updates,
+            complete_places_by_upload_sequencer,
+            delete_bucket_with_versions,
         }
     };
     (@tests $harness:expr; $($case:ident),* $(,)?) => {
@@ -139,16 +148,18 @@ pub async fn object_owner_and_acl(h: &dyn Harness) {
         ("444455556666", Some("acl-1"))
     );
     store
-        .put_object_acl("b", "k", &o.object_id, Some("acl-2".into()))
+        .update_object("b", "k", &o.object_id, ObjectUpdate::Acl(Some("acl-2".into())))
         .await
         .unwrap();
     assert_err!(
-        store.put_object_acl("b", "k", "another-object", None).await,
+        store
+            .update_object("b", "k", "another-object", ObjectUpdate::Acl(None))
+            .await,
         Error::NoSuchKey
     );
     assert_err!(
         store
-            .put_object_acl("b", "missing", &o.object_id, None)
+            .update_object("b", "missing", &o.object_id, ObjectUpdate::Acl(None))
             .await,
         Error::NoSuchKey
     );
@@ -159,7 +170,7 @@ pub async fn object_owner_and_acl(h: &dyn Harness) {
     let listed = store.list_objects("b", "", None, 10).await.unwrap();
     assert_eq!(listed[0].owner, "444455556666");
     store
-        .put_object_acl("b", "k", &o.object_id, None)
+        .update_object("b", "k", &o.object_id, ObjectUpdate::Acl(None))
         .await
         .unwrap();
     assert_eq!(store.get_object("b", "k").await.unwrap().unwrap().acl, None);
@@ -169,6 +180,355 @@ pub async fn object_owner_and_acl(h: &dyn Harness) {
     u.acl = Some("acl-u".into());
     store.create_upload(u.clone()).await.unwrap();
     assert_eq!(store.get_upload("up-acl").await.unwrap(), Some(u));
+}
+
+/// A versioned object (its version id is its sequencer) with one segment.
+fn version(key: &str, etag: &str, sequencer: &str) -> (ObjectRecord, Vec<Segment>) {
+    let (mut o, s) = object("b", key, etag, &[4]);
+    o.version_id = sequencer.into();
+    o.sequencer = sequencer.into();
+    (o, s)
+}
+
+/// A delete marker of `key` with this version id and sequencer.
+fn marker(key: &str, version_id: &str, sequencer: &str) -> ObjectRecord {
+    let (mut o, _) = object("b", key, "", &[]);
+    o.size = 0;
+    o.version_id = version_id.into();
+    o.sequencer = sequencer.into();
+    o.delete_marker = true;
+    o
+}
+
+/// `(version id, is latest)` of a versions listing.
+fn ids(listed: &[ListedVersion]) -> Vec<(String, bool)> {
+    listed
+        .iter()
+        .map(|v| (v.object.version_id.clone(), v.is_latest))
+        .collect()
+}
+
+async fn all_versions(store: &dyn MetaStore, prefix: &str) -> Vec<ListedVersion> {
+    store
+        .list_versions("b", prefix, VersionCursor::default(), 1000)
+        .await
+        .unwrap()
+}
+
+/// The newest sequencer is current whatever the order of the writes: an older one (an upload
+/// started before) is kept as non-current.
+pub async fn versions_placed_by_sequencer(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let (oldest, middle, newest) = (new_sequencer(), new_sequencer(), new_sequencer());
+    let (m, ms) = version("k", "e-middle", &middle);
+    let (n, ns) = version("k", "e-newest", &newest);
+    let (o, os) = version("k", "e-oldest", &oldest);
+    for (v, segs) in [(&m, &ms), (&n, &ns), (&o, &os)] {
+        let freed = store.put_object(v.clone(), segs.clone(), none()).await.unwrap();
+        assert!(freed.is_empty(), "a new version replaces nothing");
+    }
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(n.clone()));
+    for v in [&o, &m, &n] {
+        assert_eq!(
+            store.get_object_version("b", "k", &v.version_id).await.unwrap().as_ref(),
+            Some(v)
+        );
+        assert_eq!(store.list_segments(&v.object_id, 0, 10).await.unwrap().len(), 1);
+    }
+    assert_eq!(store.get_object_version("b", "k", "null").await.unwrap(), None);
+    assert_eq!(
+        ids(&all_versions(&*store, "").await),
+        vec![(newest.clone(), true), (middle.clone(), false), (oldest.clone(), false)]
+    );
+    // Conditions see the current version.
+    let (x, xs) = version("k", "e-x", &new_sequencer());
+    assert_err!(
+        store.put_object(x.clone(), xs.clone(), if_match("e-middle")).await,
+        Error::PreconditionFailed
+    );
+    store.put_object(x, xs, if_match("e-newest")).await.unwrap();
+    let all = sorted(blobs(&ms).into_iter().chain(blobs(&ns)).chain(blobs(&os)).collect());
+    assert_eq!(sorted(store.referenced_blobs(&all).await.unwrap()), all);
+    drop(store);
+    let store = h.open().await;
+    assert_eq!(all_versions(&*store, "").await.len(), 4);
+    assert_eq!(store.list_objects("b", "", None, 10).await.unwrap().len(), 1);
+}
+
+/// A `null` version replaces the previous `null` version wherever it sits among the key's
+/// versions (its blobs are freed); versioned ones stay.
+pub async fn null_version_replaced(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let (first, fs) = object("b", "k", "e-null-1", &[3]);
+    store.put_object(first.clone(), fs.clone(), none()).await.unwrap();
+    let seq = new_sequencer();
+    let (v, vs) = version("k", "e-v", &seq);
+    store.put_object(v.clone(), vs.clone(), none()).await.unwrap();
+    // The first null version is non-current now; a second one replaces it and is current.
+    let (second, ss) = object("b", "k", "e-null-2", &[5]);
+    let freed = store.put_object(second.clone(), ss, none()).await.unwrap();
+    assert_eq!(sorted(freed), sorted(blobs(&fs)));
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(second.clone()));
+    assert_eq!(
+        ids(&all_versions(&*store, "").await),
+        vec![("null".to_owned(), true), (seq.clone(), false)]
+    );
+    // Replacing the current null version by a newer one frees it too.
+    let (third, ts) = object("b", "k", "e-null-3", &[1]);
+    let freed = store.put_object(third.clone(), ts.clone(), none()).await.unwrap();
+    assert_eq!(freed.len(), 1);
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(third));
+    assert_eq!(
+        store.get_object_version("b", "k", &seq).await.unwrap(),
+        Some(v)
+    );
+    assert!(store.list_segments(&first.object_id, 0, 10).await.unwrap().is_empty());
+    assert!(store.list_segments(&second.object_id, 0, 10).await.unwrap().is_empty());
+}
+
+/// A delete marker is a version without bytes: current, it hides the key from listings and
+/// from write conditions; removing it brings the previous version back.
+pub async fn delete_markers(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let (o, os) = version("k", "e1", &new_sequencer());
+    store.put_object(o.clone(), os, none()).await.unwrap();
+    put(&*store, "b", "other", "e2").await;
+    let mseq = new_sequencer();
+    let m = marker("k", &mseq, &mseq);
+    assert_err!(
+        store.put_object(m.clone(), Vec::new(), if_match("nope")).await,
+        Error::PreconditionFailed
+    );
+    store.put_object(m.clone(), Vec::new(), if_match("e1")).await.unwrap();
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(m.clone()));
+    let listed = store.list_objects("b", "", None, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["other"]);
+    assert_eq!(
+        ids(&all_versions(&*store, "k").await),
+        vec![(mseq.clone(), true), (o.version_id.clone(), false)]
+    );
+    // Conditions treat the key as absent.
+    let (x, xs) = version("k", "e-x", &new_sequencer());
+    assert_err!(
+        store.put_object(x.clone(), xs.clone(), if_match("*")).await,
+        Error::NoSuchKey
+    );
+    assert_err!(
+        store.delete_object("b", "k", &mseq, if_match("*")).await,
+        Error::NoSuchKey
+    );
+    // Removing the marker: the object is current again, nothing to free.
+    let (removed, freed) = store
+        .delete_object("b", "k", &mseq, none())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(removed.delete_marker && freed.is_empty());
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o));
+    assert_eq!(store.list_objects("b", "", None, 10).await.unwrap().len(), 2);
+    store.put_object(x, xs, if_none_match()).await.unwrap_err();
+}
+
+/// Removing the current version makes the next newest current; removing a non-current one
+/// leaves the current alone; a missing version id is `None`.
+pub async fn delete_version_promotes_next(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let seqs: Vec<String> = (0..3).map(|_| new_sequencer()).collect();
+    let mut made = Vec::new();
+    for (i, seq) in seqs.iter().enumerate() {
+        let (v, vs) = version("k", &format!("e{i}"), seq);
+        store.put_object(v.clone(), vs.clone(), none()).await.unwrap();
+        made.push((v, vs));
+    }
+    let (removed, freed) = store
+        .delete_object("b", "k", &seqs[2], none())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(removed, made[2].0);
+    assert_eq!(freed, blobs(&made[2].1));
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(made[1].0.clone()));
+    assert_err!(
+        store.delete_object("b", "k", &seqs[0], if_match("e1")).await,
+        Error::PreconditionFailed
+    );
+    store.delete_object("b", "k", &seqs[0], if_match("e0")).await.unwrap().unwrap();
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(made[1].0.clone()));
+    assert_eq!(store.delete_object("b", "k", &seqs[0], none()).await.unwrap(), None);
+    assert_eq!(store.delete_object("b", "k", "null", none()).await.unwrap(), None);
+    store.delete_object("b", "k", &seqs[1], none()).await.unwrap().unwrap();
+    assert_eq!(store.get_object("b", "k").await.unwrap(), None);
+    assert!(all_versions(&*store, "").await.is_empty());
+}
+
+/// Versions list by key, newest first within a key; a cursor resumes after a key or within
+/// one after a version; the prefix bounds it.
+pub async fn list_versions_paging(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let mut expected = Vec::new();
+    for key in ["a", "b/1", "b/2", "c"] {
+        let mut of_key = Vec::new();
+        for i in 0..3 {
+            let seq = new_sequencer();
+            if i == 1 {
+                store.put_object(marker(key, &seq, &seq), Vec::new(), none()).await.unwrap();
+            } else {
+                let (v, vs) = version(key, "e", &seq);
+                store.put_object(v, vs, none()).await.unwrap();
+            }
+            of_key.push(seq);
+        }
+        of_key.reverse();
+        expected.extend(of_key.into_iter().enumerate().map(|(i, s)| (key, s, i == 0)));
+    }
+    let got: Vec<(String, String, bool)> = all_versions(&*store, "")
+        .await
+        .into_iter()
+        .map(|v| (v.object.key, v.object.version_id, v.is_latest))
+        .collect();
+    let want: Vec<(String, String, bool)> = expected
+        .iter()
+        .map(|(k, s, l)| (k.to_string(), s.clone(), *l))
+        .collect();
+    assert_eq!(got, want);
+    // Page by two with the cursor of the last entry.
+    let mut cursor = VersionCursor::default();
+    let mut paged = Vec::new();
+    loop {
+        let page = store.list_versions("b", "", cursor.clone(), 2).await.unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = VersionCursor {
+            key: Some(last.object.key.as_bytes().to_vec()),
+            sequencer: Some(last.object.sequencer.clone()),
+        };
+        paged.extend(page.into_iter().map(|v| (v.object.key, v.object.version_id, v.is_latest)));
+    }
+    assert_eq!(paged, want);
+    // After a whole key; within a prefix.
+    let after_a = VersionCursor {
+        key: Some(b"a".to_vec()),
+        sequencer: None,
+    };
+    let page = store.list_versions("b", "", after_a, 100).await.unwrap();
+    assert_eq!(page.len(), 9);
+    assert_eq!(page[0].object.key, "b/1");
+    let under_b = all_versions(&*store, "b/").await;
+    assert_eq!(under_b.len(), 6);
+    let before_prefix = VersionCursor {
+        key: Some(b"a".to_vec()),
+        sequencer: Some(expected[0].1.clone()),
+    };
+    assert_eq!(
+        store.list_versions("b", "b/", before_prefix, 100).await.unwrap().len(),
+        6
+    );
+    assert_eq!(store.list_versions("b", "", VersionCursor::default(), 0).await.unwrap(), vec![]);
+    assert_err!(
+        store.list_versions("nope", "", VersionCursor::default(), 10).await,
+        Error::NoSuchBucket
+    );
+}
+
+/// Storage class, redirect and tags are stored with a version; tags and ACLs change on the
+/// version whose object id is named, current or not.
+pub async fn version_attrs_and_updates(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let (mut old, os) = version("k", "e-old", &new_sequencer());
+    old.attrs = ObjectAttrs {
+        storage_class: Some("STANDARD_IA".into()),
+        website_redirect: Some("/elsewhere".into()),
+        tags: vec![("b".into(), "2".into()), ("a".into(), "line\nbreak".into())],
+    };
+    store.put_object(old.clone(), os, none()).await.unwrap();
+    let (new, ns) = version("k", "e-new", &new_sequencer());
+    store.put_object(new.clone(), ns, none()).await.unwrap();
+    let tags = vec![("k\u{e9}y".to_owned(), String::new())];
+    store
+        .update_object("b", "k", &old.object_id, ObjectUpdate::Tags(tags.clone()))
+        .await
+        .unwrap();
+    store
+        .update_object("b", "k", &old.object_id, ObjectUpdate::Acl(Some("acl".into())))
+        .await
+        .unwrap();
+    assert_err!(
+        store
+            .update_object("b", "k", "gone", ObjectUpdate::Tags(Vec::new()))
+            .await,
+        Error::NoSuchKey
+    );
+    drop(store);
+    let store = h.open().await;
+    let got = store.get_object_version("b", "k", &old.version_id).await.unwrap().unwrap();
+    assert_eq!(got.attrs.tags, tags);
+    assert_eq!(got.attrs.storage_class.as_deref(), Some("STANDARD_IA"));
+    assert_eq!(got.attrs.website_redirect.as_deref(), Some("/elsewhere"));
+    assert_eq!(got.acl.as_deref(), Some("acl"));
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(new));
+    let mut u = upload("b", "mp", "u-attrs", 1);
+    u.attrs.storage_class = Some("GLACIER".into());
+    u.attrs.tags = vec![("t".into(), "v".into())];
+    store.create_upload(u.clone()).await.unwrap();
+    assert_eq!(store.get_upload("u-attrs").await.unwrap(), Some(u));
+}
+
+/// Complete places its object by the sequencer it is given (the upload's, in a versioned
+/// bucket): an upload started before the current version does not become current. The
+/// completed-upload record keeps the version id.
+pub async fn complete_places_by_upload_sequencer(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let early = upload("b", "k", "u-early", 1);
+    store.create_upload(early.clone()).await.unwrap();
+    let p = part(1, 10);
+    store.put_part("u-early", p.clone()).await.unwrap();
+    let (later, ls) = version("k", "e-later", &new_sequencer());
+    store.put_object(later.clone(), ls, none()).await.unwrap();
+    let (mut o, _) = object("b", "k", "aabbccddeeff00112233445566778899-1", &[]);
+    o.size = 10;
+    o.parts_count = Some(1);
+    o.version_id = early.sequencer.clone();
+    o.sequencer = early.sequencer.clone();
+    let request = CompleteRequest {
+        upload_id: "u-early".into(),
+        object: o.clone(),
+        segments: segments_from_parts(&[&p]),
+        condition: none(),
+    };
+    assert!(store.complete_upload(request).await.unwrap().is_empty());
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(later));
+    assert_eq!(
+        store.get_object_version("b", "k", &o.version_id).await.unwrap(),
+        Some(o.clone())
+    );
+    let done = store.get_completed_upload("u-early").await.unwrap().unwrap();
+    assert_eq!(done.version_id, o.version_id);
+}
+
+/// A bucket holding only non-current versions or delete markers is not empty.
+pub async fn delete_bucket_with_versions(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let seq = new_sequencer();
+    store.put_object(marker("k", &seq, &seq), Vec::new(), none()).await.unwrap();
+    assert_err!(store.delete_bucket("b").await, Error::BucketNotEmpty);
+    let (v, vs) = version("k", "e", &sequencer_before(&seq));
+    store.put_object(v.clone(), vs, none()).await.unwrap();
+    store.delete_object("b", "k", &seq, none()).await.unwrap().unwrap();
+    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(v.clone()));
+    store.delete_object("b", "k", &v.version_id, none()).await.unwrap().unwrap();
+    store.delete_bucket("b").await.unwrap();
+}
+
+/// A sequencer older than `seq` (sorts after it).
+fn sequencer_before(seq: &str) -> String {
+    format!("{seq}0")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,6 +566,10 @@ fn object(bucket: &str, key: &str, etag: &str, sizes: &[u64]) -> (ObjectRecord, 
         parts_count: None,
         owner: "111122223333".into(),
         acl: None,
+        version_id: NULL_VERSION.into(),
+        sequencer: new_sequencer(),
+        delete_marker: false,
+        attrs: ObjectAttrs::default(),
     };
     (record, segments)
 }
@@ -255,6 +619,8 @@ fn upload(bucket: &str, key: &str, upload_id: &str, initiated: i64) -> UploadRec
         initiator: "arn:aws:iam::111122223333:user/uploader".into(),
         owner: "111122223333".into(),
         acl: None,
+        sequencer: new_sequencer(),
+        attrs: ObjectAttrs::default(),
     }
 }
 
@@ -506,7 +872,7 @@ pub async fn delete_bucket_not_empty(h: &dyn Harness) {
     assert!(store.get_bucket("b").await.unwrap().is_some());
     assert!(store.get_object("b", "k").await.unwrap().is_some());
     store
-        .delete_object("b", "k", none())
+        .delete_object("b", "k", "null", none())
         .await
         .unwrap()
         .unwrap();
@@ -824,11 +1190,11 @@ pub async fn delete_object_semantics(h: &dyn Harness) {
     let store = h.open().await;
     store.create_bucket(bucket("b")).await.unwrap();
     assert_eq!(
-        store.delete_object("b", "missing", none()).await.unwrap(),
+        store.delete_object("b", "missing", "null", none()).await.unwrap(),
         None
     );
     assert_err!(
-        store.delete_object("b", "missing", if_match("e")).await,
+        store.delete_object("b", "missing", "null", if_match("e")).await,
         Error::NoSuchKey
     );
 
@@ -838,15 +1204,15 @@ pub async fn delete_object_semantics(h: &dyn Harness) {
         .await
         .unwrap();
     assert_err!(
-        store.delete_object("b", "k", if_match("other")).await,
+        store.delete_object("b", "k", "null", if_match("other")).await,
         Error::PreconditionFailed
     );
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o.clone()));
     let freed = store
-        .delete_object("b", "k", if_match("\"etag1\""))
+        .delete_object("b", "k", "null", if_match("\"etag1\""))
         .await
         .unwrap();
-    assert_eq!(freed.map(sorted), Some(sorted(blobs(&s))));
+    assert_eq!(freed.map(|(_, b)| sorted(b)), Some(sorted(blobs(&s))));
     assert_eq!(store.get_object("b", "k").await.unwrap(), None);
     assert!(store
         .list_segments(&o.object_id, 0, 10)
@@ -854,18 +1220,26 @@ pub async fn delete_object_semantics(h: &dyn Harness) {
         .unwrap()
         .is_empty());
     assert!(store.referenced_blobs(&blobs(&s)).await.unwrap().is_empty());
-    assert_eq!(store.delete_object("b", "k", none()).await.unwrap(), None);
+    assert_eq!(store.delete_object("b", "k", "null", none()).await.unwrap(), None);
 
     let (o2, s2) = object("b", "k2", "etag2", &[1]);
     store.put_object(o2, s2.clone(), none()).await.unwrap();
     assert_eq!(
-        store.delete_object("b", "k2", if_match("*")).await.unwrap(),
+        store
+            .delete_object("b", "k2", "null", if_match("*"))
+            .await
+            .unwrap()
+            .map(|(_, b)| b),
         Some(blobs(&s2))
     );
     let (o3, s3) = object("b", "k3", "etag3", &[1]);
     store.put_object(o3, s3.clone(), none()).await.unwrap();
     assert_eq!(
-        store.delete_object("b", "k3", none()).await.unwrap(),
+        store
+            .delete_object("b", "k3", "null", none())
+            .await
+            .unwrap()
+            .map(|(_, b)| b),
         Some(blobs(&s3))
     );
     assert!(store
@@ -1439,8 +1813,8 @@ pub async fn complete_upload_basic(h: &dyn Harness) {
 
     // The object is an ordinary object now.
     assert_err!(store.delete_bucket("b").await, Error::BucketNotEmpty);
-    let freed = store
-        .delete_object("b", "big", none())
+    let (_, freed) = store
+        .delete_object("b", "big", "null", none())
         .await
         .unwrap()
         .unwrap();
@@ -1615,7 +1989,7 @@ pub async fn complete_upload_condition(h: &dyn Harness) {
     assert_eq!(store.get_completed_upload("u").await.unwrap(), None);
 
     // If-Match on a key that has no object fails with NoSuchKey, as S3.
-    store.delete_object("b", "k", none()).await.unwrap();
+    store.delete_object("b", "k", "null", none()).await.unwrap();
     assert_err!(
         store.complete_upload(request(if_match("current"))).await,
         Error::NoSuchKey
@@ -1704,7 +2078,7 @@ pub async fn referenced_blobs(h: &dyn Harness) {
         vec![p.blob.clone()]
     );
 
-    store.delete_object("b", "k", none()).await.unwrap();
+    store.delete_object("b", "k", "null", none()).await.unwrap();
     store.abort_upload("u").await.unwrap();
     assert!(store
         .referenced_blobs(&candidates)
@@ -1857,7 +2231,7 @@ pub async fn durability(h: &dyn Harness) {
             .await
             .unwrap();
         put(&*store, "b", "deleted", "x").await;
-        store.delete_object("b", "deleted", none()).await.unwrap();
+        store.delete_object("b", "deleted", "null", none()).await.unwrap();
         store
             .create_upload(upload("b", "mp", "u", 7))
             .await

@@ -261,6 +261,9 @@ async fn version_1_data_dir_is_served_and_reads_back() {
         assert_eq!(o.size, want.size, "{}", want.key);
         assert_eq!(hex::encode(Md5::digest(&bytes)), want.md5, "{}", want.key);
         assert_eq!(o.etag, want.etag, "{}", want.key);
+        // Schema step 4: objects from before versioning are `null` versions.
+        assert_eq!(o.version_id, "null", "{}", want.key);
+        assert!(!o.delete_marker && o.sequencer.len() == 35, "{}", want.key);
         // boto3 sends binary/octet-stream when told nothing; the manifest names those it set.
         if let Some(content_type) = &want.content_type {
             assert_eq!(o.headers.content_type.as_ref(), Some(content_type));
