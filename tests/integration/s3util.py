@@ -141,7 +141,7 @@ def empty_and_delete_bucket(client, name: str) -> None:
         for page in client.get_paginator("list_object_versions").paginate(Bucket=name):
             objs = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                     for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-                    if v.get("VersionId") and v["VersionId"] != "null"]
+                    if v.get("VersionId")]
             if objs:
                 client.delete_objects(Bucket=name, Delete={"Objects": objs, "Quiet": True})
     except Exception:

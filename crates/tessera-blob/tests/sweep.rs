@@ -57,6 +57,7 @@ async fn get_object(t: &Tessera, key: &str) -> Vec<u8> {
         range: None,
         part_number: None,
         conditions: Default::default(),
+        version_id: None,
     };
     let read = t.get_object(&req, true).await.unwrap();
     let mut out = Vec::new();
@@ -227,6 +228,7 @@ async fn sweep_leaves_a_blob_being_read() {
         range: None,
         part_number: None,
         conditions: Default::default(),
+        version_id: None,
     };
     let reading = t.get_object(&req, true).await.unwrap();
     put_object(&t, "k", b"second").await;

@@ -849,7 +849,14 @@ impl Tessera {
         }
         if ObjectOwnership::of(b).acls_enabled() {
             access.acl_allows = self
-                .acl_grants(b, req.key, req.version_id, req.action, &caller, pab.ignore_public_acls)
+                .acl_grants(
+                    b,
+                    req.key,
+                    req.version_id,
+                    req.action,
+                    &caller,
+                    pab.ignore_public_acls,
+                )
                 .await?;
             if access.acl_allows && decide(access).is_allowed() {
                 return Ok(bucket);
@@ -876,7 +883,11 @@ impl Tessera {
         // listing), 403 to anyone else: S3's rule for GetObject / HeadObject.
         if req.action == "s3:GetObject" {
             if let Some(key) = req.key {
-                if self.version_for_access(&b.name, key, req.version_id).await?.is_none() {
+                if self
+                    .version_for_access(&b.name, key, req.version_id)
+                    .await?
+                    .is_none()
+                {
                     // As a listing of exactly this key would (its prefix is the key).
                     let mut conditions = req.conditions.to_vec();
                     conditions.push(("s3:prefix".to_owned(), vec![key.to_owned()]));
@@ -912,7 +923,10 @@ impl Tessera {
         if b.setting(BucketSetting::ForeignObjects).is_none() {
             return Ok(None);
         }
-        let Some(object) = self.version_for_access(&b.name, key, req.version_id).await? else {
+        let Some(object) = self
+            .version_for_access(&b.name, key, req.version_id)
+            .await?
+        else {
             return Ok(None);
         };
         if object.owner == b.owner || object.owner.is_empty() {
@@ -970,7 +984,10 @@ impl Tessera {
         ignore_public: bool,
     ) -> Result<bool> {
         if let (Some(key), Some(permission)) = (key, acl::object_permission(action)) {
-            let Some(object) = self.version_for_access(&bucket.name, key, version_id).await? else {
+            let Some(object) = self
+                .version_for_access(&bucket.name, key, version_id)
+                .await?
+            else {
                 return Ok(false);
             };
             let acl = self.object_acl(&object).await?;

@@ -107,6 +107,10 @@ mod tests {
             acl: None,
             checksum: None,
             parts_count: None,
+            version_id: crate::records::NULL_VERSION.into(),
+            sequencer: crate::records::new_sequencer(),
+            delete_marker: false,
+            attrs: Default::default(),
         }
     }
 

@@ -33,6 +33,32 @@ pub fn check_delete_batch(keys: usize) -> Result<()> {
     Ok(())
 }
 
+/// The storage classes S3 names. Tessera stores every class alike; it keeps and reports the
+/// name so that clients and lifecycle rules see what they asked for.
+pub const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+];
+
+/// The stored form of a requested `x-amz-storage-class`: `None` for STANDARD (the default),
+/// `InvalidStorageClass` for a name S3 does not know.
+pub fn storage_class(requested: Option<&str>) -> Result<Option<String>> {
+    match requested {
+        None | Some("STANDARD") => Ok(None),
+        Some(c) if STORAGE_CLASSES.contains(&c) => Ok(Some(c.to_owned())),
+        Some(_) => Err(Error::InvalidStorageClass),
+    }
+}
+
 /// Retries when an object is replaced between reading its record and its segments.
 const READ_RETRIES: usize = 5;
 

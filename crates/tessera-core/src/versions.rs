@@ -168,13 +168,15 @@ impl Tessera {
 
     /// DeleteObject. With a version id: removes exactly that version or marker (a missing one
     /// is not an error). Without: removes the object in a bucket never versioned, else adds a
-    /// delete marker (the `null` one in a suspended bucket). `If-Match` is checked atomically.
+    /// delete marker (the `null` one in a suspended bucket) owned by `caller_account` (the
+    /// bucket owner for an anonymous caller). `If-Match` is checked atomically.
     pub async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
         condition: WriteCondition,
+        caller_account: Option<&str>,
     ) -> Result<DeleteOutcome> {
         if let Some(v) = version_id {
             check_version_id(v)?;
@@ -183,7 +185,7 @@ impl Tessera {
         let versioning = Versioning::of(&record);
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         let version_id = version_id.map(str::to_owned);
-        let owner = record.owner.clone();
+        let owner = caller_account.map_or_else(|| record.owner.clone(), str::to_owned);
         self.run_detached(move |this| async move {
             let target = match (&version_id, versioning) {
                 (Some(v), _) => Some(v.clone()),
@@ -191,7 +193,10 @@ impl Tessera {
                 (None, _) => None,
             };
             if let Some(v) = target {
-                let removed = this.meta.delete_object(&bucket, &key, &v, condition).await?;
+                let removed = this
+                    .meta
+                    .delete_object(&bucket, &key, &v, condition)
+                    .await?;
                 let marker = match removed {
                     Some((object, freed)) => {
                         this.free_blobs(freed);
@@ -206,7 +211,10 @@ impl Tessera {
             }
             let (version_id, sequencer) = versioning.new_version(new_sequencer());
             let marker = ObjectRecord::delete_marker(bucket, key, version_id, sequencer, owner);
-            let freed = this.meta.put_object(marker.clone(), Vec::new(), condition).await?;
+            let freed = this
+                .meta
+                .put_object(marker.clone(), Vec::new(), condition)
+                .await?;
             this.free_blobs(freed);
             Ok(DeleteOutcome {
                 version_id: Some(marker.version_id),
@@ -351,7 +359,13 @@ mod tests {
     fn version_ids() {
         assert!(check_version_id("null").is_ok());
         assert!(check_version_id(&new_sequencer()).is_ok());
-        for bad in ["", "NULL", "abc", &"9".repeat(36), &format!("{}G", "1".repeat(34))] {
+        for bad in [
+            "",
+            "NULL",
+            "abc",
+            &"9".repeat(36),
+            &format!("{}G", "1".repeat(34)),
+        ] {
             assert!(
                 matches!(
                     check_version_id(bad),
@@ -366,10 +380,16 @@ mod tests {
     fn new_versions() {
         let started = new_sequencer();
         let (id, seq) = Versioning::Enabled.new_version(started.clone());
-        assert_eq!((id.as_str(), seq.as_str()), (started.as_str(), started.as_str()));
+        assert_eq!(
+            (id.as_str(), seq.as_str()),
+            (started.as_str(), started.as_str())
+        );
         let (id, seq) = Versioning::Suspended.new_version(started.clone());
         assert_eq!(id, NULL_VERSION);
-        assert!(seq < started, "the null version is placed at commit, after the start");
+        assert!(
+            seq < started,
+            "the null version is placed at commit, after the start"
+        );
         assert_eq!(Versioning::Unversioned.new_version(started).0, NULL_VERSION);
     }
 }

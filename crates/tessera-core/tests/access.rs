@@ -57,6 +57,7 @@ fn req<'a>(action: &'a str, key: Option<&'a str>) -> AccessRequest<'a> {
         secure_transport: false,
         conditions: &[],
         upload_id: None,
+        version_id: None,
     }
 }
 

@@ -137,7 +137,7 @@ async fn complete_if_none_match_star() {
     assert_eq!(h.get_bytes("k").await.unwrap(), b"already here");
     // The upload is still in progress; once the key is gone the same Complete succeeds.
     h.app
-        .delete_object(BUCKET, "k", WriteCondition::default())
+        .delete_object(BUCKET, "k", None, WriteCondition::default(), None)
         .await
         .unwrap();
     h.app.complete_upload(req).await.unwrap();
@@ -241,7 +241,7 @@ async fn copy_of_a_multipart_object_keeps_its_bytes_etag_and_parts() {
     assert_eq!(h.get_bytes("dst").await.unwrap(), [a, b].concat());
     // The copy has blobs of its own: deleting the source leaves it readable.
     h.app
-        .delete_object(BUCKET, "src", WriteCondition::default())
+        .delete_object(BUCKET, "src", None, WriteCondition::default(), None)
         .await
         .unwrap();
     assert_eq!(
@@ -271,22 +271,23 @@ async fn delete_if_match() {
     let obj = h.put("k", b"data").await;
     let err = h
         .app
-        .delete_object(BUCKET, "k", if_match(&md5_hex(b"other")))
+        .delete_object(BUCKET, "k", None, if_match(&md5_hex(b"other")), None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::PreconditionFailed), "{err:?}");
-    assert!(h
+    let removed = h
         .app
-        .delete_object(BUCKET, "k", if_match(&obj.etag))
+        .delete_object(BUCKET, "k", None, if_match(&obj.etag), None)
         .await
-        .unwrap());
+        .unwrap();
+    // A bucket never versioned: no version id, no marker.
+    assert_eq!(removed, Default::default());
     assert!(matches!(h.get_bytes("k").await, Err(Error::NoSuchKey)));
     // Deleting a missing key is not an error.
-    assert!(!h
-        .app
-        .delete_object(BUCKET, "k", WriteCondition::default())
+    h.app
+        .delete_object(BUCKET, "k", None, WriteCondition::default(), None)
         .await
-        .unwrap());
+        .unwrap();
 }
 
 #[tokio::test]

@@ -36,6 +36,7 @@ fn req<'a>(action: &'a str, bucket: Option<&'a str>, key: Option<&'a str>) -> Ac
         secure_transport: false,
         conditions: &[],
         upload_id: None,
+        version_id: None,
     }
 }
 

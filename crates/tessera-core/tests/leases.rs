@@ -109,11 +109,10 @@ async fn reader_started_before_delete_reads_the_old_bytes() {
 
     let stream = open_stream(&h, "k").await;
     // Not a byte read yet: even the first blob is opened after the delete.
-    assert!(h
-        .app
-        .delete_object(BUCKET, "k", WriteCondition::default())
+    h.app
+        .delete_object(BUCKET, "k", None, WriteCondition::default(), None)
         .await
-        .unwrap());
+        .unwrap();
     settle().await;
     assert!(all_present(&h, &old).await);
     assert!(matches!(h.get_bytes("k").await, Err(Error::NoSuchKey)));

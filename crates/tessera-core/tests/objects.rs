@@ -57,7 +57,7 @@ async fn missing_bucket_is_no_such_bucket() {
     ));
     assert!(matches!(
         h.app
-            .delete_object("nobucket", "k", WriteCondition::default())
+            .delete_object("nobucket", "k", None, WriteCondition::default(), None)
             .await,
         Err(Error::NoSuchBucket)
     ));
@@ -87,7 +87,7 @@ async fn bucket_with_an_object_cannot_be_deleted() {
         Err(Error::BucketNotEmpty)
     ));
     h.app
-        .delete_object(BUCKET, "k", WriteCondition::default())
+        .delete_object(BUCKET, "k", None, WriteCondition::default(), None)
         .await
         .unwrap();
     h.app.delete_bucket(BUCKET).await.unwrap();
@@ -185,14 +185,22 @@ async fn object_attributes_page_through_parts() {
     }
     let refs: Vec<(u32, &str)> = named.iter().map(|(n, e)| (*n, e.as_str())).collect();
     h.complete(&upload, &refs).await.unwrap();
-    let (obj, parts, truncated) = h.app.object_attributes(BUCKET, "k", 0, 2).await.unwrap();
+    let (obj, parts, truncated) = h
+        .app
+        .object_attributes(BUCKET, "k", None, 0, 2)
+        .await
+        .unwrap();
     assert_eq!(obj.parts_count, Some(5));
     assert_eq!(
         parts.iter().map(|p| p.part_number).collect::<Vec<_>>(),
         vec![1, 2]
     );
     assert!(truncated);
-    let (_, parts, truncated) = h.app.object_attributes(BUCKET, "k", 3, 10).await.unwrap();
+    let (_, parts, truncated) = h
+        .app
+        .object_attributes(BUCKET, "k", None, 3, 10)
+        .await
+        .unwrap();
     assert_eq!(
         parts.iter().map(|p| p.part_number).collect::<Vec<_>>(),
         vec![4, 5]
@@ -205,7 +213,7 @@ async fn object_attributes_page_through_parts() {
     h.put("single", b"x").await;
     let (_, parts, truncated) = h
         .app
-        .object_attributes(BUCKET, "single", 0, 10)
+        .object_attributes(BUCKET, "single", None, 0, 10)
         .await
         .unwrap();
     assert!(parts.is_empty() && !truncated);

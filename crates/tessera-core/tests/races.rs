@@ -60,6 +60,10 @@ impl Hooks for Arc<ReplaceSourceOnce> {
             parts_count: None,
             owner: String::new(),
             acl: None,
+            version_id: tessera_core::NULL_VERSION.into(),
+            sequencer: tessera_core::new_sequencer(),
+            delete_marker: false,
+            attrs: Default::default(),
         };
         let segment = Segment {
             part_number: 1,

@@ -287,9 +287,7 @@ fn decode_attrs(text: Option<String>) -> Result<ObjectAttrs> {
         match name.as_str() {
             "class" => attrs.storage_class = Some(value),
             "redirect" => attrs.website_redirect = Some(value),
-            "tag" => attrs
-                .tags
-                .extend(decode_pairs(&value, "object tag")?.into_iter()),
+            "tag" => attrs.tags.extend(decode_pairs(&value, "object tag")?),
             _ => {}
         }
     }
@@ -652,7 +650,11 @@ fn insert_segments(conn: &Connection, object_id: &str, segments: &[Segment]) -> 
 /// Stores `object` as a version of its key (the port's placement rule, see
 /// [`MetaStore::put_object`]); the caller checked the write condition. Returns the replaced
 /// `null` version's blobs (minus any the new segments reuse, which stay referenced).
-fn place_version(conn: &Connection, object: &ObjectRecord, segments: &[Segment]) -> Result<Vec<BlobId>> {
+fn place_version(
+    conn: &Connection,
+    object: &ObjectRecord,
+    segments: &[Segment],
+) -> Result<Vec<BlobId>> {
     let (bucket, key) = (object.bucket.as_str(), object.key.as_str());
     let mut freed = Vec::new();
     if object.is_null_version() {
@@ -1381,10 +1383,8 @@ impl MetaStore for SqliteMetaStore {
         version_id: &str,
     ) -> Result<Option<ObjectRecord>> {
         let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
-        self.read(move |conn| {
-            Ok(find_version(conn, &bucket, &key, &version_id)?.map(|(o, _)| o))
-        })
-        .await
+        self.read(move |conn| Ok(find_version(conn, &bucket, &key, &version_id)?.map(|(o, _)| o)))
+            .await
     }
 
     async fn update_object(

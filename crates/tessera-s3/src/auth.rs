@@ -44,8 +44,25 @@ pub(crate) async fn secret_of(app: &Tessera, access_key: &str) -> S3Result<Optio
 }
 
 /// The S3 action an operation needs (IAM's names; "Actions, resources, and condition keys
-/// for Amazon S3"). Operations not listed need the action of their own name.
-pub(crate) fn action_of(op: &str) -> String {
+/// for Amazon S3"); `versioned`: the request names a `versionId`, which needs the `...Version`
+/// action. Operations not listed need the action of their own name.
+pub(crate) fn action_of(op: &str, versioned: bool) -> String {
+    if versioned {
+        let action = match op {
+            "GetObject" | "HeadObject" => Some("s3:GetObjectVersion"),
+            "GetObjectAttributes" => Some("s3:GetObjectVersionAttributes"),
+            "DeleteObject" => Some("s3:DeleteObjectVersion"),
+            "GetObjectAcl" => Some("s3:GetObjectVersionAcl"),
+            "PutObjectAcl" => Some("s3:PutObjectVersionAcl"),
+            "GetObjectTagging" => Some("s3:GetObjectVersionTagging"),
+            "PutObjectTagging" => Some("s3:PutObjectVersionTagging"),
+            "DeleteObjectTagging" => Some("s3:DeleteObjectVersionTagging"),
+            _ => None,
+        };
+        if let Some(a) = action {
+            return a.to_owned();
+        }
+    }
     let action = match op {
         "PutObject"
         | "CopyObject"
@@ -72,15 +89,16 @@ pub(crate) fn action_of(op: &str) -> String {
     action.to_owned()
 }
 
-/// `bucket`, `key` of an `x-amz-copy-source` value (`bucket/key` or `/bucket/key`,
-/// URL-encoded, with an optional `?versionId=`).
-fn copy_source(value: &str) -> Option<(String, String)> {
-    let value = value.split('?').next().unwrap_or_default();
-    let decoded = percent_encoding::percent_decode_str(value.trim_start_matches('/'))
+/// `bucket`, `key` and version id of an `x-amz-copy-source` value (`bucket/key` or
+/// `/bucket/key`, URL-encoded, with an optional `?versionId=`).
+fn copy_source(value: &str) -> Option<(String, String, Option<String>)> {
+    let (path, query) = value.split_once('?').unwrap_or((value, ""));
+    let decoded = percent_encoding::percent_decode_str(path.trim_start_matches('/'))
         .decode_utf8()
         .ok()?;
     let (bucket, key) = decoded.split_once('/')?;
-    Some((bucket.to_owned(), key.to_owned()))
+    let version = query_param(Some(query), "versionId");
+    Some((bucket.to_owned(), key.to_owned(), version))
 }
 
 /// The decoded value of a query parameter.
@@ -119,7 +137,8 @@ impl s3s::access::S3Access for Authorizer {
         };
         // The secret s3s checked the signature with (Tessera's own checks read the store).
         let verified_secret = cx.credentials().map(|c| c.secret_key.expose().to_owned());
-        let action = action_of(cx.s3_op().name());
+        let version_id = query_param(cx.uri().query(), "versionId");
+        let action = action_of(cx.s3_op().name(), version_id.is_some());
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
@@ -143,6 +162,7 @@ impl s3s::access::S3Access for Authorizer {
             secure_transport: self.tls,
             conditions: &conditions,
             upload_id: upload_id.as_deref(),
+            version_id: version_id.as_deref(),
         };
         // DeleteObjects names its keys in the body: the handler decides each key.
         let (key_id, secret) = (access_key.as_deref(), verified_secret.as_deref());
@@ -155,11 +175,15 @@ impl s3s::access::S3Access for Authorizer {
         }
         .map_err(to_s3)?;
         if matches!(cx.s3_op().name(), "CopyObject" | "UploadPartCopy") {
-            if let Some((src_bucket, src_key)) =
+            if let Some((src_bucket, src_key, src_version)) =
                 header(cx, "x-amz-copy-source").and_then(copy_source)
             {
                 let source = AccessRequest {
-                    action: "s3:GetObject",
+                    action: if src_version.is_some() {
+                        "s3:GetObjectVersion"
+                    } else {
+                        "s3:GetObject"
+                    },
                     bucket: Some(&src_bucket),
                     key: Some(&src_key),
                     expected_owner: header(cx, "x-amz-source-expected-bucket-owner"),
@@ -167,6 +191,7 @@ impl s3s::access::S3Access for Authorizer {
                     secure_transport: request.secure_transport,
                     conditions: &conditions,
                     upload_id: None,
+                    version_id: src_version.as_deref(),
                 };
                 self.app
                     .authorize(principal.as_deref(), &source)
@@ -217,6 +242,7 @@ impl Requester {
         action: &str,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
     ) -> Result<(), Error> {
         let request = AccessRequest {
             action,
@@ -227,6 +253,7 @@ impl Requester {
             secure_transport: self.secure_transport,
             conditions: &self.conditions,
             upload_id: None,
+            version_id,
         };
         app.authorize(self.principal.as_deref(), &request)
             .await
@@ -271,28 +298,43 @@ mod tests {
 
     #[test]
     fn actions_of_operations() {
-        assert_eq!(action_of("UploadPart"), "s3:PutObject");
-        assert_eq!(action_of("CompleteMultipartUpload"), "s3:PutObject");
-        assert_eq!(action_of("HeadObject"), "s3:GetObject");
-        assert_eq!(action_of("ListObjectsV2"), "s3:ListBucket");
-        assert_eq!(action_of("ListParts"), "s3:ListMultipartUploadParts");
-        assert_eq!(action_of("ListBuckets"), "s3:ListAllMyBuckets");
-        assert_eq!(action_of("GetBucketPolicy"), "s3:GetBucketPolicy");
+        let plain = |op| action_of(op, false);
+        assert_eq!(plain("UploadPart"), "s3:PutObject");
+        assert_eq!(plain("CompleteMultipartUpload"), "s3:PutObject");
+        assert_eq!(plain("HeadObject"), "s3:GetObject");
+        assert_eq!(plain("ListObjectsV2"), "s3:ListBucket");
+        assert_eq!(plain("ListParts"), "s3:ListMultipartUploadParts");
+        assert_eq!(plain("ListBuckets"), "s3:ListAllMyBuckets");
+        assert_eq!(plain("GetBucketPolicy"), "s3:GetBucketPolicy");
         assert_eq!(
-            action_of("DeletePublicAccessBlock"),
+            plain("DeletePublicAccessBlock"),
             "s3:PutBucketPublicAccessBlock"
         );
-        assert_eq!(action_of("GetObjectAcl"), "s3:GetObjectAcl");
+        assert_eq!(plain("GetObjectAcl"), "s3:GetObjectAcl");
+        assert_eq!(plain("PutBucketVersioning"), "s3:PutBucketVersioning");
+        // A versionId asks for the version action; operations without one keep theirs.
+        assert_eq!(action_of("GetObject", true), "s3:GetObjectVersion");
+        assert_eq!(action_of("HeadObject", true), "s3:GetObjectVersion");
+        assert_eq!(action_of("DeleteObject", true), "s3:DeleteObjectVersion");
+        assert_eq!(action_of("PutObjectAcl", true), "s3:PutObjectVersionAcl");
+        assert_eq!(
+            action_of("GetObjectTagging", true),
+            "s3:GetObjectVersionTagging"
+        );
+        assert_eq!(
+            action_of("ListObjectVersions", true),
+            "s3:ListBucketVersions"
+        );
     }
 
     #[test]
     fn copy_sources() {
         assert_eq!(
             copy_source("/src/a%20b/c.txt?versionId=1"),
-            Some(("src".into(), "a b/c.txt".into()))
+            Some(("src".into(), "a b/c.txt".into(), Some("1".into())))
         );
-        assert_eq!(copy_source("src/k"), Some(("src".into(), "k".into())));
+        assert_eq!(copy_source("src/k"), Some(("src".into(), "k".into(), None)));
         assert_eq!(copy_source("nokey"), None);
-        assert_eq!(copy_source("b/%zz"), Some(("b".into(), "%zz".into())));
+        assert_eq!(copy_source("b/%zz"), Some(("b".into(), "%zz".into(), None)));
     }
 }

@@ -197,17 +197,6 @@ pub fn page_size_out(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(1000)
 }
 
-/// Buckets are not versioned: a `versionId` other than `null` names no version.
-pub fn null_version(version_id: Option<&str>) -> S3Result<()> {
-    if version_id.is_some_and(|v| v != "null") {
-        return Err(S3Error::with_message(
-            S3ErrorCode::NoSuchVersion,
-            "The specified version does not exist.",
-        ));
-    }
-    Ok(())
-}
-
 /// Sets the checksum fields of an output from a list of values.
 #[derive(Default)]
 pub struct ChecksumOut {

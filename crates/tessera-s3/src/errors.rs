@@ -450,7 +450,11 @@ fn insufficient_storage() -> S3Error {
 
 /// A delete marker read: 404 NoSuchKey as the key's current version, 405 MethodNotAllowed
 /// when named by version id; both say it is a marker and which.
-fn delete_marker(version_id: &str, last_modified: tessera_core::Millis, by_version: bool) -> S3Error {
+fn delete_marker(
+    version_id: &str,
+    last_modified: tessera_core::Millis,
+    by_version: bool,
+) -> S3Error {
     let mut e = if by_version {
         let mut e = S3Error::with_message(
             S3ErrorCode::MethodNotAllowed,
@@ -459,12 +463,16 @@ fn delete_marker(version_id: &str, last_modified: tessera_core::Millis, by_versi
         e.set_status_code(StatusCode::METHOD_NOT_ALLOWED);
         e
     } else {
-        let mut e = S3Error::with_message(S3ErrorCode::NoSuchKey, "The specified key does not exist");
+        let mut e =
+            S3Error::with_message(S3ErrorCode::NoSuchKey, "The specified key does not exist");
         e.set_status_code(StatusCode::NOT_FOUND);
         e
     };
     let mut headers = http::HeaderMap::new();
-    headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+    headers.insert(
+        "x-amz-delete-marker",
+        http::HeaderValue::from_static("true"),
+    );
     if let Ok(v) = http::HeaderValue::from_str(version_id) {
         headers.insert("x-amz-version-id", v);
     }

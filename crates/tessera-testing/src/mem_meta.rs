@@ -128,7 +128,10 @@ impl State {
         key: &str,
         version_id: &str,
     ) -> Option<(ObjectRecord, Vec<BlobId>)> {
-        let sequencer = self.find_version(bucket, key, version_id)?.sequencer.clone();
+        let sequencer = self
+            .find_version(bucket, key, version_id)?
+            .sequencer
+            .clone();
         let keys = self.objects.get_mut(bucket)?;
         let versions = keys.get_mut(key.as_bytes())?;
         let removed = versions.remove(&sequencer)?;
@@ -144,7 +147,8 @@ impl State {
     fn place_version(&mut self, object: ObjectRecord, segments: Vec<Segment>) -> Vec<BlobId> {
         let mut freed = Vec::new();
         if object.version_id == NULL_VERSION {
-            if let Some((_, blobs)) = self.remove_version(&object.bucket, &object.key, NULL_VERSION) {
+            if let Some((_, blobs)) = self.remove_version(&object.bucket, &object.key, NULL_VERSION)
+            {
                 freed = blobs;
             }
         }

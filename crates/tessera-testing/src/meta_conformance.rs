@@ -29,8 +29,8 @@ use tessera_core::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, Us
 use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use tessera_core::{
     new_sequencer, BlobId, BucketRecord, BucketSetting, CompleteRequest, ContentHeaders, Error,
-    ListedVersion, MetaStore, ObjectAttrs, ObjectChecksum, ObjectRecord, ObjectUpdate,
-    PartRecord, Segment, UploadRecord, VersionCursor, WriteCondition, NULL_VERSION,
+    ListedVersion, MetaStore, ObjectAttrs, ObjectChecksum, ObjectRecord, ObjectUpdate, PartRecord,
+    Segment, UploadRecord, VersionCursor, WriteCondition, NULL_VERSION,
 };
 use tokio::task::JoinSet;
 
@@ -148,7 +148,12 @@ pub async fn object_owner_and_acl(h: &dyn Harness) {
         ("444455556666", Some("acl-1"))
     );
     store
-        .update_object("b", "k", &o.object_id, ObjectUpdate::Acl(Some("acl-2".into())))
+        .update_object(
+            "b",
+            "k",
+            &o.object_id,
+            ObjectUpdate::Acl(Some("acl-2".into())),
+        )
         .await
         .unwrap();
     assert_err!(
@@ -225,35 +230,67 @@ pub async fn versions_placed_by_sequencer(h: &dyn Harness) {
     let (n, ns) = version("k", "e-newest", &newest);
     let (o, os) = version("k", "e-oldest", &oldest);
     for (v, segs) in [(&m, &ms), (&n, &ns), (&o, &os)] {
-        let freed = store.put_object(v.clone(), segs.clone(), none()).await.unwrap();
+        let freed = store
+            .put_object(v.clone(), segs.clone(), none())
+            .await
+            .unwrap();
         assert!(freed.is_empty(), "a new version replaces nothing");
     }
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(n.clone()));
     for v in [&o, &m, &n] {
         assert_eq!(
-            store.get_object_version("b", "k", &v.version_id).await.unwrap().as_ref(),
+            store
+                .get_object_version("b", "k", &v.version_id)
+                .await
+                .unwrap()
+                .as_ref(),
             Some(v)
         );
-        assert_eq!(store.list_segments(&v.object_id, 0, 10).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .list_segments(&v.object_id, 0, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
-    assert_eq!(store.get_object_version("b", "k", "null").await.unwrap(), None);
+    assert_eq!(
+        store.get_object_version("b", "k", "null").await.unwrap(),
+        None
+    );
     assert_eq!(
         ids(&all_versions(&*store, "").await),
-        vec![(newest.clone(), true), (middle.clone(), false), (oldest.clone(), false)]
+        vec![
+            (newest.clone(), true),
+            (middle.clone(), false),
+            (oldest.clone(), false)
+        ]
     );
     // Conditions see the current version.
     let (x, xs) = version("k", "e-x", &new_sequencer());
     assert_err!(
-        store.put_object(x.clone(), xs.clone(), if_match("e-middle")).await,
+        store
+            .put_object(x.clone(), xs.clone(), if_match("e-middle"))
+            .await,
         Error::PreconditionFailed
     );
     store.put_object(x, xs, if_match("e-newest")).await.unwrap();
-    let all = sorted(blobs(&ms).into_iter().chain(blobs(&ns)).chain(blobs(&os)).collect());
+    let all = sorted(
+        blobs(&ms)
+            .into_iter()
+            .chain(blobs(&ns))
+            .chain(blobs(&os))
+            .collect(),
+    );
     assert_eq!(sorted(store.referenced_blobs(&all).await.unwrap()), all);
     drop(store);
     let store = h.open().await;
     assert_eq!(all_versions(&*store, "").await.len(), 4);
-    assert_eq!(store.list_objects("b", "", None, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store.list_objects("b", "", None, 10).await.unwrap().len(),
+        1
+    );
 }
 
 /// A `null` version replaces the previous `null` version wherever it sits among the key's
@@ -262,30 +299,50 @@ pub async fn null_version_replaced(h: &dyn Harness) {
     let store = h.open().await;
     store.create_bucket(bucket("b")).await.unwrap();
     let (first, fs) = object("b", "k", "e-null-1", &[3]);
-    store.put_object(first.clone(), fs.clone(), none()).await.unwrap();
+    store
+        .put_object(first.clone(), fs.clone(), none())
+        .await
+        .unwrap();
     let seq = new_sequencer();
     let (v, vs) = version("k", "e-v", &seq);
-    store.put_object(v.clone(), vs.clone(), none()).await.unwrap();
+    store
+        .put_object(v.clone(), vs.clone(), none())
+        .await
+        .unwrap();
     // The first null version is non-current now; a second one replaces it and is current.
     let (second, ss) = object("b", "k", "e-null-2", &[5]);
     let freed = store.put_object(second.clone(), ss, none()).await.unwrap();
     assert_eq!(sorted(freed), sorted(blobs(&fs)));
-    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(second.clone()));
+    assert_eq!(
+        store.get_object("b", "k").await.unwrap(),
+        Some(second.clone())
+    );
     assert_eq!(
         ids(&all_versions(&*store, "").await),
         vec![("null".to_owned(), true), (seq.clone(), false)]
     );
     // Replacing the current null version by a newer one frees it too.
     let (third, ts) = object("b", "k", "e-null-3", &[1]);
-    let freed = store.put_object(third.clone(), ts.clone(), none()).await.unwrap();
+    let freed = store
+        .put_object(third.clone(), ts.clone(), none())
+        .await
+        .unwrap();
     assert_eq!(freed.len(), 1);
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(third));
     assert_eq!(
         store.get_object_version("b", "k", &seq).await.unwrap(),
         Some(v)
     );
-    assert!(store.list_segments(&first.object_id, 0, 10).await.unwrap().is_empty());
-    assert!(store.list_segments(&second.object_id, 0, 10).await.unwrap().is_empty());
+    assert!(store
+        .list_segments(&first.object_id, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .list_segments(&second.object_id, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// A delete marker is a version without bytes: current, it hides the key from listings and
@@ -299,13 +356,21 @@ pub async fn delete_markers(h: &dyn Harness) {
     let mseq = new_sequencer();
     let m = marker("k", &mseq, &mseq);
     assert_err!(
-        store.put_object(m.clone(), Vec::new(), if_match("nope")).await,
+        store
+            .put_object(m.clone(), Vec::new(), if_match("nope"))
+            .await,
         Error::PreconditionFailed
     );
-    store.put_object(m.clone(), Vec::new(), if_match("e1")).await.unwrap();
+    store
+        .put_object(m.clone(), Vec::new(), if_match("e1"))
+        .await
+        .unwrap();
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(m.clone()));
     let listed = store.list_objects("b", "", None, 10).await.unwrap();
-    assert_eq!(listed.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["other"]);
+    assert_eq!(
+        listed.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(),
+        ["other"]
+    );
     assert_eq!(
         ids(&all_versions(&*store, "k").await),
         vec![(mseq.clone(), true), (o.version_id.clone(), false)]
@@ -328,7 +393,10 @@ pub async fn delete_markers(h: &dyn Harness) {
         .unwrap();
     assert!(removed.delete_marker && freed.is_empty());
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o));
-    assert_eq!(store.list_objects("b", "", None, 10).await.unwrap().len(), 2);
+    assert_eq!(
+        store.list_objects("b", "", None, 10).await.unwrap().len(),
+        2
+    );
     store.put_object(x, xs, if_none_match()).await.unwrap_err();
 }
 
@@ -341,7 +409,10 @@ pub async fn delete_version_promotes_next(h: &dyn Harness) {
     let mut made = Vec::new();
     for (i, seq) in seqs.iter().enumerate() {
         let (v, vs) = version("k", &format!("e{i}"), seq);
-        store.put_object(v.clone(), vs.clone(), none()).await.unwrap();
+        store
+            .put_object(v.clone(), vs.clone(), none())
+            .await
+            .unwrap();
         made.push((v, vs));
     }
     let (removed, freed) = store
@@ -351,16 +422,41 @@ pub async fn delete_version_promotes_next(h: &dyn Harness) {
         .unwrap();
     assert_eq!(removed, made[2].0);
     assert_eq!(freed, blobs(&made[2].1));
-    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(made[1].0.clone()));
+    assert_eq!(
+        store.get_object("b", "k").await.unwrap(),
+        Some(made[1].0.clone())
+    );
     assert_err!(
-        store.delete_object("b", "k", &seqs[0], if_match("e1")).await,
+        store
+            .delete_object("b", "k", &seqs[0], if_match("e1"))
+            .await,
         Error::PreconditionFailed
     );
-    store.delete_object("b", "k", &seqs[0], if_match("e0")).await.unwrap().unwrap();
-    assert_eq!(store.get_object("b", "k").await.unwrap(), Some(made[1].0.clone()));
-    assert_eq!(store.delete_object("b", "k", &seqs[0], none()).await.unwrap(), None);
-    assert_eq!(store.delete_object("b", "k", "null", none()).await.unwrap(), None);
-    store.delete_object("b", "k", &seqs[1], none()).await.unwrap().unwrap();
+    store
+        .delete_object("b", "k", &seqs[0], if_match("e0"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.get_object("b", "k").await.unwrap(),
+        Some(made[1].0.clone())
+    );
+    assert_eq!(
+        store
+            .delete_object("b", "k", &seqs[0], none())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.delete_object("b", "k", "null", none()).await.unwrap(),
+        None
+    );
+    store
+        .delete_object("b", "k", &seqs[1], none())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.get_object("b", "k").await.unwrap(), None);
     assert!(all_versions(&*store, "").await.is_empty());
 }
@@ -376,7 +472,10 @@ pub async fn list_versions_paging(h: &dyn Harness) {
         for i in 0..3 {
             let seq = new_sequencer();
             if i == 1 {
-                store.put_object(marker(key, &seq, &seq), Vec::new(), none()).await.unwrap();
+                store
+                    .put_object(marker(key, &seq, &seq), Vec::new(), none())
+                    .await
+                    .unwrap();
             } else {
                 let (v, vs) = version(key, "e", &seq);
                 store.put_object(v, vs, none()).await.unwrap();
@@ -384,7 +483,12 @@ pub async fn list_versions_paging(h: &dyn Harness) {
             of_key.push(seq);
         }
         of_key.reverse();
-        expected.extend(of_key.into_iter().enumerate().map(|(i, s)| (key, s, i == 0)));
+        expected.extend(
+            of_key
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| (key, s, i == 0)),
+        );
     }
     let got: Vec<(String, String, bool)> = all_versions(&*store, "")
         .await
@@ -400,13 +504,19 @@ pub async fn list_versions_paging(h: &dyn Harness) {
     let mut cursor = VersionCursor::default();
     let mut paged = Vec::new();
     loop {
-        let page = store.list_versions("b", "", cursor.clone(), 2).await.unwrap();
+        let page = store
+            .list_versions("b", "", cursor.clone(), 2)
+            .await
+            .unwrap();
         let Some(last) = page.last() else { break };
         cursor = VersionCursor {
             key: Some(last.object.key.as_bytes().to_vec()),
             sequencer: Some(last.object.sequencer.clone()),
         };
-        paged.extend(page.into_iter().map(|v| (v.object.key, v.object.version_id, v.is_latest)));
+        paged.extend(
+            page.into_iter()
+                .map(|v| (v.object.key, v.object.version_id, v.is_latest)),
+        );
     }
     assert_eq!(paged, want);
     // After a whole key; within a prefix.
@@ -424,12 +534,24 @@ pub async fn list_versions_paging(h: &dyn Harness) {
         sequencer: Some(expected[0].1.clone()),
     };
     assert_eq!(
-        store.list_versions("b", "b/", before_prefix, 100).await.unwrap().len(),
+        store
+            .list_versions("b", "b/", before_prefix, 100)
+            .await
+            .unwrap()
+            .len(),
         6
     );
-    assert_eq!(store.list_versions("b", "", VersionCursor::default(), 0).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .list_versions("b", "", VersionCursor::default(), 0)
+            .await
+            .unwrap(),
+        vec![]
+    );
     assert_err!(
-        store.list_versions("nope", "", VersionCursor::default(), 10).await,
+        store
+            .list_versions("nope", "", VersionCursor::default(), 10)
+            .await,
         Error::NoSuchBucket
     );
 }
@@ -454,7 +576,12 @@ pub async fn version_attrs_and_updates(h: &dyn Harness) {
         .await
         .unwrap();
     store
-        .update_object("b", "k", &old.object_id, ObjectUpdate::Acl(Some("acl".into())))
+        .update_object(
+            "b",
+            "k",
+            &old.object_id,
+            ObjectUpdate::Acl(Some("acl".into())),
+        )
         .await
         .unwrap();
     assert_err!(
@@ -465,7 +592,11 @@ pub async fn version_attrs_and_updates(h: &dyn Harness) {
     );
     drop(store);
     let store = h.open().await;
-    let got = store.get_object_version("b", "k", &old.version_id).await.unwrap().unwrap();
+    let got = store
+        .get_object_version("b", "k", &old.version_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.attrs.tags, tags);
     assert_eq!(got.attrs.storage_class.as_deref(), Some("STANDARD_IA"));
     assert_eq!(got.attrs.website_redirect.as_deref(), Some("/elsewhere"));
@@ -504,10 +635,17 @@ pub async fn complete_places_by_upload_sequencer(h: &dyn Harness) {
     assert!(store.complete_upload(request).await.unwrap().is_empty());
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(later));
     assert_eq!(
-        store.get_object_version("b", "k", &o.version_id).await.unwrap(),
+        store
+            .get_object_version("b", "k", &o.version_id)
+            .await
+            .unwrap(),
         Some(o.clone())
     );
-    let done = store.get_completed_upload("u-early").await.unwrap().unwrap();
+    let done = store
+        .get_completed_upload("u-early")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(done.version_id, o.version_id);
 }
 
@@ -516,13 +654,24 @@ pub async fn delete_bucket_with_versions(h: &dyn Harness) {
     let store = h.open().await;
     store.create_bucket(bucket("b")).await.unwrap();
     let seq = new_sequencer();
-    store.put_object(marker("k", &seq, &seq), Vec::new(), none()).await.unwrap();
+    store
+        .put_object(marker("k", &seq, &seq), Vec::new(), none())
+        .await
+        .unwrap();
     assert_err!(store.delete_bucket("b").await, Error::BucketNotEmpty);
     let (v, vs) = version("k", "e", &sequencer_before(&seq));
     store.put_object(v.clone(), vs, none()).await.unwrap();
-    store.delete_object("b", "k", &seq, none()).await.unwrap().unwrap();
+    store
+        .delete_object("b", "k", &seq, none())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(v.clone()));
-    store.delete_object("b", "k", &v.version_id, none()).await.unwrap().unwrap();
+    store
+        .delete_object("b", "k", &v.version_id, none())
+        .await
+        .unwrap()
+        .unwrap();
     store.delete_bucket("b").await.unwrap();
 }
 
@@ -1190,11 +1339,16 @@ pub async fn delete_object_semantics(h: &dyn Harness) {
     let store = h.open().await;
     store.create_bucket(bucket("b")).await.unwrap();
     assert_eq!(
-        store.delete_object("b", "missing", "null", none()).await.unwrap(),
+        store
+            .delete_object("b", "missing", "null", none())
+            .await
+            .unwrap(),
         None
     );
     assert_err!(
-        store.delete_object("b", "missing", "null", if_match("e")).await,
+        store
+            .delete_object("b", "missing", "null", if_match("e"))
+            .await,
         Error::NoSuchKey
     );
 
@@ -1204,7 +1358,9 @@ pub async fn delete_object_semantics(h: &dyn Harness) {
         .await
         .unwrap();
     assert_err!(
-        store.delete_object("b", "k", "null", if_match("other")).await,
+        store
+            .delete_object("b", "k", "null", if_match("other"))
+            .await,
         Error::PreconditionFailed
     );
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(o.clone()));
@@ -1220,7 +1376,10 @@ pub async fn delete_object_semantics(h: &dyn Harness) {
         .unwrap()
         .is_empty());
     assert!(store.referenced_blobs(&blobs(&s)).await.unwrap().is_empty());
-    assert_eq!(store.delete_object("b", "k", "null", none()).await.unwrap(), None);
+    assert_eq!(
+        store.delete_object("b", "k", "null", none()).await.unwrap(),
+        None
+    );
 
     let (o2, s2) = object("b", "k2", "etag2", &[1]);
     store.put_object(o2, s2.clone(), none()).await.unwrap();
@@ -2231,7 +2390,10 @@ pub async fn durability(h: &dyn Harness) {
             .await
             .unwrap();
         put(&*store, "b", "deleted", "x").await;
-        store.delete_object("b", "deleted", "null", none()).await.unwrap();
+        store
+            .delete_object("b", "deleted", "null", none())
+            .await
+            .unwrap();
         store
             .create_upload(upload("b", "mp", "u", 7))
             .await

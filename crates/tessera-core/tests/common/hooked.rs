@@ -8,8 +8,9 @@ use async_trait::async_trait;
 
 use tessera_core::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy};
 use tessera_core::{
-    BlobId, BucketRecord, BucketSetting, CompleteRequest, CompletedUpload, ListAfter, MetaStore,
-    Millis, ObjectRecord, PartRecord, Result, Segment, UploadRecord, WriteCondition,
+    BlobId, BucketRecord, BucketSetting, CompleteRequest, CompletedUpload, ListAfter,
+    ListedVersion, MetaStore, Millis, ObjectRecord, ObjectUpdate, PartRecord, Result, Segment,
+    UploadRecord, VersionCursor, WriteCondition,
 };
 
 /// What a test does around the delegated calls. Every hook defaults to nothing.
@@ -69,14 +70,24 @@ impl<H: Hooks> MetaStore for HookedMeta<H> {
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
         self.inner.get_object(bucket, key).await
     }
-    async fn put_object_acl(
+    async fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Option<ObjectRecord>> {
+        self.inner.get_object_version(bucket, key, version_id).await
+    }
+    async fn update_object(
         &self,
         bucket: &str,
         key: &str,
         object_id: &str,
-        acl: Option<String>,
+        update: ObjectUpdate,
     ) -> Result<()> {
-        self.inner.put_object_acl(bucket, key, object_id, acl).await
+        self.inner
+            .update_object(bucket, key, object_id, update)
+            .await
     }
     async fn get_segments(&self, object_id: &str, from: u64, to: u64) -> Result<Vec<Segment>> {
         self.inner.get_segments(object_id, from, to).await
@@ -100,9 +111,21 @@ impl<H: Hooks> MetaStore for HookedMeta<H> {
         &self,
         bucket: &str,
         key: &str,
+        version_id: &str,
         condition: WriteCondition,
-    ) -> Result<Option<Vec<BlobId>>> {
-        self.inner.delete_object(bucket, key, condition).await
+    ) -> Result<Option<(ObjectRecord, Vec<BlobId>)>> {
+        self.inner
+            .delete_object(bucket, key, version_id, condition)
+            .await
+    }
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: VersionCursor,
+        limit: usize,
+    ) -> Result<Vec<ListedVersion>> {
+        self.inner.list_versions(bucket, prefix, after, limit).await
     }
     async fn list_objects(
         &self,

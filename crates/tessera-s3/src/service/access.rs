@@ -249,8 +249,9 @@ pub async fn get_object_acl(
     app: &Tessera,
     req: S3Request<GetObjectAclInput>,
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
+    let i = &req.input;
     let object = app
-        .object_record(&req.input.bucket, &req.input.key)
+        .object_version(&i.bucket, &i.key, i.version_id.as_deref())
         .await
         .map_err(to_s3)?;
     let acl = app.object_acl(&object).await.map_err(to_s3)?;
@@ -269,7 +270,10 @@ pub async fn put_object_acl(
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
     let b = bucket(&req.extensions)?;
     let i = &req.input;
-    let object = app.object_record(&i.bucket, &i.key).await.map_err(to_s3)?;
+    let object = app
+        .object_version(&i.bucket, &i.key, i.version_id.as_deref())
+        .await
+        .map_err(to_s3)?;
     let headers = acl_request!(i, i.grant_write.as_deref());
     let body = acl_body(i.access_control_policy.as_ref())?;
     app.put_object_acl(&b, &object, &headers, body)

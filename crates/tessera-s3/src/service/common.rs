@@ -125,17 +125,18 @@ pub fn read_conditions(
     }
 }
 
-/// The bucket and key of a copy source (its null version only).
-pub fn copy_source(src: &CopySource) -> S3Result<(String, String)> {
+/// The bucket, key and version id (if named) of a copy source.
+pub fn copy_source(src: &CopySource) -> S3Result<(String, String, Option<String>)> {
     match src {
         CopySource::Bucket {
             bucket,
             key,
             version_id,
-        } => {
-            convert::null_version(version_id.as_deref())?;
-            Ok((bucket.to_string(), key.to_string()))
-        }
+        } => Ok((
+            bucket.to_string(),
+            key.to_string(),
+            version_id.as_deref().map(str::to_owned),
+        )),
         _ => Err(S3Error::with_message(
             S3ErrorCode::NotImplemented,
             "Access point copy sources are not supported",

@@ -3,6 +3,7 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 use tessera_core::objects::ListRequest;
+use tessera_core::versions::ListVersionsRequest;
 use tessera_core::{ObjectRecord, Tessera};
 
 use super::common::{
@@ -45,8 +46,11 @@ fn list_entry(o: &ObjectRecord, url: bool, owner: Option<&Owner>) -> Object {
         owner: owner.cloned(),
         restore_status: None,
         size: Some(i64_of(o.size)),
-        storage_class: Some(ObjectStorageClass::from_static(
-            ObjectStorageClass::STANDARD,
+        storage_class: Some(ObjectStorageClass::from(
+            o.attrs
+                .storage_class
+                .clone()
+                .unwrap_or_else(|| ObjectStorageClass::STANDARD.to_owned()),
         )),
     }
 }
@@ -135,8 +139,7 @@ pub async fn list_objects_v2(
     }))
 }
 
-/// Buckets are not versioned yet: every object is its only ("null") version, so version
-/// listings are key listings (clients such as s3-tests' cleanup and rclone call this).
+/// ListObjectVersions: versions and delete markers, by key then newest first.
 pub async fn list_object_versions(
     app: &Tessera,
     req: S3Request<ListObjectVersionsInput>,
@@ -145,18 +148,31 @@ pub async fn list_object_versions(
     let input = req.input;
     let url = encoding_url(&input.encoding_type)?;
     let max = convert::page_size(input.max_keys, "max-keys")?;
-    let request = list_request(
-        &input.bucket,
-        &input.prefix,
-        &input.delimiter,
-        input.key_marker.clone().filter(|m| !m.is_empty()),
-        max,
-    );
-    let page = app.list_objects(&request).await.map_err(to_s3)?;
-    let versions = page
-        .objects
-        .iter()
-        .map(|o| ObjectVersion {
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let request = ListVersionsRequest {
+        bucket: input.bucket.clone(),
+        prefix: prefix.clone(),
+        delimiter: input.delimiter.clone(),
+        key_marker: input.key_marker.clone(),
+        version_id_marker: input.version_id_marker.clone(),
+        max_keys: max,
+    };
+    let page = app.list_versions(&request).await.map_err(to_s3)?;
+    let mut versions = Vec::new();
+    let mut delete_markers = Vec::new();
+    for v in &page.versions {
+        let o = &v.object;
+        if o.delete_marker {
+            delete_markers.push(DeleteMarkerEntry {
+                is_latest: Some(v.is_latest),
+                key: Some(encode(&o.key, url)),
+                last_modified: Some(convert::ts(o.last_modified)),
+                owner: Some(owners.owner(&o.owner)),
+                version_id: Some(o.version_id.clone()),
+            });
+            continue;
+        }
+        versions.push(ObjectVersion {
             checksum_algorithm: o
                 .checksum
                 .as_ref()
@@ -166,34 +182,41 @@ pub async fn list_object_versions(
                 .as_ref()
                 .map(|c| convert::checksum_type_out(c.checksum_type)),
             e_tag: Some(convert::etag(&o.etag)),
-            is_latest: Some(true),
+            is_latest: Some(v.is_latest),
             key: Some(encode(&o.key, url)),
             last_modified: Some(convert::ts(o.last_modified)),
             owner: Some(owners.owner(&o.owner)),
             restore_status: None,
             size: Some(i64_of(o.size)),
-            storage_class: Some(ObjectVersionStorageClass::from_static(
-                ObjectVersionStorageClass::STANDARD,
+            storage_class: Some(ObjectVersionStorageClass::from(
+                o.attrs
+                    .storage_class
+                    .clone()
+                    .unwrap_or_else(|| ObjectVersionStorageClass::STANDARD.to_owned()),
             )),
-            version_id: Some("null".into()),
-        })
-        .collect();
-    let next_key_marker = page
-        .is_truncated
-        .then(|| page.next_marker.as_deref().map(|m| encode(m, url)))
-        .flatten();
+            version_id: Some(o.version_id.clone()),
+        });
+    }
+    let (next_key_marker, next_version_id_marker) = if page.is_truncated {
+        (
+            page.next_key_marker.as_deref().map(|m| encode(m, url)),
+            page.next_version_id_marker,
+        )
+    } else {
+        (None, None)
+    };
     Ok(S3Response::new(ListObjectVersionsOutput {
         common_prefixes: Some(common_prefixes(&page.common_prefixes, url)),
-        delete_markers: None,
+        delete_markers: Some(delete_markers),
         delimiter: delimiter_out(input.delimiter, url),
         encoding_type: input.encoding_type,
         is_truncated: Some(page.is_truncated),
         key_marker: Some(marker_out(input.key_marker.as_deref(), url)),
         max_keys: Some(convert::page_size_out(max)),
         name: Some(input.bucket),
-        next_version_id_marker: next_key_marker.as_ref().map(|_| "null".to_string()),
+        next_version_id_marker,
         next_key_marker,
-        prefix: Some(encode(&request.prefix, url)),
+        prefix: Some(encode(&prefix, url)),
         request_charged: None,
         version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
         versions: Some(versions),

@@ -7,6 +7,7 @@ mod common;
 mod listing;
 mod multipart;
 mod objects;
+mod versioning;
 
 use std::sync::Arc;
 
@@ -271,5 +272,19 @@ impl s3s::S3 for TesseraS3 {
         req: S3Request<PutObjectAclInput>,
     ) -> S3Result<S3Response<PutObjectAclOutput>> {
         access::put_object_acl(&self.app, req).await
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        versioning::put_bucket_versioning(&self.app, req).await
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        versioning::get_bucket_versioning(&self.app, req).await
     }
 }

@@ -16,6 +16,7 @@ use super::common::{
     checks, common_prefixes, copy_source, delimiter_out, encode, encoding_url, i32_of, i64_of,
     marker_out, read_conditions, write_condition, Owners,
 };
+use super::objects::attrs_in;
 use crate::auth::caller;
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
 use crate::errors::to_s3;
@@ -28,6 +29,10 @@ pub async fn create_multipart_upload(
     let initiator = caller(&req.extensions)?.map_or_else(|| "anonymous".to_owned(), |p| p.arn());
     let input = req.input;
     let access = write_access(app, &req.extensions, &acl_request!(input, None)).await?;
+    let attrs = attrs_in(
+        input.storage_class.as_ref().map(StorageClass::as_str),
+        input.website_redirect_location,
+    )?;
     let request = CreateUploadRequest {
         bucket: input.bucket.clone(),
         key: input.key.clone(),
@@ -43,6 +48,7 @@ pub async fn create_multipart_upload(
         initiator,
         owner: access.owner,
         acl: access.acl,
+        attrs,
         checksum_algorithm: input
             .checksum_algorithm
             .as_ref()
@@ -63,6 +69,12 @@ pub async fn create_multipart_upload(
         checksum_type: upload.checksum_type.map(convert::checksum_type_out),
         ..Default::default()
     }))
+}
+
+/// The storage class listings report: the one asked for, or STANDARD.
+fn class_or_standard(attrs: &tessera_core::ObjectAttrs) -> StorageClass {
+    super::objects::storage_class_out(attrs)
+        .unwrap_or_else(|| StorageClass::from_static(StorageClass::STANDARD))
 }
 
 /// UploadPart.
@@ -111,7 +123,7 @@ pub async fn upload_part_copy(
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let input = req.input;
     let part_number = validate_part_number(i64::from(input.part_number)).map_err(to_s3)?;
-    let (bucket, key) = copy_source(&input.copy_source)?;
+    let (bucket, key, version_id) = copy_source(&input.copy_source)?;
     let range = input
         .copy_source_range
         .as_deref()
@@ -121,6 +133,7 @@ pub async fn upload_part_copy(
     let source = DomainCopySource {
         bucket,
         key,
+        version_id: version_id.clone(),
         range,
         conditions: read_conditions(
             input.copy_source_if_match,
@@ -153,6 +166,7 @@ pub async fn upload_part_copy(
     set_checksums!(result, ChecksumOut::values(&reported));
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(result),
+        copy_source_version_id: version_id,
         ..Default::default()
     }))
 }
@@ -224,6 +238,7 @@ pub async fn complete_multipart_upload(
             convert::url_encode(&input.key)
         )),
         checksum_type: convert::object_checksum_type(&object),
+        version_id: (!object.is_null_version()).then(|| object.version_id.clone()),
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(object.checksum.as_ref()));
@@ -280,7 +295,7 @@ pub async fn list_parts(
         checksum_type: page.upload.checksum_type.map(convert::checksum_type_out),
         initiator: Some(owners.initiator(&page.upload.initiator)),
         owner: Some(owners.owner(&page.upload.owner)),
-        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        storage_class: Some(class_or_standard(&page.upload.attrs)),
         is_truncated: Some(page.is_truncated),
         max_parts: Some(convert::page_size_out(max)),
         part_number_marker: input.part_number_marker,
@@ -321,7 +336,7 @@ pub async fn list_multipart_uploads(
             initiator: Some(owners.initiator(&u.initiator)),
             key: Some(encode(&u.key, url)),
             owner: Some(owners.owner(&u.owner)),
-            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            storage_class: Some(class_or_standard(&u.attrs)),
             upload_id: Some(u.upload_id.clone()),
         })
         .collect();

@@ -5,14 +5,14 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use tessera_core::conditions::ReadConditions;
 use tessera_core::multipart::{asked_part_checksums, validate_part_number};
 use tessera_core::objects::{
-    check_delete_batch, ByteRange, CopyObjectRequest, GetObjectRequest, ObjectRead,
+    check_delete_batch, storage_class, ByteRange, CopyObjectRequest, GetObjectRequest, ObjectRead,
     PutObjectRequest, RangeRequest,
 };
-use tessera_core::{Tessera, WriteCondition};
+use tessera_core::{ObjectAttrs, ObjectRecord, Tessera, WriteCondition};
 
 use super::access::{acl_request, write_access};
 use super::common::{checks, copy_source, i32_of, i64_of, read_conditions, write_condition};
-use crate::auth::requester;
+use crate::auth::{caller, requester};
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
 use crate::errors::to_s3;
 
@@ -50,6 +50,29 @@ fn content_range(r: &ByteRange, size: u64) -> String {
     format!("bytes {}-{}/{}", r.start, r.end, size)
 }
 
+/// The stored attributes of a write's `x-amz-storage-class` and
+/// `x-amz-website-redirect-location` (InvalidStorageClass for a class S3 does not know).
+pub(crate) fn attrs_in(
+    class: Option<&str>,
+    website_redirect: Option<String>,
+) -> S3Result<ObjectAttrs> {
+    Ok(ObjectAttrs {
+        storage_class: storage_class(class).map_err(to_s3)?,
+        website_redirect,
+        tags: Vec::new(),
+    })
+}
+
+/// The version id a response reports: a real version's, or `null` when the request named it.
+fn version_out(object: &ObjectRecord, asked: bool) -> Option<String> {
+    (asked || !object.is_null_version()).then(|| object.version_id.clone())
+}
+
+/// The storage class a response reports (none for STANDARD, as S3).
+pub(crate) fn storage_class_out(object_attrs: &ObjectAttrs) -> Option<StorageClass> {
+    object_attrs.storage_class.clone().map(StorageClass::from)
+}
+
 /// The domain request of a GetObject / HeadObject.
 fn object_request(
     bucket: String,
@@ -59,8 +82,8 @@ fn object_request(
     part_number: Option<i32>,
     conditions: ReadConditions,
 ) -> S3Result<GetObjectRequest> {
-    convert::null_version(version_id.as_deref())?;
     Ok(GetObjectRequest {
+        version_id,
         bucket,
         key,
         range: range_request(range),
@@ -78,6 +101,7 @@ fn head_output(
     read: &ObjectRead,
     part_number: Option<u32>,
     mode: &Option<ChecksumMode>,
+    asked_version: bool,
 ) -> HeadObjectOutput {
     let (o, range) = (&read.object, read.range);
     let length = range.map_or(o.size, |r| r.end - r.start + 1);
@@ -105,6 +129,9 @@ fn head_output(
         last_modified: Some(convert::ts(o.last_modified)),
         metadata: convert::metadata_out(&o.user_metadata),
         parts_count: part_number.and(o.parts_count).map(i32_of),
+        storage_class: storage_class_out(&o.attrs),
+        website_redirect_location: o.attrs.website_redirect.clone(),
+        version_id: version_out(o, asked_version),
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(checksum.as_ref()));
@@ -131,6 +158,11 @@ pub async fn put_object(
         input.checksum_algorithm.as_ref(),
     )?;
     let access = write_access(app, &req_extensions, &acl_request!(input, None)).await?;
+    let attrs = attrs_in(
+        input.storage_class.as_ref().map(StorageClass::as_str),
+        input.website_redirect_location,
+    )?;
+    let bucket_record = requester(&req_extensions)?.bucket.clone();
     let request = PutObjectRequest {
         bucket: input.bucket,
         key: input.key,
@@ -147,8 +179,9 @@ pub async fn put_object(
         condition: write_condition(input.if_match, input.if_none_match)?,
         owner: access.owner,
         acl: access.acl,
+        attrs,
         // write_access found the bucket in the access check's read.
-        bucket_checked: true,
+        bucket_record,
     };
     let object = app
         .put_object(request, convert::body(input.body))
@@ -157,6 +190,7 @@ pub async fn put_object(
     let mut out = PutObjectOutput {
         e_tag: Some(convert::etag(&object.etag)),
         checksum_type: convert::object_checksum_type(&object),
+        version_id: version_out(&object, false),
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(object.checksum.as_ref()));
@@ -169,6 +203,7 @@ pub async fn get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
+    let asked_version = i.version_id.is_some();
     let request = object_request(
         i.bucket,
         i.key,
@@ -183,7 +218,7 @@ pub async fn get_object(
         ),
     )?;
     let mut read = app.get_object(&request, true).await.map_err(to_s3)?;
-    let h = head_output(&read, request.part_number, &i.checksum_mode);
+    let h = head_output(&read, request.part_number, &i.checksum_mode, asked_version);
     let body = read
         .body
         .take()
@@ -209,6 +244,9 @@ pub async fn get_object(
         last_modified: h.last_modified,
         metadata: h.metadata,
         parts_count: h.parts_count,
+        storage_class: h.storage_class,
+        website_redirect_location: h.website_redirect_location,
+        version_id: h.version_id,
         ..Default::default()
     }))
 }
@@ -219,6 +257,7 @@ pub async fn head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
+    let asked_version = i.version_id.is_some();
     let request = object_request(
         i.bucket,
         i.key,
@@ -238,6 +277,7 @@ pub async fn head_object(
         &read,
         request.part_number,
         &i.checksum_mode,
+        asked_version,
     )))
 }
 
@@ -246,16 +286,27 @@ pub async fn delete_object(
     app: &Tessera,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
+    let account = caller(&req.extensions)?.map(|p| p.account.id.clone());
     let input = req.input;
-    convert::null_version(input.version_id.as_deref())?;
     let condition = WriteCondition {
         if_none_match_any: false,
         if_match: convert::condition(input.if_match),
     };
-    app.delete_object(&input.bucket, &input.key, condition)
+    let outcome = app
+        .delete_object(
+            &input.bucket,
+            &input.key,
+            input.version_id.as_deref(),
+            condition,
+            account.as_deref(),
+        )
         .await
         .map_err(to_s3)?;
-    Ok(S3Response::new(DeleteObjectOutput::default()))
+    Ok(S3Response::new(DeleteObjectOutput {
+        delete_marker: outcome.delete_marker.then_some(true),
+        version_id: outcome.version_id,
+        ..Default::default()
+    }))
 }
 
 /// DeleteObjects.
@@ -264,6 +315,7 @@ pub async fn delete_objects(
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let requester = requester(&req.extensions)?.clone();
+    let account = requester.principal.as_ref().map(|p| p.account.id.clone());
     let input = req.input;
     check_delete_batch(input.delete.objects.len()).map_err(to_s3)?;
     app.bucket(&input.bucket).await.map_err(to_s3)?;
@@ -275,23 +327,43 @@ pub async fn delete_objects(
             if_none_match_any: false,
             if_match: id.e_tag.as_ref().map(|e| e.value().to_string()),
         };
+        let action = match id.version_id {
+            Some(_) => "s3:DeleteObjectVersion",
+            None => "s3:DeleteObject",
+        };
+        let version = id.version_id.as_deref();
         let allowed = requester
-            .authorize_key(app, "s3:DeleteObject", &input.bucket, &id.key)
+            .authorize_key(app, action, &input.bucket, &id.key, version)
             .await
             .map_err(to_s3);
-        let result = match allowed.and_then(|()| convert::null_version(id.version_id.as_deref())) {
+        let result = match allowed {
             Err(e) => Err(e),
             Ok(()) => app
-                .delete_object(&input.bucket, &id.key, condition)
+                .delete_object(
+                    &input.bucket,
+                    &id.key,
+                    version,
+                    condition,
+                    account.as_deref(),
+                )
                 .await
                 .map_err(to_s3),
         };
         match result {
-            Ok(_) => {
+            Ok(outcome) => {
                 if !quiet {
+                    // A marker added reports its own id; a version removed, the one named.
+                    let (version_id, marker_version_id) =
+                        match (&id.version_id, outcome.delete_marker) {
+                            (Some(v), marker) => (Some(v.clone()), marker.then(|| v.clone())),
+                            (None, true) => (None, outcome.version_id.clone()),
+                            (None, false) => (None, None),
+                        };
                     deleted.push(DeletedObject {
                         key: Some(id.key),
-                        ..Default::default()
+                        delete_marker: outcome.delete_marker.then_some(true),
+                        delete_marker_version_id: marker_version_id,
+                        version_id,
                     });
                 }
             }
@@ -316,7 +388,7 @@ pub async fn copy_object(
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
-    let (source_bucket, source_key) = copy_source(&input.copy_source)?;
+    let (source_bucket, source_key, source_version_id) = copy_source(&input.copy_source)?;
     let replace = match input
         .metadata_directive
         .as_ref()
@@ -346,6 +418,10 @@ pub async fn copy_object(
         )
     });
     let access = write_access(app, &req.extensions, &acl_request!(input, None)).await?;
+    let attrs = attrs_in(
+        input.storage_class.as_ref().map(StorageClass::as_str),
+        input.website_redirect_location,
+    )?;
     // s3s 0.14.1 has no CopyObject fields for these: read the headers.
     let condition = write_condition(
         header_condition(&req.headers, http::header::IF_MATCH)?,
@@ -354,6 +430,7 @@ pub async fn copy_object(
     let request = CopyObjectRequest {
         source_bucket,
         source_key,
+        source_version_id: source_version_id.clone(),
         source_conditions: read_conditions(
             input.copy_source_if_match,
             input.copy_source_if_none_match,
@@ -366,6 +443,8 @@ pub async fn copy_object(
         condition,
         owner: access.owner,
         acl: access.acl,
+        attrs,
+        copy_tags: true,
     };
     let object = app.copy_object(request).await.map_err(to_s3)?;
     let mut result = CopyObjectResult {
@@ -377,6 +456,8 @@ pub async fn copy_object(
     set_checksums!(result, ChecksumOut::object(object.checksum.as_ref()));
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(result),
+        copy_source_version_id: source_version_id,
+        version_id: version_out(&object, false),
         ..Default::default()
     }))
 }
@@ -387,7 +468,6 @@ pub async fn get_object_attributes(
     req: S3Request<GetObjectAttributesInput>,
 ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
     let input = req.input;
-    convert::null_version(input.version_id.as_deref())?;
     // The header is a comma-separated list; s3s may hand it over as one element.
     let wants = |name: &str| {
         input
@@ -399,7 +479,13 @@ pub async fn get_object_attributes(
     let marker = u32::try_from(input.part_number_marker.unwrap_or(0).max(0)).unwrap_or(0);
     let max = convert::page_size(input.max_parts, "max-parts")?;
     let (object, parts, truncated) = app
-        .object_attributes(&input.bucket, &input.key, marker, max)
+        .object_attributes(
+            &input.bucket,
+            &input.key,
+            input.version_id.as_deref(),
+            marker,
+            max,
+        )
         .await
         .map_err(to_s3)?;
     let checksum = object
@@ -444,8 +530,11 @@ pub async fn get_object_attributes(
         last_modified: Some(convert::ts(object.last_modified)),
         object_parts,
         object_size: wants("ObjectSize").then(|| i64_of(object.size)),
-        storage_class: wants("StorageClass")
-            .then(|| StorageClass::from_static(StorageClass::STANDARD)),
+        storage_class: wants("StorageClass").then(|| {
+            storage_class_out(&object.attrs)
+                .unwrap_or_else(|| StorageClass::from_static(StorageClass::STANDARD))
+        }),
+        version_id: version_out(&object, input.version_id.is_some()),
         ..Default::default()
     }))
 }
