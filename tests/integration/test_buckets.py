@@ -58,8 +58,21 @@ def test_create_bucket_name_length_limits_ok(s3, name_len):
         s3.delete_bucket(Bucket=name)
 
 
-def test_create_duplicate_bucket(s3, bucket):
-    expect_error(s3.create_bucket, Bucket=bucket, code="BucketAlreadyOwnedByYou", status=409)
+def test_create_duplicate_bucket(s3, bucket, make_server):
+    # us-east-1 answers 200 to its owner, for legacy compatibility, and resets the ACL.
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    assert status_of(s3.create_bucket(Bucket=bucket)) == 200
+    assert len(s3.get_bucket_acl(Bucket=bucket)["Grants"]) == 1
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"x")
+    assert status_of(s3.create_bucket(Bucket=bucket)) == 200
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"x"
+    # Any other region: 409 BucketAlreadyOwnedByYou.
+    other = make_server("--region", "eu-west-1")
+    client = other.client(region_name="eu-west-1")
+    cfg = {"LocationConstraint": "eu-west-1"}
+    client.create_bucket(Bucket="dup-eu", CreateBucketConfiguration=cfg)
+    expect_error(client.create_bucket, Bucket="dup-eu", CreateBucketConfiguration=cfg,
+                 code="BucketAlreadyOwnedByYou", status=409)
 
 
 def test_list_buckets_includes_new_bucket(s3, bucket):

@@ -373,12 +373,16 @@ impl Tessera {
     }
 
     /// CreateBucket, owned by account `owner`: `BucketAlreadyOwnedByYou` if it has the name
-    /// already, `BucketAlreadyExists` if another account has.
+    /// already (in `us-east-1`: success, see [`Tessera::create_bucket_with`]),
+    /// `BucketAlreadyExists` if another account has.
     pub async fn create_bucket(&self, name: &str, owner: &str) -> Result<BucketRecord> {
         self.create_bucket_with(name, owner, Vec::new()).await
     }
 
     /// CreateBucket with its first settings (an ACL, an ownership setting) made with it.
+    /// Re-creating a bucket its owner already has is `BucketAlreadyOwnedByYou`, except in
+    /// `us-east-1`, where S3 answers 200 for legacy compatibility and resets the bucket's ACL
+    /// to the one the request asks for.
     pub async fn create_bucket_with(
         &self,
         name: &str,
@@ -399,6 +403,13 @@ impl Tessera {
         match self.meta.create_bucket(record.clone()).await {
             Err(Error::BucketAlreadyOwnedByYou) => match self.meta.get_bucket(name).await? {
                 Some(b) if b.owner != owner => Err(Error::BucketAlreadyExists),
+                Some(b) if self.options.region == "us-east-1" => {
+                    let acl = record.settings.get(BucketSetting::Acl.as_str()).cloned();
+                    self.meta
+                        .put_bucket_setting(name, BucketSetting::Acl, acl)
+                        .await?;
+                    Ok(b)
+                }
                 _ => Err(Error::BucketAlreadyOwnedByYou),
             },
             other => other.map(|()| record),
