@@ -99,10 +99,8 @@ async fn bucket_with_an_object_cannot_be_deleted() {
         h.app.create_bucket("bkt", "111122223333").await.map(|_| ()),
         Ok(())
     ));
-    assert!(matches!(
-        h.app.create_bucket("bkt", "111122223333").await,
-        Err(Error::BucketAlreadyOwnedByYou)
-    ));
+    // us-east-1: its owner may create it again (S3's legacy rule).
+    h.app.create_bucket("bkt", "111122223333").await.unwrap();
 }
 
 #[tokio::test]
