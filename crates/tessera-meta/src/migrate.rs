@@ -35,6 +35,10 @@ pub(crate) const MIGRATIONS: &[Migrate] = &[
             "bucket settings (policy, ACL, public access block, ownership); object owners and ACLs",
         apply: v3_access,
     },
+    Migrate {
+        what: "named leases (one node runs the lifecycle worker)",
+        apply: v4_leases,
+    },
 ];
 
 /// The schema version this build writes and reads.
@@ -279,6 +283,20 @@ ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE uploads ADD COLUMN acl TEXT;
 UPDATE objects SET owner = (SELECT owner FROM buckets WHERE buckets.name = objects.bucket);
 UPDATE uploads SET owner = (SELECT owner FROM buckets WHERE buckets.name = uploads.bucket);
+",
+    )
+}
+
+/// Version 4: named leases with their holder and expiry, so that of the nodes sharing the
+/// store one at a time does a background job (the lifecycle worker).
+fn v4_leases(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "
+CREATE TABLE leases (
+    name   TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until  INTEGER NOT NULL
+) WITHOUT ROWID;
 ",
     )
 }
