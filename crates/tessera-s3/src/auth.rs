@@ -67,6 +67,12 @@ pub(crate) fn action_of(op: &str) -> String {
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
         "DeleteBucketOwnershipControls" => "s3:PutBucketOwnershipControls",
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => {
+            "s3:PutLifecycleConfiguration"
+        }
+        "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
+        "PutBucketTagging" | "DeleteBucketTagging" => "s3:PutBucketTagging",
+        "GetBucketTagging" => "s3:GetBucketTagging",
         other => return format!("s3:{other}"),
     };
     action.to_owned()
@@ -274,6 +280,15 @@ mod tests {
         assert_eq!(action_of("UploadPart"), "s3:PutObject");
         assert_eq!(action_of("CompleteMultipartUpload"), "s3:PutObject");
         assert_eq!(action_of("HeadObject"), "s3:GetObject");
+        assert_eq!(
+            action_of("DeleteBucketLifecycle"),
+            "s3:PutLifecycleConfiguration"
+        );
+        assert_eq!(
+            action_of("GetBucketLifecycleConfiguration"),
+            "s3:GetLifecycleConfiguration"
+        );
+        assert_eq!(action_of("DeleteBucketTagging"), "s3:PutBucketTagging");
         assert_eq!(action_of("ListObjectsV2"), "s3:ListBucket");
         assert_eq!(action_of("ListParts"), "s3:ListMultipartUploadParts");
         assert_eq!(action_of("ListBuckets"), "s3:ListAllMyBuckets");

@@ -155,6 +155,13 @@ pub async fn put_object(
         .await
         .map_err(to_s3)?;
     let mut out = PutObjectOutput {
+        expiration: super::lifecycle::expiration_header(
+            app,
+            &req_extensions,
+            &object.key,
+            object.size,
+            object.last_modified,
+        ),
         e_tag: Some(convert::etag(&object.etag)),
         checksum_type: convert::object_checksum_type(&object),
         ..Default::default()
@@ -184,6 +191,9 @@ pub async fn get_object(
     )?;
     let mut read = app.get_object(&request, true).await.map_err(to_s3)?;
     let h = head_output(&read, request.part_number, &i.checksum_mode);
+    let o = &read.object;
+    let expiration =
+        super::lifecycle::expiration_header(app, &req.extensions, &o.key, o.size, o.last_modified);
     let body = read
         .body
         .take()
@@ -209,6 +219,7 @@ pub async fn get_object(
         last_modified: h.last_modified,
         metadata: h.metadata,
         parts_count: h.parts_count,
+        expiration,
         ..Default::default()
     }))
 }
@@ -234,11 +245,11 @@ pub async fn head_object(
     )?;
     let read = app.get_object(&request, false).await.map_err(to_s3)?;
     // s3s does not turn HEAD into 206 by itself; the HTTP layer does, from Content-Range.
-    Ok(S3Response::new(head_output(
-        &read,
-        request.part_number,
-        &i.checksum_mode,
-    )))
+    let mut out = head_output(&read, request.part_number, &i.checksum_mode);
+    let o = &read.object;
+    out.expiration =
+        super::lifecycle::expiration_header(app, &req.extensions, &o.key, o.size, o.last_modified);
+    Ok(S3Response::new(out))
 }
 
 /// DeleteObject.
