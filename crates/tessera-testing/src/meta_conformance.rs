@@ -2542,25 +2542,6 @@ pub async fn auth_epoch_moves(h: &dyn Harness) {
     assert!(again.auth_epoch().await.unwrap() > epoch);
 }
 
-#[cfg(test)]
-mod tests {
-    /// Every public case function of this file is in the macro's list, and nothing else is.
-    #[test]
-    fn every_case_is_listed() {
-        let source = include_str!("meta_conformance.rs");
-        let mut defined: Vec<&str> = source
-            .lines()
-            .filter_map(|l| l.strip_prefix("pub async fn "))
-            .filter_map(|l| l.split_once("(h: &dyn Harness)").map(|(name, _)| name))
-            .collect();
-        let mut listed: Vec<&str> = crate::meta_store_conformance!(@names).to_vec();
-        assert!(listed.len() > 20, "{listed:?}");
-        defined.sort_unstable();
-        listed.sort_unstable();
-        assert_eq!(defined, listed);
-    }
-}
-
 /// A lease is taken when free, renewed by its holder, refused to others until it expires,
 /// then taken over; it survives reopening; leases of other names are independent.
 pub async fn leases_one_holder(h: &dyn Harness) {
@@ -2593,4 +2574,23 @@ pub async fn leases_one_holder(h: &dyn Harness) {
         winners += usize::from(won.unwrap());
     }
     assert_eq!(winners, 1);
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every public case function of this file is in the macro's list, and nothing else is.
+    #[test]
+    fn every_case_is_listed() {
+        let source = include_str!("meta_conformance.rs");
+        let mut defined: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub async fn "))
+            .filter_map(|l| l.split_once("(h: &dyn Harness)").map(|(name, _)| name))
+            .collect();
+        let mut listed: Vec<&str> = crate::meta_store_conformance!(@names).to_vec();
+        assert!(listed.len() > 20, "{listed:?}");
+        defined.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(defined, listed);
+    }
 }
