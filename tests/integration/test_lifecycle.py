@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import json
 import re
 import time
 
@@ -161,6 +162,35 @@ def test_invalid_configurations(s3, bucket, rules, code):
 def test_id_of_255_characters_is_accepted(s3, bucket):
     put(s3, bucket, _rule(ID="i" * 255))
     assert rules_of(s3, bucket)[0]["ID"] == "i" * 255
+
+
+def test_operations_need_their_iam_actions(s3, bucket):
+    """Delete uses s3:PutLifecycleConfiguration and DeleteBucketTagging s3:PutBucketTagging,
+    as on AWS: a bucket policy denying those actions refuses every operation of the pair."""
+    put(s3, bucket, _rule())
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny", "Principal": "*",
+            "Action": ["s3:PutLifecycleConfiguration", "s3:GetLifecycleConfiguration",
+                       "s3:PutBucketTagging", "s3:GetBucketTagging"],
+            "Resource": f"arn:aws:s3:::{bucket}",
+        }],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    try:
+        denied = dict(code="AccessDenied", status=403)
+        expect_error(put, s3, bucket, _rule(), **denied)
+        expect_error(s3.get_bucket_lifecycle_configuration, Bucket=bucket, **denied)
+        expect_error(s3.delete_bucket_lifecycle, Bucket=bucket, **denied)
+        expect_error(s3.put_bucket_tagging, Bucket=bucket,
+                     Tagging={"TagSet": [{"Key": "k", "Value": "2"}]}, **denied)
+        expect_error(s3.get_bucket_tagging, Bucket=bucket, **denied)
+        expect_error(s3.delete_bucket_tagging, Bucket=bucket, **denied)
+    finally:
+        s3.delete_bucket_policy(Bucket=bucket)
+    assert rules_of(s3, bucket)[0]["ID"] == "r"
 
 
 # ---------------------------------------------------------------------------------------
