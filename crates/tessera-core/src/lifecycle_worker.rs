@@ -169,7 +169,8 @@ impl Tessera {
     }
 
     /// Deletes the bucket's current objects whose expiration is at or before `now`, each only
-    /// if it still has the ETag seen (an object replaced meanwhile stays); returns how many.
+    /// if it is still the object seen (same object id, then If-Match on its ETag: an object
+    /// replaced meanwhile stays); returns how many.
     async fn expire_due_objects(
         &self,
         bucket: &str,
@@ -195,6 +196,12 @@ impl Tessera {
                     .expiration(&o.key, o.size, &no_tags, o.last_modified, day)
                     .is_some_and(|(t, _)| t <= now);
                 if !due {
+                    continue;
+                }
+                // A replacement with the same bytes has the same ETag: skip it if the key now
+                // holds another object. The If-Match then covers the rest of the window.
+                let current = self.meta.get_object(bucket, &o.key).await?;
+                if current.is_none_or(|c| c.object_id != o.object_id) {
                     continue;
                 }
                 let condition = WriteCondition {
