@@ -133,6 +133,18 @@ pub enum Error {
     /// setting asked for is not there.
     #[error("{0}")]
     Access(AccessError),
+    /// A tag set or tag is not acceptable (S3's InvalidTag); the message says why.
+    #[error("{0}")]
+    InvalidTag(String),
+    /// A request S3 refuses with its generic `BadRequest` code (too many object tags).
+    #[error("{0}")]
+    BadRequest(String),
+    /// GetBucketTagging on a bucket without tags.
+    #[error("the bucket has no tag set")]
+    NoSuchTagSet,
+    /// GetBucketLifecycleConfiguration on a bucket without one.
+    #[error("the bucket has no lifecycle configuration")]
+    NoSuchLifecycleConfiguration,
     /// A broken invariant or a failed task: a bug, never the client's doing.
     #[error("internal error: {0}")]
     Internal(String),
@@ -212,6 +224,9 @@ pub enum ArgumentError {
     VersionId,
     #[error("version-id marker without key marker")]
     VersionIdMarkerWithoutKeyMarker,
+    /// A configuration value S3 refuses with InvalidArgument; the message as S3 words it.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A request that is well-formed but not acceptable as a whole.
@@ -256,6 +271,9 @@ pub enum RequestError {
     ObjectSizeMismatch { expected: u64, computed: u64 },
     #[error("a canned ACL and grants together")]
     CannedAclWithGrants,
+    /// A configuration S3 refuses with InvalidRequest; the message as S3 words it.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// What is wrong with an access-control request (bucket policy, ACL, PublicAccessBlock,

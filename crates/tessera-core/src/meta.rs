@@ -265,4 +265,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Deletes an inline policy. `NoSuchEntity` if the user or the policy is missing.
     async fn delete_user_policy(&self, account_id: &str, user_name: &str, name: &str)
         -> Result<()>;
+
+    /// Takes or renews the named lease for `holder` until `until`, if it is free, expired
+    /// (its `until` is at or before `now`) or already `holder`'s: `true` then, else `false`
+    /// and nothing changes. Nodes sharing the store use it so that one of them does a job.
+    async fn try_lease(&self, name: &str, holder: &str, now: Millis, until: Millis)
+        -> Result<bool>;
 }

@@ -24,6 +24,11 @@ pub struct Options {
     pub sweep_grace: Duration,
     /// Time between two background sweeps (the first runs at start).
     pub sweep_interval: Duration,
+    /// The length of a lifecycle "day" (S3: 86400 s). Shorter days are for tests: due times
+    /// then round up to a multiple of the day since the epoch instead of midnight UTC.
+    pub lifecycle_day: Duration,
+    /// Time between two passes of the lifecycle worker (the first runs at start).
+    pub lifecycle_interval: Duration,
 }
 
 impl Default for Options {
@@ -33,6 +38,8 @@ impl Default for Options {
             region: "us-east-1".into(),
             sweep_grace: DEFAULT_SWEEP_GRACE,
             sweep_interval: Duration::from_secs(3600),
+            lifecycle_day: crate::lifecycle::STANDARD_DAY,
+            lifecycle_interval: DEFAULT_LIFECYCLE_INTERVAL,
         }
     }
 }
@@ -40,6 +47,9 @@ impl Default for Options {
 /// Default of [`Options::sweep_grace`]: far longer than any write between its blob commit
 /// and its metadata commit.
 pub const DEFAULT_SWEEP_GRACE: Duration = Duration::from_secs(3600);
+
+/// Default of [`Options::lifecycle_interval`]: hourly, ample for rules counted in days.
+pub const DEFAULT_LIFECYCLE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Buckets, objects and multipart uploads over a [`MetaStore`] and a [`BlobStore`].
 /// Cloning is cheap (shared stores); clones are what detached write steps run on.
@@ -116,7 +126,7 @@ impl Drop for Background {
 }
 
 /// Waits until `stop` says so (or its sender is gone).
-async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
     // An error means the sender is gone: stop too.
     let _ = stop.wait_for(|s| *s).await;
 }
@@ -141,7 +151,8 @@ impl Tessera {
     }
 
     /// Starts this node's background work: a sweep at once and every
-    /// [`Options::sweep_interval`], and the hourly pruning of completed uploads older than
+    /// [`Options::sweep_interval`], the lifecycle worker every [`Options::lifecycle_interval`]
+    /// (one node of those sharing the store at a time), and the hourly pruning of completed uploads older than
     /// [`COMPLETED_RETENTION_MS`] (kept for retried Completes, they would grow without bound).
     /// Call it inside a Tokio runtime, once per node; stop it with [`Background::shutdown`].
     pub fn start_background(&self) -> Background {
@@ -174,6 +185,8 @@ impl Tessera {
                 }
             }
         });
+
+        tasks.spawn(self.clone().lifecycle_loop(rx.clone()));
 
         let meta = self.meta.clone();
         let mut stop_prune = rx;

@@ -39,6 +39,10 @@ pub(crate) const MIGRATIONS: &[Migrate] = &[
         what: "object versions and delete markers; storage class, redirect and tags",
         apply: v4_versions,
     },
+    Migrate {
+        what: "named leases (one node runs the lifecycle worker)",
+        apply: v5_leases,
+    },
 ];
 
 /// The schema version this build writes and reads.
@@ -336,6 +340,20 @@ UPDATE uploads SET sequencer =
     printf('%019d', 9223372036854775807 - initiated * 1000) || lower(hex(randomblob(8)));
 
 ALTER TABLE completed_uploads ADD COLUMN version_id TEXT NOT NULL DEFAULT 'null';
+",
+    )
+}
+
+/// Version 5: named leases with their holder and expiry, so that of the nodes sharing the
+/// store one at a time does a background job (the lifecycle worker).
+fn v5_leases(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "
+CREATE TABLE leases (
+    name   TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until  INTEGER NOT NULL
+) WITHOUT ROWID;
 ",
     )
 }

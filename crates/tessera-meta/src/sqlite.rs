@@ -2041,6 +2041,30 @@ impl MetaStore for SqliteMetaStore {
             .await
     }
 
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: tessera_core::Millis,
+        until: tessera_core::Millis,
+    ) -> Result<bool> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |conn| {
+            // One statement: taken if absent, else updated only if ours or expired.
+            let changed = conn
+                .prepare_cached(
+                    "INSERT INTO leases (name, holder, until) VALUES (?1, ?2, ?4)
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                     WHERE leases.holder = excluded.holder OR leases.until <= ?3",
+                )
+                .db()?
+                .execute(params![name, holder, now, until])
+                .db()?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
     async fn referenced_blobs(&self, candidates: &[BlobId]) -> Result<Vec<BlobId>> {
         if candidates.is_empty() {
             return Ok(Vec::new());

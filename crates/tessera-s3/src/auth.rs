@@ -84,6 +84,12 @@ pub(crate) fn action_of(op: &str, versioned: bool) -> String {
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
         "DeleteBucketOwnershipControls" => "s3:PutBucketOwnershipControls",
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => {
+            "s3:PutLifecycleConfiguration"
+        }
+        "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
+        "PutBucketTagging" | "DeleteBucketTagging" => "s3:PutBucketTagging",
+        "GetBucketTagging" => "s3:GetBucketTagging",
         other => return format!("s3:{other}"),
     };
     action.to_owned()
@@ -306,6 +312,15 @@ mod tests {
         assert_eq!(plain("ListParts"), "s3:ListMultipartUploadParts");
         assert_eq!(plain("ListBuckets"), "s3:ListAllMyBuckets");
         assert_eq!(plain("GetBucketPolicy"), "s3:GetBucketPolicy");
+        assert_eq!(
+            plain("DeleteBucketLifecycle"),
+            "s3:PutLifecycleConfiguration"
+        );
+        assert_eq!(
+            plain("GetBucketLifecycleConfiguration"),
+            "s3:GetLifecycleConfiguration"
+        );
+        assert_eq!(plain("DeleteBucketTagging"), "s3:PutBucketTagging");
         assert_eq!(
             plain("DeletePublicAccessBlock"),
             "s3:PutBucketPublicAccessBlock"

@@ -106,6 +106,18 @@ pub fn to_s3(err: Error) -> S3Error {
         | Error::MalformedPolicyDocument(m)
         | Error::IdentityValidation(m) => (C::InvalidRequest, S::BAD_REQUEST, m.into()),
         Error::Access(e) => access_error(e),
+        Error::InvalidTag(m) => (C::InvalidTag, S::BAD_REQUEST, m.into()),
+        Error::BadRequest(m) => (C::Custom("BadRequest".into()), S::BAD_REQUEST, m.into()),
+        Error::NoSuchTagSet => (
+            C::NoSuchTagSet,
+            S::NOT_FOUND,
+            "The TagSet does not exist".into(),
+        ),
+        Error::NoSuchLifecycleConfiguration => (
+            C::NoSuchLifecycleConfiguration,
+            S::NOT_FOUND,
+            "The lifecycle configuration does not exist".into(),
+        ),
         Error::BucketNotEmpty => (
             C::BucketNotEmpty,
             S::CONFLICT,
@@ -316,6 +328,7 @@ fn argument_message(e: ArgumentError) -> Cow<'static, str> {
         ArgumentError::VersionIdMarkerWithoutKeyMarker => {
             "A version-id marker cannot be specified without a key marker.".into()
         }
+        ArgumentError::Config(m) => m.into(),
     }
 }
 
@@ -370,6 +383,7 @@ fn request_message(e: RequestError) -> Cow<'static, str> {
         RequestError::CannedAclWithGrants => {
             "Specifying both Canned ACLs and Header Grants is not allowed".into()
         }
+        RequestError::Config(m) => m.into(),
         RequestError::CopyOntoItself => "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
         RequestError::NonConsecutiveParts => "An upload created with a checksum algorithm must be completed with consecutive part numbers starting at 1.".into(),
         RequestError::MissingPartChecksum {

@@ -50,6 +50,8 @@ struct State {
     key_seq: u64,
     /// By (account id, lowercased user name, policy name).
     policies: BTreeMap<(String, String, String), UserPolicy>,
+    /// Named leases: (holder, until).
+    leases: HashMap<String, (String, Millis)>,
 }
 
 impl MemMetaStore {
@@ -989,5 +991,25 @@ impl MetaStore for MemMetaStore {
         }
         state.auth_epoch += 1;
         Ok(())
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Millis,
+        until: Millis,
+    ) -> Result<bool> {
+        let mut state = self.lock()?;
+        let free = match state.leases.get(name) {
+            None => true,
+            Some((h, u)) => h == holder || *u <= now,
+        };
+        if free {
+            state
+                .leases
+                .insert(name.to_owned(), (holder.to_owned(), until));
+        }
+        Ok(free)
     }
 }

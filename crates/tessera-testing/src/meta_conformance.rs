@@ -94,6 +94,7 @@ macro_rules! meta_store_conformance {
             version_attrs_and_updates,
             complete_places_by_upload_sequencer,
             delete_bucket_with_versions,
+            leases_one_holder,
         }
     };
     (@tests $harness:expr; $($case:ident),* $(,)?) => {
@@ -3075,6 +3076,40 @@ pub async fn auth_epoch_moves(h: &dyn Harness) {
         .is_some());
     again.delete_account(&a.id).await.unwrap();
     assert!(again.auth_epoch().await.unwrap() > epoch);
+}
+
+/// A lease is taken when free, renewed by its holder, refused to others until it expires,
+/// then taken over; it survives reopening; leases of other names are independent.
+pub async fn leases_one_holder(h: &dyn Harness) {
+    let store = h.open().await;
+    assert!(store.try_lease("job", "a", 100, 200).await.unwrap());
+    assert!(!store.try_lease("job", "b", 150, 250).await.unwrap());
+    assert!(store.try_lease("job", "a", 150, 300).await.unwrap());
+    // Renewed: still a's at 250 (the first span ended at 200).
+    assert!(!store.try_lease("job", "b", 250, 350).await.unwrap());
+    assert!(store.try_lease("other", "b", 250, 350).await.unwrap());
+    drop(store);
+    let store = h.open().await;
+    assert!(!store.try_lease("job", "b", 299, 400).await.unwrap());
+    // Expired at 300: b takes it over, and a is now the one refused.
+    assert!(store.try_lease("job", "b", 300, 400).await.unwrap());
+    assert!(!store.try_lease("job", "a", 350, 500).await.unwrap());
+    // Concurrent contenders for a free lease: exactly one wins.
+    let mut set = JoinSet::new();
+    for i in 0..8 {
+        let store = store.clone();
+        set.spawn(async move {
+            store
+                .try_lease("race", &format!("n{i}"), 1, 2)
+                .await
+                .unwrap()
+        });
+    }
+    let mut winners = 0;
+    while let Some(won) = set.join_next().await {
+        winners += usize::from(won.unwrap());
+    }
+    assert_eq!(winners, 1);
 }
 
 #[cfg(test)]

@@ -38,6 +38,10 @@ const MAX_TIMEOUT: u64 = 86_400;
 pub const DEFAULT_SWEEP_GRACE: u64 = 3600;
 /// Longest accepted sweep grace (a week), in seconds.
 const MAX_SWEEP_GRACE: u64 = 7 * 86_400;
+/// Length of a lifecycle day, in seconds (S3's; shorter ones are for tests).
+pub const DEFAULT_LIFECYCLE_DAY: u64 = 86_400;
+/// Default time between two lifecycle passes, in seconds.
+pub const DEFAULT_LIFECYCLE_INTERVAL: u64 = 3600;
 
 /// Environment variables of the settings.
 const SETTING_VARS: &[&str] = &[
@@ -56,6 +60,8 @@ const SETTING_VARS: &[&str] = &[
     "TESSERA_MAX_CONNECTIONS",
     "TESSERA_MAX_CONNECTIONS_PER_IP",
     "TESSERA_SWEEP_GRACE",
+    "TESSERA_LIFECYCLE_DAY",
+    "TESSERA_LIFECYCLE_INTERVAL",
 ];
 
 /// Other `TESSERA_*` variables the binary reads.
@@ -107,6 +113,8 @@ pub struct Layer {
     pub max_connections: Option<usize>,
     pub max_connections_per_ip: Option<usize>,
     pub sweep_grace: Option<u64>,
+    pub lifecycle_day: Option<u64>,
+    pub lifecycle_interval: Option<u64>,
 }
 
 impl Layer {
@@ -128,6 +136,8 @@ impl Layer {
             max_connections: self.max_connections.or(lower.max_connections),
             max_connections_per_ip: self.max_connections_per_ip.or(lower.max_connections_per_ip),
             sweep_grace: self.sweep_grace.or(lower.sweep_grace),
+            lifecycle_day: self.lifecycle_day.or(lower.lifecycle_day),
+            lifecycle_interval: self.lifecycle_interval.or(lower.lifecycle_interval),
         }
     }
 }
@@ -192,6 +202,10 @@ pub struct Settings {
     pub limits: ConnLimits,
     /// Age an unreferenced blob or temporary leftover must reach before the sweep removes it.
     pub sweep_grace: Duration,
+    /// Length of a lifecycle day (rule Days count in these).
+    pub lifecycle_day: Duration,
+    /// Time between two lifecycle passes.
+    pub lifecycle_interval: Duration,
 }
 
 impl Settings {
@@ -287,6 +301,12 @@ impl Settings {
                 "invalid sweep grace {sweep_grace}: must be at most {MAX_SWEEP_GRACE} seconds"
             ));
         }
+        let lifecycle_day = timeout(layer.lifecycle_day, DEFAULT_LIFECYCLE_DAY, "lifecycle day")?;
+        let lifecycle_interval = timeout(
+            layer.lifecycle_interval,
+            DEFAULT_LIFECYCLE_INTERVAL,
+            "lifecycle interval",
+        )?;
         Ok(Settings {
             listen,
             data_dir,
@@ -298,6 +318,8 @@ impl Settings {
             shutdown_timeout,
             limits,
             sweep_grace: Duration::from_secs(sweep_grace),
+            lifecycle_day,
+            lifecycle_interval,
         })
     }
 }
@@ -408,6 +430,8 @@ fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
     layer.max_connections = count("TESSERA_MAX_CONNECTIONS")?;
     layer.max_connections_per_ip = count("TESSERA_MAX_CONNECTIONS_PER_IP")?;
     layer.sweep_grace = seconds("TESSERA_SWEEP_GRACE")?;
+    layer.lifecycle_day = seconds("TESSERA_LIFECYCLE_DAY")?;
+    layer.lifecycle_interval = seconds("TESSERA_LIFECYCLE_INTERVAL")?;
     Ok(layer)
 }
 
@@ -570,6 +594,45 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("TESSERA_SWEEP_GRACE"), "{e}");
+    }
+
+    #[test]
+    fn lifecycle_settings_from_each_source() {
+        let s = Settings::resolve(Layer::default(), None, vars(&[])).unwrap();
+        assert_eq!(s.lifecycle_day, Duration::from_secs(86_400));
+        assert_eq!(s.lifecycle_interval, Duration::from_secs(3600));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "lifecycle_day = 60\nlifecycle_interval = 10\n").unwrap();
+        let s = Settings::resolve(Layer::default(), Some(file.clone()), vars(&[])).unwrap();
+        assert_eq!(s.lifecycle_day, Duration::from_secs(60));
+        assert_eq!(s.lifecycle_interval, Duration::from_secs(10));
+        let env = vars(&[
+            ("TESSERA_LIFECYCLE_DAY", "2"),
+            ("TESSERA_LIFECYCLE_INTERVAL", "1"),
+        ]);
+        let s = Settings::resolve(Layer::default(), Some(file.clone()), env.clone()).unwrap();
+        assert_eq!(s.lifecycle_day, Duration::from_secs(2));
+        assert_eq!(s.lifecycle_interval, Duration::from_secs(1));
+        let cli = Layer {
+            lifecycle_day: Some(5),
+            ..Layer::default()
+        };
+        let s = Settings::resolve(cli, Some(file), env).unwrap();
+        assert_eq!(s.lifecycle_day, Duration::from_secs(5));
+        let zero = Layer {
+            lifecycle_interval: Some(0),
+            ..Layer::default()
+        };
+        let e = Settings::resolve(zero, None, vars(&[])).unwrap_err();
+        assert!(e.0.contains("lifecycle interval"), "{e}");
+        let e = Settings::resolve(
+            Layer::default(),
+            None,
+            vars(&[("TESSERA_LIFECYCLE_DAY", "1d")]),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("TESSERA_LIFECYCLE_DAY"), "{e}");
     }
 
     #[test]

@@ -132,6 +132,15 @@ struct ServeArgs {
     /// [env: TESSERA_SWEEP_GRACE] [default: 3600]
     #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
     sweep_grace: Option<u64>,
+    /// Seconds in a lifecycle "day": rule Days count in these, and due times round up to a
+    /// multiple of it (midnight UTC with the default); shorter days are for tests
+    /// [env: TESSERA_LIFECYCLE_DAY] [default: 86400]
+    #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
+    lifecycle_day: Option<u64>,
+    /// Seconds between two passes of the lifecycle worker (abort stale uploads, expire
+    /// objects) [env: TESSERA_LIFECYCLE_INTERVAL] [default: 3600]
+    #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
+    lifecycle_interval: Option<u64>,
     /// TOML settings file [env: TESSERA_CONFIG]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -155,6 +164,8 @@ impl ServeArgs {
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
             sweep_grace: self.sweep_grace,
+            lifecycle_day: self.lifecycle_day,
+            lifecycle_interval: self.lifecycle_interval,
         };
         (layer, self.config)
     }
@@ -314,6 +325,8 @@ async fn open_service(
         min_part_size: settings.min_part_size,
         region: settings.region.clone(),
         sweep_grace: settings.sweep_grace,
+        lifecycle_day: settings.lifecycle_day,
+        lifecycle_interval: settings.lifecycle_interval,
         ..Options::default()
     };
     let tessera = Tessera::open(Arc::new(meta), Arc::new(blobs), options)

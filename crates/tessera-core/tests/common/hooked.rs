@@ -260,4 +260,13 @@ impl<H: Hooks> MetaStore for HookedMeta<H> {
             .delete_user_policy(account_id, user_name, name)
             .await
     }
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: tessera_core::Millis,
+        until: tessera_core::Millis,
+    ) -> Result<bool> {
+        self.inner.try_lease(name, holder, now, until).await
+    }
 }

@@ -72,15 +72,24 @@ pub async fn open_with_stores(
     wrap_meta: impl FnOnce(Arc<dyn MetaStore>) -> Arc<dyn MetaStore>,
     wrap_blobs: impl FnOnce(Arc<dyn BlobStore>) -> Arc<dyn BlobStore>,
 ) -> Harness {
+    open_with_options(wrap_meta, wrap_blobs, |o| o).await
+}
+
+/// Like [`open_with_stores`], with the options adjusted by `adjust`.
+pub async fn open_with_options(
+    wrap_meta: impl FnOnce(Arc<dyn MetaStore>) -> Arc<dyn MetaStore>,
+    wrap_blobs: impl FnOnce(Arc<dyn BlobStore>) -> Arc<dyn BlobStore>,
+    adjust: impl FnOnce(Options) -> Options,
+) -> Harness {
     let (meta, blobs, keep) = stores().await;
     let meta = wrap_meta(meta);
     let blobs = wrap_blobs(blobs);
-    let options = Options {
+    let options = adjust(Options {
         min_part_size: MIN_PART,
         // Sweeps in these tests are explicit, of blobs made a moment before.
         sweep_grace: Duration::ZERO,
         ..Options::default()
-    };
+    });
     let app = Tessera::open(meta.clone(), blobs.clone(), options)
         .await
         .expect("open domain");

@@ -61,7 +61,11 @@ pub async fn create_multipart_upload(
             .transpose()?,
     };
     let upload = app.create_upload(request).await.map_err(to_s3)?;
+    let (abort_date, abort_rule_id) =
+        super::lifecycle::abort_fields(app, &req.extensions, &upload.key, upload.initiated);
     Ok(S3Response::new(CreateMultipartUploadOutput {
+        abort_date,
+        abort_rule_id,
         bucket: Some(upload.bucket),
         key: Some(upload.key),
         upload_id: Some(upload.upload_id),
@@ -271,6 +275,12 @@ pub async fn list_parts(
         .await
         .map_err(to_s3)?;
     let upload_algorithm = page.upload.checksum_algorithm;
+    let (abort_date, abort_rule_id) = super::lifecycle::abort_fields(
+        app,
+        &req.extensions,
+        &page.upload.key,
+        page.upload.initiated,
+    );
     let parts = page
         .parts
         .iter()
@@ -288,6 +298,8 @@ pub async fn list_parts(
         })
         .collect();
     Ok(S3Response::new(ListPartsOutput {
+        abort_date,
+        abort_rule_id,
         bucket: Some(input.bucket),
         key: Some(input.key),
         upload_id: Some(input.upload_id),

@@ -188,6 +188,13 @@ pub async fn put_object(
         .await
         .map_err(to_s3)?;
     let mut out = PutObjectOutput {
+        expiration: super::lifecycle::expiration_header(
+            app,
+            &req_extensions,
+            &object.key,
+            object.size,
+            object.last_modified,
+        ),
         e_tag: Some(convert::etag(&object.etag)),
         checksum_type: convert::object_checksum_type(&object),
         version_id: version_out(&object, false),
@@ -219,6 +226,9 @@ pub async fn get_object(
     )?;
     let mut read = app.get_object(&request, true).await.map_err(to_s3)?;
     let h = head_output(&read, request.part_number, &i.checksum_mode, asked_version);
+    let o = &read.object;
+    let expiration =
+        super::lifecycle::expiration_header(app, &req.extensions, &o.key, o.size, o.last_modified);
     let body = read
         .body
         .take()
@@ -247,6 +257,7 @@ pub async fn get_object(
         storage_class: h.storage_class,
         website_redirect_location: h.website_redirect_location,
         version_id: h.version_id,
+        expiration,
         ..Default::default()
     }))
 }
@@ -273,12 +284,11 @@ pub async fn head_object(
     )?;
     let read = app.get_object(&request, false).await.map_err(to_s3)?;
     // s3s does not turn HEAD into 206 by itself; the HTTP layer does, from Content-Range.
-    Ok(S3Response::new(head_output(
-        &read,
-        request.part_number,
-        &i.checksum_mode,
-        asked_version,
-    )))
+    let mut out = head_output(&read, request.part_number, &i.checksum_mode, asked_version);
+    let o = &read.object;
+    out.expiration =
+        super::lifecycle::expiration_header(app, &req.extensions, &o.key, o.size, o.last_modified);
+    Ok(S3Response::new(out))
 }
 
 /// DeleteObject.
