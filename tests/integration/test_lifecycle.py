@@ -332,3 +332,50 @@ def test_worker_aborts_and_expires(make_server):
     log = srv.log_path.read_text(errors="replace")
     assert "lifecycle pass done" in log
     s3.abort_multipart_upload(Bucket=bucket, Key="keep/upload", UploadId=kept_upload["UploadId"])
+
+
+def test_worker_in_a_versioned_bucket(make_server):
+    """Versioned: Expiration adds a delete marker (the versions stay), NoncurrentVersionExpiration
+    removes old versions beyond NewerNoncurrentVersions, ExpiredObjectDeleteMarker removes a
+    marker left alone; tagged rules match object tags."""
+    srv = make_server("--lifecycle-day", "2", "--lifecycle-interval", "1")
+    s3 = srv.client()
+    bucket = "lifecycle-versions"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    put(s3, bucket,
+        {"ID": "expire-current", "Status": "Enabled", "Filter": {"Prefix": "cur/"},
+         "Expiration": {"Days": 1}},
+        {"ID": "noncurrent", "Status": "Enabled", "Filter": {"Prefix": "nc/"},
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 1, "NewerNoncurrentVersions": 1}},
+        {"ID": "markers", "Status": "Enabled", "Filter": {"Prefix": "dm/"},
+         "Expiration": {"ExpiredObjectDeleteMarker": True}},
+        {"ID": "tagged", "Status": "Enabled", "Filter": {"Tag": {"Key": "temp", "Value": "yes"}},
+         "Expiration": {"Days": 1}})
+    cur = s3.put_object(Bucket=bucket, Key="cur/a", Body=b"a")["VersionId"]
+    nc = [s3.put_object(Bucket=bucket, Key="nc/b", Body=f"{i}".encode())["VersionId"] for i in range(4)]
+    s3.put_object(Bucket=bucket, Key="dm/c", Body=b"c")
+    dm = s3.list_object_versions(Bucket=bucket, Prefix="dm/")["Versions"][0]["VersionId"]
+    s3.delete_object(Bucket=bucket, Key="dm/c", VersionId=dm)
+    s3.put_object(Bucket=bucket, Key="dm/c", Body=b"c2")
+    marker = s3.delete_object(Bucket=bucket, Key="dm/c")["VersionId"]
+    s3.delete_object(Bucket=bucket, Key="dm/c", VersionId=[
+        v["VersionId"] for v in s3.list_object_versions(Bucket=bucket, Prefix="dm/")["Versions"]][0])
+    s3.put_object(Bucket=bucket, Key="t/tagged", Body=b"t", Tagging="temp=yes")
+    s3.put_object(Bucket=bucket, Key="t/untagged", Body=b"t", Tagging="temp=no")
+
+    def versions(prefix):
+        resp = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+        return ([v["VersionId"] for v in resp.get("Versions", [])],
+                [m["VersionId"] for m in resp.get("DeleteMarkers", [])])
+
+    def done():
+        return (versions("cur/")[1] and versions("nc/")[0] == [nc[3], nc[2]]
+                and versions("dm/") == ([], []) and versions("t/tagged")[1])
+
+    _wait_for(done, what="the versioned rules applied")
+    # Expiration kept the version under a marker; the untagged object is untouched.
+    assert versions("cur/")[0] == [cur]
+    assert versions("t/untagged") == (versions("t/untagged")[0], [])
+    assert s3.get_object(Bucket=bucket, Key="t/untagged")["Body"].read() == b"t"
+    assert marker

@@ -1,10 +1,14 @@
-"""Bucket tagging: Put/Get/DeleteBucketTagging round trip and S3's validation errors."""
+"""Bucket and object tagging: Put/Get/DeleteBucketTagging and Put/Get/DeleteObjectTagging
+(with versionId) round trips and S3's validation errors, `x-amz-tagging` on PutObject,
+CreateMultipartUpload and CopyObject (with the tagging directive), `x-amz-tagging-count`, and
+the s3:ExistingObjectTag / s3:RequestObjectTag condition keys."""
 
 from __future__ import annotations
 
 import pytest
 
 from s3util import expect_error
+from test_accounts import new_account, new_user
 
 
 def tags(*pairs):
@@ -63,3 +67,91 @@ def test_missing_bucket(s3):
                  code="NoSuchBucket", status=404)
     expect_error(s3.get_bucket_tagging, Bucket="no-such-bucket-tags",
                  code="NoSuchBucket", status=404)
+
+
+def tag_pairs(resp):
+    return [(t["Key"], t["Value"]) for t in resp["TagSet"]]
+
+
+def test_object_tagging_round_trip(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    assert "TagCount" not in s3.get_object(Bucket=bucket, Key="k")
+    pairs = [("b", "2"), ("a", "1 + 1"), ("Zürich", "")]
+    s3.put_object_tagging(Bucket=bucket, Key="k", Tagging=tags(*pairs))
+    assert tag_pairs(s3.get_object_tagging(Bucket=bucket, Key="k")) == pairs
+    assert s3.get_object(Bucket=bucket, Key="k")["TagCount"] == 3
+    head = s3.head_object(Bucket=bucket, Key="k")
+    assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "3"
+    s3.delete_object_tagging(Bucket=bucket, Key="k")
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    expect_error(s3.put_object_tagging, Bucket=bucket, Key="missing", Tagging=tags(("a", "b")),
+                 code="NoSuchKey", status=404)
+    # Objects take at most 10 tags (BadRequest), with the bucket rules otherwise.
+    s3.put_object_tagging(Bucket=bucket, Key="k", Tagging=tags(*[(f"k{i}", "v") for i in range(10)]))
+    expect_error(s3.put_object_tagging, Bucket=bucket, Key="k",
+                 Tagging=tags(*[(f"k{i}", "v") for i in range(11)]), code="BadRequest", status=400)
+    expect_error(s3.put_object_tagging, Bucket=bucket, Key="k", Tagging=tags(("a", "1"), ("a", "2")),
+                 code="InvalidTag", status=400)
+    assert len(s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"]) == 10
+
+
+def test_tagging_header_on_writes(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="put", Body=b"x", Tagging="a=1&b%20c=d%2Fe&empty=")
+    assert tag_pairs(s3.get_object_tagging(Bucket=bucket, Key="put")) == [
+        ("a", "1"), ("b c", "d/e"), ("empty", "")]
+    expect_error(s3.put_object, Bucket=bucket, Key="bad", Body=b"x", Tagging="a=1&a=2",
+                 code="InvalidArgument", status=400)
+    expect_error(s3.put_object, Bucket=bucket, Key="bad", Body=b"x",
+                 Tagging="&".join(f"k{i}=v" for i in range(11)), code="BadRequest", status=400)
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp", Tagging="stage=upload")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up, PartNumber=1, Body=b"p")["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert tag_pairs(s3.get_object_tagging(Bucket=bucket, Key="mp")) == [("stage", "upload")]
+    # CopyObject: the source's tags by default (COPY), the request's with REPLACE.
+    s3.copy_object(Bucket=bucket, Key="copied", CopySource={"Bucket": bucket, "Key": "mp"})
+    assert tag_pairs(s3.get_object_tagging(Bucket=bucket, Key="copied")) == [("stage", "upload")]
+    s3.copy_object(Bucket=bucket, Key="replaced", CopySource={"Bucket": bucket, "Key": "mp"},
+                   TaggingDirective="REPLACE", Tagging="new=1")
+    assert tag_pairs(s3.get_object_tagging(Bucket=bucket, Key="replaced")) == [("new", "1")]
+    s3.copy_object(Bucket=bucket, Key="cleared", CopySource={"Bucket": bucket, "Key": "mp"},
+                   TaggingDirective="REPLACE")
+    assert s3.get_object_tagging(Bucket=bucket, Key="cleared")["TagSet"] == []
+
+
+def test_object_tagging_by_version(s3, bucket):
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=bucket, Key="k", Body=b"1", Tagging="v=1")["VersionId"]
+    v2 = s3.put_object(Bucket=bucket, Key="k", Body=b"2")["VersionId"]
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["VersionId"] == v2
+    assert tag_pairs(s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)) == [("v", "1")]
+    done = s3.put_object_tagging(Bucket=bucket, Key="k", VersionId=v1, Tagging=tags(("old", "yes")))
+    assert done["VersionId"] == v1
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+    assert tag_pairs(s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)) == [("old", "yes")]
+    assert s3.delete_object_tagging(Bucket=bucket, Key="k", VersionId=v1)["VersionId"] == v1
+    assert s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)["TagSet"] == []
+
+
+def test_existing_and_request_object_tag_conditions(server, bucket_factory):
+    """A user may read only objects tagged public=yes, and write only with that tag."""
+    acct, owner = new_account(server, "tags")
+    name = bucket_factory(owner)
+    owner.put_object(Bucket=name, Key="open", Body=b"o", Tagging="public=yes")
+    owner.put_object(Bucket=name, Key="closed", Body=b"c", Tagging="public=no")
+    owner.put_object(Bucket=name, Key="untagged", Body=b"u")
+    _, _, user = new_user(server, acct, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/*",
+         "Condition": {"StringEquals": {"s3:ExistingObjectTag/public": "yes"}}},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{name}/*",
+         "Condition": {"StringEquals": {"s3:RequestObjectTag/public": "yes"}}}]})
+    assert user.get_object(Bucket=name, Key="open")["Body"].read() == b"o"
+    for key in ["closed", "untagged"]:
+        expect_error(user.get_object, Bucket=name, Key=key, code="AccessDenied", status=403)
+    user.put_object(Bucket=name, Key="new", Body=b"n", Tagging="public=yes")
+    expect_error(user.put_object, Bucket=name, Key="new2", Body=b"n", Tagging="public=no",
+                 code="AccessDenied", status=403)
+    # Retagging changes the decision at once.
+    owner.put_object_tagging(Bucket=name, Key="closed", Tagging=tags(("public", "yes")))
+    assert user.get_object(Bucket=name, Key="closed")["Body"].read() == b"c"

@@ -805,7 +805,7 @@ impl Tessera {
         if principal.is_none() && req.bucket.is_some() && bucket.is_none() && !creating {
             return Ok(None);
         }
-        let ctx = request_context(caller.clone(), req);
+        let mut ctx = request_context(caller.clone(), req);
         let identity: Vec<&Policy> = principal
             .map(|p| p.policies.iter().collect())
             .unwrap_or_default();
@@ -827,6 +827,24 @@ impl Tessera {
         let resource_policy = b
             .setting(BucketSetting::Policy)
             .and_then(|t| self.parsed_policy(&b.name, t));
+        // s3:ExistingObjectTag/<key>: read the object's tags only when a policy asks.
+        let tag_key = "s3:existingobjecttag/";
+        if let Some(key) = req.key {
+            if identity.iter().any(|p| p.uses_condition_key(tag_key))
+                || resource_policy
+                    .as_deref()
+                    .is_some_and(|p| p.uses_condition_key(tag_key))
+            {
+                if let Some(o) = self
+                    .version_for_access(&b.name, key, req.version_id)
+                    .await?
+                {
+                    for (k, v) in &o.attrs.tags {
+                        ctx.set_values(&format!("s3:ExistingObjectTag/{k}"), vec![v.clone()]);
+                    }
+                }
+            }
+        }
         let pab = PublicAccessBlock::of(b);
         let mut access = ResourceAccess {
             acl_allows: false,

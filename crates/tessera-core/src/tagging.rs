@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ArgumentError, Error, Result};
-use crate::records::{BucketRecord, BucketSetting};
+use crate::records::{BucketRecord, BucketSetting, ObjectUpdate};
 use crate::tessera::Tessera;
 
 /// Most tags an object may have.
@@ -216,6 +216,44 @@ impl Tessera {
         self.meta
             .put_bucket_setting(bucket, BucketSetting::Tagging, None)
             .await
+    }
+
+    /// PutObjectTagging / DeleteObjectTagging (`tags` empty): replaces the tag set of the
+    /// current version or of `version_id`, exactly the version read (a version written
+    /// meanwhile keeps its own tags). Returns the version's id.
+    pub async fn put_object_tagging(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: TagSet,
+    ) -> Result<String> {
+        let object = self.object_version(bucket, key, version_id).await?;
+        self.meta
+            .update_object(
+                bucket,
+                key,
+                &object.object_id,
+                ObjectUpdate::Tags(tags.tags().to_vec()),
+            )
+            .await?;
+        Ok(object.version_id)
+    }
+
+    /// GetObjectTagging: the version's id and tags.
+    pub async fn object_tagging(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(String, TagSet)> {
+        let object = self.object_version(bucket, key, version_id).await?;
+        Ok((
+            object.version_id,
+            TagSet {
+                tags: object.attrs.tags,
+            },
+        ))
     }
 }
 

@@ -347,6 +347,14 @@ impl Policy {
     }
 
     /// The statements, in document order.
+    /// Whether a condition of any statement names a key starting with `prefix` (lowercase):
+    /// whether evaluating the policy needs a key that costs a read (an object's tags).
+    pub fn uses_condition_key(&self, prefix: &str) -> bool {
+        self.statements()
+            .iter()
+            .any(|s| s.conditions().iter().any(|c| c.key().starts_with(prefix)))
+    }
+
     pub fn statements(&self) -> &[Statement] {
         &self.statements
     }

@@ -32,6 +32,7 @@ pub async fn create_multipart_upload(
     let attrs = attrs_in(
         input.storage_class.as_ref().map(StorageClass::as_str),
         input.website_redirect_location,
+        input.tagging.as_deref(),
     )?;
     let request = CreateUploadRequest {
         bucket: input.bucket.clone(),

@@ -12,6 +12,7 @@ use tessera_core::{ObjectAttrs, ObjectRecord, Tessera, WriteCondition};
 
 use super::access::{acl_request, write_access};
 use super::common::{checks, copy_source, i32_of, i64_of, read_conditions, write_condition};
+use super::tagging::{tagging_count, tagging_header};
 use crate::auth::{caller, requester};
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
 use crate::errors::to_s3;
@@ -50,16 +51,17 @@ fn content_range(r: &ByteRange, size: u64) -> String {
     format!("bytes {}-{}/{}", r.start, r.end, size)
 }
 
-/// The stored attributes of a write's `x-amz-storage-class` and
-/// `x-amz-website-redirect-location` (InvalidStorageClass for a class S3 does not know).
+/// The stored attributes of a write's `x-amz-storage-class` (InvalidStorageClass for a class
+/// S3 does not know), `x-amz-website-redirect-location` and `x-amz-tagging`.
 pub(crate) fn attrs_in(
     class: Option<&str>,
     website_redirect: Option<String>,
+    tagging: Option<&str>,
 ) -> S3Result<ObjectAttrs> {
     Ok(ObjectAttrs {
         storage_class: storage_class(class).map_err(to_s3)?,
         website_redirect,
-        tags: Vec::new(),
+        tags: tagging_header(tagging)?,
     })
 }
 
@@ -161,6 +163,7 @@ pub async fn put_object(
     let attrs = attrs_in(
         input.storage_class.as_ref().map(StorageClass::as_str),
         input.website_redirect_location,
+        input.tagging.as_deref(),
     )?;
     let bucket_record = requester(&req_extensions)?.bucket.clone();
     let request = PutObjectRequest {
@@ -257,6 +260,7 @@ pub async fn get_object(
         storage_class: h.storage_class,
         website_redirect_location: h.website_redirect_location,
         version_id: h.version_id,
+        tag_count: tagging_count(&o.attrs.tags),
         expiration,
         ..Default::default()
     }))
@@ -288,7 +292,13 @@ pub async fn head_object(
     let o = &read.object;
     out.expiration =
         super::lifecycle::expiration_header(app, &req.extensions, &o.key, o.size, o.last_modified);
-    Ok(S3Response::new(out))
+    let mut resp = S3Response::new(out);
+    // s3s's HeadObject output has no field for it; S3 sends it on HEAD as on GET.
+    if let Some(n) = tagging_count(&o.attrs.tags) {
+        resp.headers
+            .insert("x-amz-tagging-count", http::HeaderValue::from(n));
+    }
+    Ok(resp)
 }
 
 /// DeleteObject.
@@ -428,9 +438,26 @@ pub async fn copy_object(
         )
     });
     let access = write_access(app, &req.extensions, &acl_request!(input, None)).await?;
+    // REPLACE takes the request's tags; COPY (the default) the source's.
+    let copy_tags = match input
+        .tagging_directive
+        .as_ref()
+        .map(|d| d.as_str().to_ascii_uppercase())
+    {
+        None => true,
+        Some(d) if d == "COPY" => true,
+        Some(d) if d == "REPLACE" => false,
+        Some(_) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "Unknown tagging directive.",
+            ));
+        }
+    };
     let attrs = attrs_in(
         input.storage_class.as_ref().map(StorageClass::as_str),
         input.website_redirect_location,
+        input.tagging.as_deref().filter(|_| !copy_tags),
     )?;
     // s3s 0.14.1 has no CopyObject fields for these: read the headers.
     let condition = write_condition(
@@ -454,7 +481,7 @@ pub async fn copy_object(
         owner: access.owner,
         acl: access.acl,
         attrs,
-        copy_tags: true,
+        copy_tags,
     };
     let object = app.copy_object(request).await.map_err(to_s3)?;
     let mut result = CopyObjectResult {
