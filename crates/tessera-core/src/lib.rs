@@ -18,6 +18,7 @@ mod ids;
 mod kinds;
 mod leases;
 pub mod listing;
+pub mod lock;
 pub mod meta;
 pub mod multipart;
 pub mod names;
