@@ -1,6 +1,7 @@
-"""Headers that promise protection Tessera does not provide yet (SSE, SSE-C, SSE-KMS, object
-lock, legal hold) are refused with 501 NotImplemented on every operation that accepts them,
-never silently ignored; CopyObject honours If-None-Match / If-Match atomically."""
+"""Headers that promise protection Tessera does not provide yet (SSE, SSE-C, SSE-KMS) are
+refused with 501 NotImplemented on every operation that accepts them, never silently ignored
+(Object Lock is implemented: test_object_lock.py); CopyObject honours If-None-Match / If-Match
+atomically."""
 
 import base64
 import hashlib
@@ -22,9 +23,6 @@ PROTECTION = {
     "sse-s3": {"x-amz-server-side-encryption": "AES256"},
     "sse-kms": {"x-amz-server-side-encryption": "aws:kms",
                 "x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:us-east-1:1:key/x"},
-    "lock": {"x-amz-object-lock-mode": "GOVERNANCE",
-             "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z"},
-    "legal-hold": {"x-amz-object-lock-legal-hold": "ON"},
 }
 
 
@@ -75,15 +73,6 @@ def test_get_and_head_with_sse_c_refused(raw, s3, bucket):
     _assert_501(raw.request("GET", key_path(bucket, "k"), headers=SSE_C))
     r = raw.request("HEAD", key_path(bucket, "k"), headers=SSE_C)
     assert r.status == 501
-
-
-def test_create_bucket_with_object_lock_refused(raw, s3, bucket):
-    name = bucket + "-lock"
-    _assert_501(raw.request("PUT", f"/{name}", headers={"x-amz-bucket-object-lock-enabled": "true"}))
-    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
-    r = raw.request("PUT", f"/{name}", headers={"x-amz-bucket-object-lock-enabled": "false"})
-    assert r.status == 200, r.body
-    s3.delete_bucket(Bucket=name)
 
 
 def test_boto3_sse_c_put_refused(s3, bucket):

@@ -396,16 +396,23 @@ impl Tessera {
         Ok(WriteAccess { owner, acl })
     }
 
-    /// The settings a new bucket starts with from CreateBucket's ACL headers and
-    /// `x-amz-object-ownership`.
+    /// The settings a new bucket starts with from CreateBucket's ACL headers,
+    /// `x-amz-object-ownership` and `x-amz-bucket-object-lock-enabled` (`object_lock`).
     pub async fn new_bucket_settings(
         &self,
         name: &str,
         owner: &crate::accounts::Account,
         acl: &AclRequest,
         ownership: Option<&str>,
+        object_lock: bool,
     ) -> Result<Vec<(BucketSetting, String)>> {
         let mut settings = Vec::new();
+        if object_lock {
+            // Object Lock needs versioning, enabled with it for good.
+            let config = crate::lock::ObjectLockConfig::default();
+            settings.push((BucketSetting::ObjectLock, config.to_stored()));
+            settings.push((BucketSetting::Versioning, "Enabled".to_owned()));
+        }
         let mut draft = BucketRecord {
             name: name.to_owned(),
             created: 0,

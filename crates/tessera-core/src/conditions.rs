@@ -74,7 +74,7 @@ mod tests {
     fn write_conditions() {
         let none_match = WriteCondition {
             if_none_match_any: true,
-            if_match: None,
+            ..WriteCondition::default()
         };
         assert!(none_match.check(None).is_ok());
         assert!(matches!(
@@ -82,8 +82,8 @@ mod tests {
             Err(Error::PreconditionFailed)
         ));
         let if_match = WriteCondition {
-            if_none_match_any: false,
             if_match: Some("\"e\"".into()),
+            ..WriteCondition::default()
         };
         assert!(if_match.check(Some("e")).is_ok());
         assert!(matches!(

@@ -105,6 +105,16 @@ pub enum Error {
     /// The caller may not perform this operation on this resource.
     #[error("access denied")]
     AccessDenied,
+    /// The version is protected by Object Lock (retention or legal hold): it cannot be removed,
+    /// nor its retention shortened or removed.
+    #[error("the object version is protected by object lock")]
+    ObjectLocked,
+    /// The bucket has no Object Lock configuration (GetObjectLockConfiguration).
+    #[error("the bucket has no object lock configuration")]
+    ObjectLockConfigurationNotFound,
+    /// The version has no retention, or no legal hold (GetObjectRetention / GetObjectLegalHold).
+    #[error("the object version has no object lock configuration")]
+    NoSuchObjectLockConfiguration,
     /// The access key is unknown, deleted or inactive.
     #[error("the access key id does not exist")]
     InvalidAccessKeyId,
@@ -227,6 +237,16 @@ pub enum ArgumentError {
     /// A configuration value S3 refuses with InvalidArgument; the message as S3 words it.
     #[error("{0}")]
     Config(String),
+    #[error("the retain until date is not in the future")]
+    RetainUntilInPast,
+    #[error("unknown object lock mode")]
+    LockMode,
+    #[error("legal hold status is neither ON nor OFF")]
+    LegalHoldStatus,
+    #[error("default retention period is not a positive integer")]
+    RetentionPeriod,
+    #[error("default retention period is too long")]
+    RetentionPeriodTooLong,
 }
 
 /// A request that is well-formed but not acceptable as a whole.
@@ -274,6 +294,10 @@ pub enum RequestError {
     /// A configuration S3 refuses with InvalidRequest; the message as S3 words it.
     #[error("{0}")]
     Config(String),
+    #[error("the bucket has no object lock configuration")]
+    MissingObjectLockConfiguration,
+    #[error("object lock mode and retain until date must be given together")]
+    LockHeadersIncomplete,
 }
 
 /// What is wrong with an access-control request (bucket policy, ACL, PublicAccessBlock,

@@ -20,6 +20,7 @@ mod leases;
 pub mod lifecycle;
 mod lifecycle_worker;
 pub mod listing;
+pub mod lock;
 pub mod meta;
 pub mod multipart;
 pub mod names;

@@ -238,7 +238,9 @@ impl Tessera {
                 };
                 match removed {
                     Ok(true) => expired += 1,
-                    Ok(false) | Err(Error::PreconditionFailed | Error::NoSuchKey) => {}
+                    // Replaced meanwhile, or under object lock (never removed by a rule).
+                    Ok(false)
+                    | Err(Error::PreconditionFailed | Error::NoSuchKey | Error::ObjectLocked) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -249,7 +251,8 @@ impl Tessera {
         }
     }
 
-    /// Removes one version (guarded by `condition`) and frees its blobs: whether it was there.
+    /// Removes one version (guarded by `condition`) and frees its blobs: whether it was
+    /// removed (a version under object lock stays, as S3's lifecycle leaves it).
     async fn remove_version(
         &self,
         bucket: &str,
@@ -260,13 +263,14 @@ impl Tessera {
         match self
             .meta
             .delete_object(bucket, key, version_id, condition)
-            .await?
+            .await
         {
-            Some((_, freed)) => {
+            Ok(Some((_, freed))) => {
                 self.free_blobs(freed);
                 Ok(true)
             }
-            None => Ok(false),
+            Ok(None) | Err(Error::ObjectLocked) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 

@@ -6,6 +6,7 @@ use crate::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use crate::error::{Error, Result};
 use crate::etag::etag_list_matches;
 pub use crate::ids::{new_sequencer, now_millis, sequencer_at, BlobId, Millis, NULL_VERSION};
+pub use crate::lock::{Retention, RetentionChange, RetentionMode};
 
 /// A bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,7 +52,8 @@ pub enum BucketSetting {
     Tagging,
     /// Default server-side encryption (stored form of the encryption module).
     Encryption,
-    /// Object lock configuration (present only on buckets created with object lock).
+    /// Object lock configuration (present only on buckets with object lock enabled; stored
+    /// form of [`crate::lock::ObjectLockConfig`]).
     ObjectLock,
 }
 
@@ -104,6 +106,10 @@ pub struct ObjectAttrs {
     pub website_redirect: Option<String>,
     /// The object's tags, in the order given.
     pub tags: Vec<(String, String)>,
+    /// Object Lock retention of this version, if any.
+    pub retention: Option<Retention>,
+    /// Object Lock legal hold: `None` never set, else ON (`true`) or OFF.
+    pub legal_hold: Option<bool>,
 }
 
 /// Metadata of one version of a key: an object, or a delete marker.
@@ -150,6 +156,11 @@ pub enum ObjectUpdate {
     Acl(Option<String>),
     /// The tag set (empty: no tags).
     Tags(Vec<(String, String)>),
+    /// The retention, applied only if [`ObjectAttrs::change_retention`] allows it (checked by
+    /// the store in the same transaction).
+    Retention(RetentionChange),
+    /// The legal hold (ON: `true`).
+    LegalHold(bool),
 }
 
 /// One entry of a versions listing.
@@ -228,6 +239,10 @@ pub struct WriteCondition {
     pub if_none_match_any: bool,
     /// `If-Match: etag` (unquoted): fail unless the key exists with this ETag (`*`: exists at all).
     pub if_match: Option<String>,
+    /// Removal only: `x-amz-bypass-governance-retention` from a caller allowed to bypass. The
+    /// store refuses to remove a locked version ([`ObjectAttrs::removal_blocked`], always
+    /// checked) with [`Error::ObjectLocked`].
+    pub bypass_governance: bool,
 }
 
 impl WriteCondition {

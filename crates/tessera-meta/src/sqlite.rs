@@ -28,8 +28,8 @@ use tessera_core::error::ArgumentError;
 use tessera_core::{
     now_millis, BlobId, BucketRecord, BucketSetting, CompleteRequest, CompletedUpload,
     ContentHeaders, Error, ListAfter, ListedVersion, MetaStore, ObjectAttrs, ObjectChecksum,
-    ObjectRecord, ObjectUpdate, PartRecord, Result, Segment, UploadRecord, VersionCursor,
-    WriteCondition, NULL_VERSION,
+    ObjectRecord, ObjectUpdate, PartRecord, Result, Retention, RetentionMode, Segment,
+    UploadRecord, VersionCursor, WriteCondition, NULL_VERSION,
 };
 use tokio::sync::oneshot;
 use tracing::{debug, info, trace, warn};
@@ -258,8 +258,9 @@ fn decode_pairs(text: &str, what: &str) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// Object attributes as stored: `class`, `redirect` and one `tag` pair per tag (its value the
-/// [`encode_pairs`] form of the key and value); `None` when there are none.
+/// Object attributes as stored: `class`, `redirect`, one `tag` pair per tag (its value the
+/// [`encode_pairs`] form of the key and value), `retention` (`MODE millis`) and `legal-hold`
+/// (`ON`/`OFF`); `None` when there are none.
 fn encode_attrs(attrs: &ObjectAttrs) -> Option<String> {
     let tags: Vec<String> = attrs
         .tags
@@ -274,7 +275,26 @@ fn encode_attrs(attrs: &ObjectAttrs) -> Option<String> {
         pairs.push(("redirect", r));
     }
     pairs.extend(tags.iter().map(|t| ("tag", t.as_str())));
+    let retention = attrs
+        .retention
+        .map(|r| format!("{} {}", r.mode.as_str(), r.retain_until));
+    if let Some(r) = &retention {
+        pairs.push(("retention", r));
+    }
+    if let Some(on) = attrs.legal_hold {
+        pairs.push(("legal-hold", if on { "ON" } else { "OFF" }));
+    }
     (!pairs.is_empty()).then(|| encode_pairs(pairs))
+}
+
+/// Reads a stored retention: `MODE retain-until-millis`.
+fn decode_retention(value: &str) -> Result<Retention> {
+    let bad = || corrupt("object retention");
+    let (mode, until) = value.split_once(' ').ok_or_else(bad)?;
+    Ok(Retention {
+        mode: RetentionMode::parse(mode).ok_or_else(bad)?,
+        retain_until: until.parse().map_err(|_| bad())?,
+    })
 }
 
 /// Reads [`encode_attrs`]' form; names it does not know (a later release's) are ignored.
@@ -288,6 +308,8 @@ fn decode_attrs(text: Option<String>) -> Result<ObjectAttrs> {
             "class" => attrs.storage_class = Some(value),
             "redirect" => attrs.website_redirect = Some(value),
             "tag" => attrs.tags.extend(decode_pairs(&value, "object tag")?),
+            "retention" => attrs.retention = Some(decode_retention(&value)?),
+            "legal-hold" => attrs.legal_hold = Some(value == "ON"),
             _ => {}
         }
     }
@@ -545,7 +567,8 @@ fn promote_newest(conn: &Connection, bucket: &str, key: &str) -> Result<()> {
 }
 
 /// Removes the version `version_id` of bucket/key with its segments; the next newest becomes
-/// current if it was. `condition` is checked against the version removed.
+/// current if it was. `condition` is checked against the version removed, and a version
+/// under Object Lock is not removed ([`Error::ObjectLocked`]).
 fn remove_version(
     conn: &Connection,
     bucket: &str,
@@ -562,6 +585,12 @@ fn remove_version(
     let Some((object, current)) = found else {
         return Ok(None);
     };
+    if object
+        .attrs
+        .removal_blocked(now_millis(), condition.bypass_governance)
+    {
+        return Err(Error::ObjectLocked);
+    }
     let table = if current { "objects" } else { "versions" };
     let delete = format!("DELETE FROM {table} WHERE bucket = ?1 AND key = ?2 AND sequencer = ?3");
     conn.prepare_cached(&delete)
@@ -1413,6 +1442,16 @@ impl MetaStore for SqliteMetaStore {
                     ObjectUpdate::Tags(tags) => {
                         let mut attrs = decode_attrs(attrs)?;
                         attrs.tags = tags.clone();
+                        ("attrs", encode_attrs(&attrs))
+                    }
+                    ObjectUpdate::Retention(change) => {
+                        let mut attrs = decode_attrs(attrs)?;
+                        attrs.change_retention(change, now_millis())?;
+                        ("attrs", encode_attrs(&attrs))
+                    }
+                    ObjectUpdate::LegalHold(on) => {
+                        let mut attrs = decode_attrs(attrs)?;
+                        attrs.legal_hold = Some(*on);
                         ("attrs", encode_attrs(&attrs))
                     }
                 };

@@ -90,6 +90,8 @@ pub(crate) fn action_of(op: &str, versioned: bool) -> String {
         "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
         "PutBucketTagging" | "DeleteBucketTagging" => "s3:PutBucketTagging",
         "GetBucketTagging" => "s3:GetBucketTagging",
+        "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration",
+        "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
         other => return format!("s3:{other}"),
     };
     action.to_owned()
@@ -327,6 +329,31 @@ mod tests {
         );
         assert_eq!(plain("GetObjectAcl"), "s3:GetObjectAcl");
         assert_eq!(plain("PutBucketVersioning"), "s3:PutBucketVersioning");
+        assert_eq!(
+            plain("PutObjectLockConfiguration"),
+            "s3:PutBucketObjectLockConfiguration"
+        );
+        assert_eq!(
+            plain("GetObjectLockConfiguration"),
+            "s3:GetBucketObjectLockConfiguration"
+        );
+        // Retention and legal hold keep their action with a versionId.
+        assert_eq!(
+            action_of("PutObjectRetention", true),
+            "s3:PutObjectRetention"
+        );
+        assert_eq!(
+            action_of("GetObjectRetention", true),
+            "s3:GetObjectRetention"
+        );
+        assert_eq!(
+            action_of("PutObjectLegalHold", true),
+            "s3:PutObjectLegalHold"
+        );
+        assert_eq!(
+            action_of("GetObjectLegalHold", false),
+            "s3:GetObjectLegalHold"
+        );
         // A versionId asks for the version action; operations without one keep theirs.
         assert_eq!(action_of("GetObject", true), "s3:GetObjectVersion");
         assert_eq!(action_of("HeadObject", true), "s3:GetObjectVersion");

@@ -92,6 +92,21 @@ pub fn to_s3(err: Error) -> S3Error {
                 .into(),
         ),
         Error::AccessDenied => (C::AccessDenied, S::FORBIDDEN, "Access Denied".into()),
+        Error::ObjectLocked => (
+            C::AccessDenied,
+            S::FORBIDDEN,
+            "Access Denied because object protected by object lock.".into(),
+        ),
+        Error::ObjectLockConfigurationNotFound => (
+            C::ObjectLockConfigurationNotFoundError,
+            S::NOT_FOUND,
+            "Object Lock configuration does not exist for this bucket".into(),
+        ),
+        Error::NoSuchObjectLockConfiguration => (
+            C::NoSuchObjectLockConfiguration,
+            S::NOT_FOUND,
+            "The specified object does not have a ObjectLock configuration".into(),
+        ),
         Error::InvalidAccessKeyId => (
             C::InvalidAccessKeyId,
             S::FORBIDDEN,
@@ -329,6 +344,15 @@ fn argument_message(e: ArgumentError) -> Cow<'static, str> {
             "A version-id marker cannot be specified without a key marker.".into()
         }
         ArgumentError::Config(m) => m.into(),
+        ArgumentError::RetainUntilInPast => "The retain until date must be in the future!".into(),
+        ArgumentError::LockMode => "Unknown wormMode directive.".into(),
+        ArgumentError::LegalHoldStatus => "Legal Hold must be either of 'ON' or 'OFF'".into(),
+        ArgumentError::RetentionPeriod => {
+            "Default retention period must be a positive integer value.".into()
+        }
+        ArgumentError::RetentionPeriodTooLong => {
+            "Default retention period is too large.".into()
+        }
     }
 }
 
@@ -384,6 +408,10 @@ fn request_message(e: RequestError) -> Cow<'static, str> {
             "Specifying both Canned ACLs and Header Grants is not allowed".into()
         }
         RequestError::Config(m) => m.into(),
+        RequestError::MissingObjectLockConfiguration => {
+            "Bucket is missing Object Lock Configuration".into()
+        }
+        RequestError::LockHeadersIncomplete => "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied".into(),
         RequestError::CopyOntoItself => "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
         RequestError::NonConsecutiveParts => "An upload created with a checksum algorithm must be completed with consecutive part numbers starting at 1.".into(),
         RequestError::MissingPartChecksum {

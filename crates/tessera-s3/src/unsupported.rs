@@ -1,6 +1,6 @@
-//! Request headers that promise protection Tessera does not provide yet (encryption, object
-//! lock). S3 would honour them; silently ignoring them would let a client believe its data is
-//! encrypted or retained when it is not, so such requests are refused with 501 NotImplemented.
+//! Request headers that promise protection Tessera does not provide yet (encryption). S3 would
+//! honour them; silently ignoring them would let a client believe its data is encrypted when
+//! it is not, so such requests are refused with 501 NotImplemented.
 
 use s3s::{S3Error, S3ErrorCode};
 
@@ -28,27 +28,14 @@ const REFUSED: &[(&str, &str)] = &[
         "x-amz-copy-source-server-side-encryption-customer-key-md5",
         "SSE-C",
     ),
-    ("x-amz-object-lock-mode", "Object Lock"),
-    ("x-amz-object-lock-retain-until-date", "Object Lock"),
-    ("x-amz-object-lock-legal-hold", "Object Lock legal holds"),
 ];
 
 /// Refuses a request that asks for a protection feature Tessera does not implement.
-/// `x-amz-bucket-object-lock-enabled` is refused only when it asks for the lock (`true`).
 pub fn refuse_unimplemented_protection(headers: &http::HeaderMap) -> Result<(), S3Error> {
     for (name, feature) in REFUSED {
         if headers.contains_key(*name) {
             return Err(not_implemented(feature, name));
         }
-    }
-    let lock = headers
-        .get("x-amz-bucket-object-lock-enabled")
-        .map(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"false"));
-    if lock == Some(false) {
-        return Err(not_implemented(
-            "Object Lock",
-            "x-amz-bucket-object-lock-enabled",
-        ));
     }
     Ok(())
 }
@@ -79,22 +66,19 @@ mod tests {
     }
 
     #[test]
-    fn bucket_lock_refused_only_when_asked_for() {
-        assert!(
-            refuse_unimplemented_protection(&with("x-amz-bucket-object-lock-enabled", "true"))
-                .is_err()
-        );
-        assert!(refuse_unimplemented_protection(&with(
+    fn object_lock_headers_pass() {
+        for name in [
             "x-amz-bucket-object-lock-enabled",
-            "anything"
-        ))
-        .is_err());
-        assert!(refuse_unimplemented_protection(&with(
-            "x-amz-bucket-object-lock-enabled",
-            "False"
-        ))
-        .is_ok());
+            "x-amz-object-lock-mode",
+            "x-amz-object-lock-retain-until-date",
+            "x-amz-object-lock-legal-hold",
+            "x-amz-meta-x",
+        ] {
+            assert!(
+                refuse_unimplemented_protection(&with(name, "x")).is_ok(),
+                "{name}"
+            );
+        }
         assert!(refuse_unimplemented_protection(&http::HeaderMap::new()).is_ok());
-        assert!(refuse_unimplemented_protection(&with("x-amz-meta-x", "1")).is_ok());
     }
 }

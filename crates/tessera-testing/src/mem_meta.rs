@@ -144,6 +144,28 @@ impl State {
         Some((removed, segments.into_values().map(|s| s.blob).collect()))
     }
 
+    /// Refuses the removal of a version under Object Lock (a missing version is removable).
+    fn check_removable(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        bypass: bool,
+    ) -> Result<()> {
+        match self.find_version(bucket, key, version_id) {
+            Some(o) if o.attrs.removal_blocked(now_millis(), bypass) => Err(Error::ObjectLocked),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a write that would replace a locked `null` version.
+    fn check_replaceable(&self, object: &ObjectRecord) -> Result<()> {
+        if object.version_id == NULL_VERSION {
+            self.check_removable(&object.bucket, &object.key, NULL_VERSION, false)?;
+        }
+        Ok(())
+    }
+
     /// Stores `object` as a version of its key (replacing the `null` version if it is one);
     /// returns the replaced version's blobs minus any the new segments reuse.
     fn place_version(&mut self, object: ObjectRecord, segments: Vec<Segment>) -> Vec<BlobId> {
@@ -280,6 +302,7 @@ impl MetaStore for MemMetaStore {
             return Err(Error::NoSuchBucket);
         }
         condition.check(state.current_etag(&object.bucket, &object.key))?;
+        state.check_replaceable(&object)?;
         Ok(state.place_version(object, segments))
     }
 
@@ -313,6 +336,10 @@ impl MetaStore for MemMetaStore {
         match update {
             ObjectUpdate::Acl(acl) => version.acl = acl,
             ObjectUpdate::Tags(tags) => version.attrs.tags = tags,
+            ObjectUpdate::Retention(change) => {
+                version.attrs.change_retention(&change, now_millis())?
+            }
+            ObjectUpdate::LegalHold(on) => version.attrs.legal_hold = Some(on),
         }
         Ok(())
     }
@@ -378,6 +405,7 @@ impl MetaStore for MemMetaStore {
             .filter(|o| !o.delete_marker)
             .map(|o| o.etag.as_str());
         condition.check(etag)?;
+        state.check_removable(bucket, key, version_id, condition.bypass_governance)?;
         Ok(state.remove_version(bucket, key, version_id))
     }
 
@@ -582,6 +610,7 @@ impl MetaStore for MemMetaStore {
             )));
         }
         condition.check(state.current_etag(&object.bucket, &object.key))?;
+        state.check_replaceable(&object)?;
         let parts = state.parts.get(&upload_id);
         for s in &segments {
             let current = parts.and_then(|p| p.get(&s.part_number)).map(|p| &p.blob);

@@ -28,9 +28,10 @@ use async_trait::async_trait;
 use tessera_core::accounts::{AccessKey, Account, KeyOwner, KeyStatus, KeyUse, User, UserPolicy};
 use tessera_core::checksum::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use tessera_core::{
-    new_sequencer, BlobId, BucketRecord, BucketSetting, CompleteRequest, ContentHeaders, Error,
-    ListedVersion, MetaStore, ObjectAttrs, ObjectChecksum, ObjectRecord, ObjectUpdate, PartRecord,
-    Segment, UploadRecord, VersionCursor, WriteCondition, NULL_VERSION,
+    new_sequencer, now_millis, BlobId, BucketRecord, BucketSetting, CompleteRequest,
+    ContentHeaders, Error, ListedVersion, MetaStore, ObjectAttrs, ObjectChecksum, ObjectRecord,
+    ObjectUpdate, PartRecord, Retention, RetentionChange, RetentionMode, Segment, UploadRecord,
+    VersionCursor, WriteCondition, NULL_VERSION,
 };
 use tokio::task::JoinSet;
 
@@ -95,6 +96,7 @@ macro_rules! meta_store_conformance {
             complete_places_by_upload_sequencer,
             delete_bucket_with_versions,
             leases_one_holder,
+            locked_versions_not_removed,
         }
     };
     (@tests $harness:expr; $($case:ident),* $(,)?) => {
@@ -567,6 +569,7 @@ pub async fn version_attrs_and_updates(h: &dyn Harness) {
         storage_class: Some("STANDARD_IA".into()),
         website_redirect: Some("/elsewhere".into()),
         tags: vec![("b".into(), "2".into()), ("a".into(), "line\nbreak".into())],
+        ..ObjectAttrs::default()
     };
     store.put_object(old.clone(), os, none()).await.unwrap();
     let (new, ns) = version("k", "e-new", &new_sequencer());
@@ -674,6 +677,150 @@ pub async fn delete_bucket_with_versions(h: &dyn Harness) {
         .unwrap()
         .unwrap();
     store.delete_bucket("b").await.unwrap();
+}
+
+/// Object Lock, checked by the store as it removes or changes a version: retention and legal
+/// hold are stored with a version; a version under legal hold or active retention is not
+/// removed (GOVERNANCE only with the bypass), nor replaced as the `null` version; an active
+/// COMPLIANCE retention is not shortened by an update; an ended retention protects nothing.
+pub async fn locked_versions_not_removed(h: &dyn Harness) {
+    let store = h.open().await;
+    store.create_bucket(bucket("b")).await.unwrap();
+    let hour_on = now_millis() + 3_600_000;
+    let locked = |mode, retain_until| ObjectAttrs {
+        retention: Some(Retention { mode, retain_until }),
+        ..ObjectAttrs::default()
+    };
+    let bypass = WriteCondition {
+        bypass_governance: true,
+        ..WriteCondition::default()
+    };
+    let (mut gov, gs) = version("k", "e-gov", &new_sequencer());
+    gov.attrs = locked(RetentionMode::Governance, hour_on);
+    store.put_object(gov.clone(), gs, none()).await.unwrap();
+    let (mut comp, cs) = version("k", "e-comp", &new_sequencer());
+    comp.attrs = locked(RetentionMode::Compliance, hour_on);
+    store.put_object(comp.clone(), cs, none()).await.unwrap();
+    let (mut ended, es) = version("k", "e-ended", &new_sequencer());
+    ended.attrs = locked(RetentionMode::Compliance, now_millis() - 1);
+    store.put_object(ended.clone(), es, none()).await.unwrap();
+    let (held, hs) = version("k", "e-held", &new_sequencer());
+    store.put_object(held.clone(), hs, none()).await.unwrap();
+    store
+        .update_object("b", "k", &held.object_id, ObjectUpdate::LegalHold(true))
+        .await
+        .unwrap();
+    drop(store);
+    let store = h.open().await;
+    assert_eq!(stored(store.as_ref(), &gov).await.unwrap().attrs, gov.attrs);
+    assert_eq!(
+        stored(store.as_ref(), &comp).await.unwrap().attrs,
+        comp.attrs
+    );
+    assert_eq!(
+        stored(store.as_ref(), &held)
+            .await
+            .unwrap()
+            .attrs
+            .legal_hold,
+        Some(true)
+    );
+
+    assert_err!(
+        store.delete_object("b", "k", &gov.version_id, none()).await,
+        Error::ObjectLocked
+    );
+    assert_err!(
+        store
+            .delete_object("b", "k", &comp.version_id, bypass.clone())
+            .await,
+        Error::ObjectLocked
+    );
+    assert_err!(
+        store
+            .delete_object("b", "k", &held.version_id, bypass.clone())
+            .await,
+        Error::ObjectLocked
+    );
+    assert_eq!(
+        store.get_object("b", "k").await.unwrap(),
+        stored(store.as_ref(), &held).await
+    );
+    assert!(stored(store.as_ref(), &comp).await.is_some());
+    store
+        .delete_object("b", "k", &gov.version_id, bypass.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .delete_object("b", "k", &ended.version_id, none())
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .update_object("b", "k", &held.object_id, ObjectUpdate::LegalHold(false))
+        .await
+        .unwrap();
+    store
+        .delete_object("b", "k", &held.version_id, none())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A COMPLIANCE retention is lengthened, never shortened nor removed.
+    let set = |retention, bypass_governance| {
+        ObjectUpdate::Retention(RetentionChange {
+            retention,
+            bypass_governance,
+        })
+    };
+    let shorter = Some(Retention {
+        mode: RetentionMode::Compliance,
+        retain_until: hour_on - 1,
+    });
+    let longer = Some(Retention {
+        mode: RetentionMode::Compliance,
+        retain_until: hour_on + 1,
+    });
+    for refused in [set(shorter, true), set(None, true)] {
+        assert_err!(
+            store
+                .update_object("b", "k", &comp.object_id, refused)
+                .await,
+            Error::ObjectLocked
+        );
+    }
+    assert_eq!(
+        stored(store.as_ref(), &comp).await.unwrap().attrs,
+        comp.attrs
+    );
+    store
+        .update_object("b", "k", &comp.object_id, set(longer, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored(store.as_ref(), &comp).await.unwrap().attrs.retention,
+        longer
+    );
+
+    // A locked `null` version is not replaced by a write either.
+    let (mut null, ns) = object("b", "n", "e-null", &[3]);
+    null.attrs.legal_hold = Some(true);
+    store.put_object(null.clone(), ns, none()).await.unwrap();
+    let (again, again_segments) = object("b", "n", "e-again", &[3]);
+    assert_err!(
+        store.put_object(again, again_segments, none()).await,
+        Error::ObjectLocked
+    );
+    assert_eq!(store.get_object("b", "n").await.unwrap(), Some(null));
+}
+
+/// The stored version of `v`, if any.
+async fn stored(store: &dyn MetaStore, v: &ObjectRecord) -> Option<ObjectRecord> {
+    store
+        .get_object_version(&v.bucket, &v.key, &v.version_id)
+        .await
+        .unwrap()
 }
 
 /// A sequencer older than `seq` (sorts after it).
@@ -821,14 +968,14 @@ fn none() -> WriteCondition {
 fn if_none_match() -> WriteCondition {
     WriteCondition {
         if_none_match_any: true,
-        if_match: None,
+        ..WriteCondition::default()
     }
 }
 
 fn if_match(etag: &str) -> WriteCondition {
     WriteCondition {
-        if_none_match_any: false,
         if_match: Some(etag.into()),
+        ..WriteCondition::default()
     }
 }
 

@@ -29,7 +29,13 @@ pub async fn create_bucket(
     let acl = acl_request!(i, i.grant_write.as_deref());
     let ownership = i.object_ownership.as_ref().map(ObjectOwnership::as_str);
     let settings = app
-        .new_bucket_settings(&name, &caller.account, &acl, ownership)
+        .new_bucket_settings(
+            &name,
+            &caller.account,
+            &acl,
+            ownership,
+            i.object_lock_enabled_for_bucket == Some(true),
+        )
         .await
         .map_err(to_s3)?;
     app.create_bucket_with(&name, &caller.account.id, settings)

@@ -107,6 +107,7 @@ pub fn write_condition(
     Ok(WriteCondition {
         if_none_match_any,
         if_match: convert::condition(if_match),
+        ..WriteCondition::default()
     })
 }
 

@@ -29,11 +29,22 @@ pub async fn create_multipart_upload(
     let initiator = caller(&req.extensions)?.map_or_else(|| "anonymous".to_owned(), |p| p.arn());
     let input = req.input;
     let access = write_access(app, &req.extensions, &acl_request!(input, None)).await?;
-    let attrs = attrs_in(
+    let mut attrs = attrs_in(
         input.storage_class.as_ref().map(StorageClass::as_str),
         input.website_redirect_location,
         input.tagging.as_deref(),
     )?;
+    // Kept on the upload: the object gets this lock at Complete.
+    super::lock::lock_in(
+        app,
+        &req.extensions,
+        &input.key,
+        input.object_lock_mode,
+        input.object_lock_retain_until_date,
+        input.object_lock_legal_hold_status,
+        &mut attrs,
+    )
+    .await?;
     let request = CreateUploadRequest {
         bucket: input.bucket.clone(),
         key: input.key.clone(),

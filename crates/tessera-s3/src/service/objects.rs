@@ -12,6 +12,7 @@ use tessera_core::{ObjectAttrs, ObjectRecord, Tessera, WriteCondition};
 
 use super::access::{acl_request, write_access};
 use super::common::{checks, copy_source, i32_of, i64_of, read_conditions, write_condition};
+use super::lock::{bypass_governance, lock_in, lock_out};
 use super::tagging::{tagging_count, tagging_header};
 use crate::auth::{caller, requester};
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
@@ -62,6 +63,7 @@ pub(crate) fn attrs_in(
         storage_class: storage_class(class).map_err(to_s3)?,
         website_redirect,
         tags: tagging_header(tagging)?,
+        ..ObjectAttrs::default()
     })
 }
 
@@ -160,11 +162,21 @@ pub async fn put_object(
         input.checksum_algorithm.as_ref(),
     )?;
     let access = write_access(app, &req_extensions, &acl_request!(input, None)).await?;
-    let attrs = attrs_in(
+    let mut attrs = attrs_in(
         input.storage_class.as_ref().map(StorageClass::as_str),
         input.website_redirect_location,
         input.tagging.as_deref(),
     )?;
+    lock_in(
+        app,
+        &req_extensions,
+        &input.key,
+        input.object_lock_mode,
+        input.object_lock_retain_until_date,
+        input.object_lock_legal_hold_status,
+        &mut attrs,
+    )
+    .await?;
     let bucket_record = requester(&req_extensions)?.bucket.clone();
     let request = PutObjectRequest {
         bucket: input.bucket,
@@ -232,6 +244,7 @@ pub async fn get_object(
     let o = &read.object;
     let expiration =
         super::lifecycle::expiration_header(app, &req.extensions, &o.key, o.size, o.last_modified);
+    let lock = lock_out(app, &req.extensions, &read.object).await?;
     let body = read
         .body
         .take()
@@ -262,6 +275,9 @@ pub async fn get_object(
         version_id: h.version_id,
         tag_count: tagging_count(&o.attrs.tags),
         expiration,
+        object_lock_mode: lock.mode,
+        object_lock_retain_until_date: lock.retain_until,
+        object_lock_legal_hold_status: lock.legal_hold,
         ..Default::default()
     }))
 }
@@ -292,9 +308,13 @@ pub async fn head_object(
     let o = &read.object;
     out.expiration =
         super::lifecycle::expiration_header(app, &req.extensions, &o.key, o.size, o.last_modified);
+    let lock = lock_out(app, &req.extensions, &read.object).await?;
+    out.object_lock_mode = lock.mode;
+    out.object_lock_retain_until_date = lock.retain_until;
+    out.object_lock_legal_hold_status = lock.legal_hold;
     let mut resp = S3Response::new(out);
     // s3s's HeadObject output has no field for it; S3 sends it on HEAD as on GET.
-    if let Some(n) = tagging_count(&o.attrs.tags) {
+    if let Some(n) = tagging_count(&read.object.attrs.tags) {
         resp.headers
             .insert("x-amz-tagging-count", http::HeaderValue::from(n));
     }
@@ -308,9 +328,19 @@ pub async fn delete_object(
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let account = caller(&req.extensions)?.map(|p| p.account.id.clone());
     let input = req.input;
+    let bypass = bypass_governance(
+        app,
+        &req.extensions,
+        &input.bucket,
+        &input.key,
+        input.version_id.as_deref(),
+        input.bypass_governance_retention,
+    )
+    .await?;
     let condition = WriteCondition {
-        if_none_match_any: false,
         if_match: convert::condition(input.if_match),
+        bypass_governance: bypass,
+        ..WriteCondition::default()
     };
     let outcome = app
         .delete_object(
@@ -343,9 +373,19 @@ pub async fn delete_objects(
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for id in input.delete.objects {
+        let bypass = bypass_governance(
+            app,
+            &req.extensions,
+            &input.bucket,
+            &id.key,
+            id.version_id.as_deref(),
+            input.bypass_governance_retention,
+        )
+        .await;
         let condition = WriteCondition {
-            if_none_match_any: false,
             if_match: id.e_tag.as_ref().map(|e| e.value().to_string()),
+            bypass_governance: matches!(bypass, Ok(true)),
+            ..WriteCondition::default()
         };
         let action = match id.version_id {
             Some(_) => "s3:DeleteObjectVersion",
@@ -454,11 +494,22 @@ pub async fn copy_object(
             ));
         }
     };
-    let attrs = attrs_in(
+    let mut attrs = attrs_in(
         input.storage_class.as_ref().map(StorageClass::as_str),
         input.website_redirect_location,
         input.tagging.as_deref().filter(|_| !copy_tags),
     )?;
+    // The copy gets its own lock (the headers' or the bucket's default), never the source's.
+    lock_in(
+        app,
+        &req.extensions,
+        &input.key,
+        input.object_lock_mode,
+        input.object_lock_retain_until_date,
+        input.object_lock_legal_hold_status,
+        &mut attrs,
+    )
+    .await?;
     // s3s 0.14.1 has no CopyObject fields for these: read the headers.
     let condition = write_condition(
         header_condition(&req.headers, http::header::IF_MATCH)?,
