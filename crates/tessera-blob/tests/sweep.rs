@@ -281,7 +281,7 @@ async fn background_sweeps_and_shutdown_joins_every_task() {
     let held_before = Arc::strong_count(&blobs);
 
     let background = t.start_background();
-    assert_eq!(background.running(), 2);
+    assert_eq!(background.running(), 3); // the sweep, the completed-upload pruner, the lifecycle worker
     assert!(Arc::strong_count(&blobs) > held_before);
     wait_for(|| blobs.is_empty(), "the start-up sweep").await;
     // Planted after the first sweep: the next one, an interval later, takes it.
