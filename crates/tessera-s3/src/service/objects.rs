@@ -442,6 +442,19 @@ pub async fn delete_objects(
     }))
 }
 
+/// Whether a CopyObject directive (`x-amz-metadata-directive`, `x-amz-tagging-directive`)
+/// says REPLACE; COPY is the default; anything else is InvalidArgument.
+fn replaces(directive: Option<&str>, what: &str) -> S3Result<bool> {
+    match directive.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("COPY") => Ok(false),
+        Some("REPLACE") => Ok(true),
+        Some(_) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("Unknown {what} directive."),
+        )),
+    }
+}
+
 /// CopyObject.
 pub async fn copy_object(
     app: &Tessera,
@@ -449,21 +462,10 @@ pub async fn copy_object(
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
     let (source_bucket, source_key, source_version_id) = copy_source(&input.copy_source)?;
-    let replace = match input
-        .metadata_directive
-        .as_ref()
-        .map(|d| d.as_str().to_ascii_uppercase())
-    {
-        None => false,
-        Some(d) if d == "COPY" => false,
-        Some(d) if d == "REPLACE" => true,
-        Some(_) => {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidArgument,
-                "Unknown metadata directive.",
-            ));
-        }
-    };
+    let replace = replaces(
+        input.metadata_directive.as_ref().map(|d| d.as_str()),
+        "metadata",
+    )?;
     let replace_metadata = replace.then(|| {
         (
             convert::headers_in(
@@ -479,21 +481,10 @@ pub async fn copy_object(
     });
     let access = write_access(app, &req.extensions, &acl_request!(input, None)).await?;
     // REPLACE takes the request's tags; COPY (the default) the source's.
-    let copy_tags = match input
-        .tagging_directive
-        .as_ref()
-        .map(|d| d.as_str().to_ascii_uppercase())
-    {
-        None => true,
-        Some(d) if d == "COPY" => true,
-        Some(d) if d == "REPLACE" => false,
-        Some(_) => {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidArgument,
-                "Unknown tagging directive.",
-            ));
-        }
-    };
+    let copy_tags = !replaces(
+        input.tagging_directive.as_ref().map(|d| d.as_str()),
+        "tagging",
+    )?;
     let mut attrs = attrs_in(
         input.storage_class.as_ref().map(StorageClass::as_str),
         input.website_redirect_location,
