@@ -437,3 +437,21 @@ def test_kill_during_a_pass_expires_each_object_once(make_server):
     listed = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
               for o in p.get("Contents", [])]
     assert listed == kept
+
+
+def test_lifecycle_with_the_aws_cli(aws, s3, bucket, tmp_path):
+    doc = {"Rules": [{"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
+                      "Expiration": {"Days": 7},
+                      "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}]}
+    path = tmp_path / "lc.json"
+    path.write_text(json.dumps(doc))
+    aws("s3api", "put-bucket-lifecycle-configuration", "--bucket", bucket,
+        "--lifecycle-configuration", f"file://{path}")
+    got = json.loads(aws("s3api", "get-bucket-lifecycle-configuration", "--bucket", bucket).stdout)
+    assert got["Rules"][0]["ID"] == "tmp" and got["Rules"][0]["Expiration"] == {"Days": 7}
+    up = json.loads(aws("s3api", "create-multipart-upload", "--bucket", bucket, "--key", "tmp/x").stdout)
+    assert up["AbortRuleId"] == "tmp" and up["AbortDate"]
+    s3.abort_multipart_upload(Bucket=bucket, Key="tmp/x", UploadId=up["UploadId"])
+    aws("s3api", "delete-bucket-lifecycle", "--bucket", bucket)
+    expect_error(s3.get_bucket_lifecycle_configuration, Bucket=bucket,
+                 code="NoSuchLifecycleConfiguration", status=404)

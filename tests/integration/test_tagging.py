@@ -5,6 +5,8 @@ the s3:ExistingObjectTag / s3:RequestObjectTag condition keys."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from s3util import expect_error
@@ -155,3 +157,16 @@ def test_existing_and_request_object_tag_conditions(server, bucket_factory):
     # Retagging changes the decision at once.
     owner.put_object_tagging(Bucket=name, Key="closed", Tagging=tags(("public", "yes")))
     assert user.get_object(Bucket=name, Key="closed")["Body"].read() == b"c"
+
+
+def test_tagging_with_the_aws_cli(aws, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    aws("s3api", "put-object-tagging", "--bucket", bucket, "--key", "k",
+        "--tagging", "TagSet=[{Key=team,Value=blue}]")
+    got = json.loads(aws("s3api", "get-object-tagging", "--bucket", bucket, "--key", "k").stdout)
+    assert got["TagSet"] == [{"Key": "team", "Value": "blue"}]
+    aws("s3api", "put-bucket-tagging", "--bucket", bucket, "--tagging", "TagSet=[{Key=env,Value=test}]")
+    got = json.loads(aws("s3api", "get-bucket-tagging", "--bucket", bucket).stdout)
+    assert got["TagSet"] == [{"Key": "env", "Value": "test"}]
+    aws("s3api", "delete-object-tagging", "--bucket", bucket, "--key", "k")
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
