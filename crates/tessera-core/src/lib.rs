@@ -25,6 +25,8 @@ pub mod objects;
 pub mod payload;
 pub mod policy;
 pub mod records;
+pub mod sse;
+pub mod sse_stream;
 pub mod tessera;
 
 pub use blob::{BlobInfo, BlobStore, BlobWriter, ByteStream, TempInfo};
