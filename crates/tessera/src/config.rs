@@ -56,6 +56,7 @@ const SETTING_VARS: &[&str] = &[
     "TESSERA_MAX_CONNECTIONS",
     "TESSERA_MAX_CONNECTIONS_PER_IP",
     "TESSERA_SWEEP_GRACE",
+    "TESSERA_MASTER_KEY_FILE",
 ];
 
 /// Other `TESSERA_*` variables the binary reads.
@@ -107,6 +108,7 @@ pub struct Layer {
     pub max_connections: Option<usize>,
     pub max_connections_per_ip: Option<usize>,
     pub sweep_grace: Option<u64>,
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Layer {
@@ -128,6 +130,7 @@ impl Layer {
             max_connections: self.max_connections.or(lower.max_connections),
             max_connections_per_ip: self.max_connections_per_ip.or(lower.max_connections_per_ip),
             sweep_grace: self.sweep_grace.or(lower.sweep_grace),
+            master_key_file: self.master_key_file.or(lower.master_key_file),
         }
     }
 }
@@ -192,6 +195,8 @@ pub struct Settings {
     pub limits: ConnLimits,
     /// Age an unreferenced blob or temporary leftover must reach before the sweep removes it.
     pub sweep_grace: Duration,
+    /// The SSE-S3 master key file; `None`: `master.key` in the data dir, created if missing.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -298,6 +303,7 @@ impl Settings {
             shutdown_timeout,
             limits,
             sweep_grace: Duration::from_secs(sweep_grace),
+            master_key_file: layer.master_key_file,
         })
     }
 }
@@ -408,6 +414,7 @@ fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
     layer.max_connections = count("TESSERA_MAX_CONNECTIONS")?;
     layer.max_connections_per_ip = count("TESSERA_MAX_CONNECTIONS_PER_IP")?;
     layer.sweep_grace = seconds("TESSERA_SWEEP_GRACE")?;
+    layer.master_key_file = get("TESSERA_MASTER_KEY_FILE")?.map(PathBuf::from);
     Ok(layer)
 }
 
@@ -535,6 +542,24 @@ mod tests {
         assert_eq!(s.limits.max_connections, None);
         assert_eq!(s.limits.max_connections_per_ip, None);
         assert_eq!(s.sweep_grace, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn master_key_file_from_each_source() {
+        let s = Settings::resolve(Layer::default(), None, vars(&[])).unwrap();
+        assert_eq!(s.master_key_file, None);
+        let env = vars(&[("TESSERA_MASTER_KEY_FILE", "/etc/tessera/env.key")]);
+        let s = Settings::resolve(Layer::default(), None, env.clone()).unwrap();
+        assert_eq!(
+            s.master_key_file,
+            Some(PathBuf::from("/etc/tessera/env.key"))
+        );
+        let cli = Layer {
+            master_key_file: Some("cli.key".into()),
+            ..Layer::default()
+        };
+        let s = Settings::resolve(cli, None, env).unwrap();
+        assert_eq!(s.master_key_file, Some(PathBuf::from("cli.key")));
     }
 
     #[test]
