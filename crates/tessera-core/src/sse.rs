@@ -14,13 +14,13 @@
 //! (see [`EncryptionInfo::blob_cipher`]), so no two blobs ever share a key and nonces never
 //! repeat.
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use md5::{Digest as _, Md5};
 use rand::RngCore;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use sha2::Sha256;
 use zeroize::Zeroize;
 
@@ -221,8 +221,10 @@ impl MasterKey {
         hex::encode(self.id)
     }
 
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new((&self.key.0).into())
+    fn cipher(&self) -> Result<LessSafeKey> {
+        UnboundKey::new(&AES_256_GCM, &self.key.0)
+            .map(LessSafeKey::new)
+            .map_err(|_| Error::Internal("an AES-256-GCM key was refused".into()))
     }
 
     fn wrap_aad(&self, object_salt: &[u8; 16]) -> Vec<u8> {
@@ -239,14 +241,14 @@ impl MasterKey {
         let mut sealed = [0u8; 48];
         sealed[..32].copy_from_slice(&data_key.0 .0);
         let tag = self
-            .cipher()
-            .encrypt_in_place_detached(
-                Nonce::from_slice(&nonce),
-                &self.wrap_aad(object_salt),
+            .cipher()?
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(self.wrap_aad(object_salt)),
                 &mut sealed[..32],
             )
             .map_err(|_| Error::Internal("wrapping a data key failed".into()))?;
-        sealed[32..].copy_from_slice(&tag);
+        sealed[32..].copy_from_slice(tag.as_ref());
         Ok(WrappedKey {
             key_id: self.id,
             nonce,
@@ -258,17 +260,23 @@ impl MasterKey {
         if wrapped.key_id != self.id {
             return Err(enc(EncryptionError::MasterKeyMismatch));
         }
-        let mut key = Secret([0u8; 32]);
-        key.0.copy_from_slice(&wrapped.sealed[..32]);
-        self.cipher()
-            .decrypt_in_place_detached(
-                Nonce::from_slice(&wrapped.nonce),
-                &self.wrap_aad(object_salt),
-                &mut key.0,
-                Tag::from_slice(&wrapped.sealed[32..]),
+        let mut buf = wrapped.sealed;
+        let opened = self
+            .cipher()?
+            .open_in_place(
+                Nonce::assume_unique_for_key(wrapped.nonce),
+                Aad::from(self.wrap_aad(object_salt)),
+                &mut buf,
             )
-            .map_err(|_| enc(EncryptionError::CorruptData))?;
-        Ok(ObjectKey(key))
+            .map(|plain| {
+                let mut key = Secret([0u8; 32]);
+                key.0.copy_from_slice(plain);
+                key
+            });
+        buf.zeroize();
+        opened
+            .map(ObjectKey)
+            .map_err(|_| enc(EncryptionError::CorruptData))
     }
 }
 

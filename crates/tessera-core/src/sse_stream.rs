@@ -16,11 +16,10 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use hkdf::Hkdf;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use sha2::Sha256;
 use zeroize::Zeroize;
 
@@ -39,7 +38,7 @@ pub const TAG_LEN: u64 = 16;
 /// The cipher of one blob: its derived AES-256-GCM key and the chunk size.
 #[derive(Clone)]
 pub struct BlobCipher {
-    aead: Aes256Gcm,
+    aead: LessSafeKey,
     chunk_size: u32,
 }
 
@@ -70,8 +69,11 @@ impl BlobCipher {
             &mut k,
         )
         .map_err(|_| Error::Internal("HKDF expand of 32 bytes failed".into()))?;
-        let aead = <Aes256Gcm as KeyInit>::new(&k.into());
+        let unbound = UnboundKey::new(&AES_256_GCM, &k);
         k.zeroize();
+        let aead = LessSafeKey::new(
+            unbound.map_err(|_| Error::Internal("an AES-256-GCM key was refused".into()))?,
+        );
         Ok(Self { aead, chunk_size })
     }
 
@@ -80,10 +82,11 @@ impl BlobCipher {
         self.chunk_size
     }
 
-    fn nonce(index: u64) -> [u8; 12] {
+    /// The nonce of chunk `index`: unique within the blob, whose key is its own.
+    fn nonce(index: u64) -> Nonce {
         let mut n = [0u8; 12];
         n[4..].copy_from_slice(&index.to_be_bytes());
-        n
+        Nonce::assume_unique_for_key(n)
     }
 
     fn aad(index: u64, last: bool) -> [u8; 9] {
@@ -93,25 +96,25 @@ impl BlobCipher {
         a
     }
 
-    fn seal(&self, index: u64, last: bool, buf: &mut [u8]) -> io::Result<Tag> {
-        self.aead
-            .encrypt_in_place_detached(
-                Nonce::from_slice(&Self::nonce(index)),
-                &Self::aad(index, last),
-                buf,
-            )
-            .map_err(|_| io::Error::other("sealing a chunk failed"))
+    /// Encrypts `buf` in place and appends its tag.
+    fn seal(&self, index: u64, last: bool, buf: &mut BytesMut) -> io::Result<()> {
+        let tag = self
+            .aead
+            .seal_in_place_separate_tag(Self::nonce(index), Aad::from(Self::aad(index, last)), buf)
+            .map_err(|_| io::Error::other("sealing a chunk failed"))?;
+        buf.extend_from_slice(tag.as_ref());
+        Ok(())
     }
 
-    fn open(&self, index: u64, last: bool, buf: &mut [u8], tag: &[u8]) -> io::Result<()> {
-        self.aead
-            .decrypt_in_place_detached(
-                Nonce::from_slice(&Self::nonce(index)),
-                &Self::aad(index, last),
-                buf,
-                Tag::from_slice(tag),
-            )
-            .map_err(|_| corrupt())
+    /// Decrypts ciphertext-and-tag `buf` in place, leaving the plaintext.
+    fn open(&self, index: u64, last: bool, buf: &mut BytesMut) -> io::Result<()> {
+        let plain = self
+            .aead
+            .open_in_place(Self::nonce(index), Aad::from(Self::aad(index, last)), buf)
+            .map_err(|_| corrupt())?
+            .len();
+        buf.truncate(plain);
+        Ok(())
     }
 }
 
@@ -229,8 +232,7 @@ impl Sealer {
 
     fn seal(&mut self, last: bool, next: BytesMut) -> io::Result<Bytes> {
         let mut buf = std::mem::replace(&mut self.buf, next);
-        let tag = self.cipher.seal(self.index, last, &mut buf)?;
-        buf.extend_from_slice(&tag);
+        self.cipher.seal(self.index, last, &mut buf)?;
         self.index += 1;
         Ok(buf.freeze())
     }
@@ -302,17 +304,16 @@ impl Opener {
             self.buf.extend_from_slice(&data[..n]);
             data = &data[n..];
             if self.buf.len() == want {
-                out.push(self.open_chunk(want)?);
+                out.push(self.open_chunk()?);
             }
         }
         Ok(out)
     }
 
-    fn open_chunk(&mut self, want: usize) -> io::Result<Bytes> {
+    fn open_chunk(&mut self) -> io::Result<Bytes> {
         let mut chunk = std::mem::take(&mut self.buf);
-        let tag = chunk.split_off(want - TAG_LEN as usize);
         let last = self.index == self.last_chunk;
-        self.cipher.open(self.index, last, &mut chunk, &tag)?;
+        self.cipher.open(self.index, last, &mut chunk)?;
         self.index += 1;
         let plain = chunk.freeze();
         let skip = std::mem::take(&mut self.skip);
