@@ -26,6 +26,7 @@ pub mod payload;
 pub mod policy;
 pub mod records;
 pub mod sse;
+pub mod sse_config;
 pub mod sse_stream;
 pub mod tessera;
 

@@ -67,6 +67,8 @@ pub(crate) fn action_of(op: &str) -> String {
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
         "DeleteBucketOwnershipControls" => "s3:PutBucketOwnershipControls",
+        "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
+        "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
         other => return format!("s3:{other}"),
     };
     action.to_owned()
@@ -283,6 +285,13 @@ mod tests {
             "s3:PutBucketPublicAccessBlock"
         );
         assert_eq!(action_of("GetObjectAcl"), "s3:GetObjectAcl");
+        for op in ["PutBucketEncryption", "DeleteBucketEncryption"] {
+            assert_eq!(action_of(op), "s3:PutEncryptionConfiguration");
+        }
+        assert_eq!(
+            action_of("GetBucketEncryption"),
+            "s3:GetEncryptionConfiguration"
+        );
     }
 
     #[test]
