@@ -323,6 +323,7 @@ pub enum KeyUse {
 /// of their own, since each blob's key is derived from its blob id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EncryptionInfo {
+    /// SSE-C (the key's check) or SSE-S3 (the wrapped data key).
     pub kind: SseKind,
     /// Plaintext bytes per sealed chunk (see [`crate::sse_stream`]).
     pub chunk_size: u32,
@@ -527,8 +528,11 @@ impl SseAlgorithm {
 /// How a new object (PutObject, CopyObject's destination, CreateMultipartUpload) is encrypted.
 #[derive(Clone, Debug)]
 pub enum WriteEncryption {
+    /// Stored as sent.
     None,
+    /// SSE-C with this key.
     Customer(CustomerKey),
+    /// SSE-S3.
     Managed,
 }
 

@@ -156,7 +156,9 @@ pub fn plaintext_len(cipher_len: u64, chunk_size: u32) -> Option<u64> {
 /// A byte range of a stored blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CipherRange {
+    /// First stored byte to read.
     pub offset: u64,
+    /// Stored bytes to read (0: nothing to read).
     pub len: u64,
 }
 
