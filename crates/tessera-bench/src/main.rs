@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! tessera-bench [--endpoint URL] [--access-key K --secret-key S] [--bucket B]
-//!               [--server-pid PID] <put-multipart|complete-many|rss|md5|put-small|all> [flags]
+//!               [--server-pid PID] <put-multipart|complete-many|rss|md5|sse|put-small|all> [flags]
 //! ```
 //!
 //! Every part body is a slice of one random buffer allocated at start-up.
@@ -18,6 +18,7 @@ mod rss;
 mod s3;
 mod sigv4;
 mod small;
+mod ssebench;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -99,9 +100,11 @@ enum Cmd {
     Rss(RssArgs),
     /// This machine's MD5 throughput, one thread per core.
     Md5,
+    /// One core's plain copy vs SSE chunked AES-256-GCM encrypt and decrypt (no server).
+    Sse,
     /// Many small PutObjects: PUT/s and latency percentiles (authorization overhead).
     PutSmall(SmallArgs),
-    /// md5, put-multipart, complete-many and rss in sequence.
+    /// md5, sse, put-multipart, complete-many and rss in sequence.
     All(AllArgs),
 }
 
@@ -652,6 +655,51 @@ impl Bench {
         Ok(out)
     }
 
+    /// Encryption against a plain copy on one core, with MD5's per-core figure beside it: the
+    /// write path hashes every byte, so `1 / (1/md5 + 1/encrypt)` bounds an encrypted ingest
+    /// that is CPU-bound on hashing.
+    fn sse_scenario(&mut self) -> Result<Value> {
+        let len = md5bench::MD5_BUFFER.min(self.buf.len());
+        let secs = self.common.md5_seconds.max(0.01);
+        let r = ssebench::run(&self.buf[..len], Duration::from_secs_f64(secs))?;
+        let md5 = self.md5().gbps_per_core;
+        let hashed = 1.0 / (1.0 / md5 + 1.0 / r.encrypt_gbps);
+        println!(
+            "== sse: one core, {} buffer in {} pieces, {:.2} s each",
+            human_bytes(r.buffer as u64),
+            human_bytes(ssebench::PIECE as u64),
+            r.seconds_each
+        );
+        println!("  copy         {:.3} GB/s", r.copy_gbps);
+        println!(
+            "  encrypt      {:.3} GB/s (AES-256-GCM, 64 KiB chunks); {:.2}x copy",
+            r.encrypt_gbps,
+            r.encrypt_gbps / r.copy_gbps
+        );
+        println!(
+            "  decrypt      {:.3} GB/s; {:.2}x copy",
+            r.decrypt_gbps,
+            r.decrypt_gbps / r.copy_gbps
+        );
+        println!(
+            "  md5 + encrypt {:.3} GB/s per core = {:.0}% of md5 alone ({:.3} GB/s)",
+            hashed,
+            100.0 * hashed / md5,
+            md5
+        );
+        Ok(json!({
+            "scenario": "sse",
+            "gbps": round(r.encrypt_gbps, 4),
+            "copy_gbps": round(r.copy_gbps, 4),
+            "encrypt_gbps": round(r.encrypt_gbps, 4),
+            "decrypt_gbps": round(r.decrypt_gbps, 4),
+            "md5_gbps_per_core": round(md5, 4),
+            "md5_plus_encrypt_gbps": round(hashed, 4),
+            "seconds_each": round(r.seconds_each, 3),
+            "bytes": r.buffer,
+        }))
+    }
+
     fn md5_scenario(&mut self) -> Value {
         let m = self.md5();
         println!(
@@ -724,7 +772,7 @@ fn main() -> Result<()> {
         Cmd::Rss(a) => a.part_size,
         Cmd::CompleteMany(a) => a.part_size,
         Cmd::PutSmall(a) => a.size,
-        Cmd::Md5 => 0,
+        Cmd::Md5 | Cmd::Sse => 0,
         Cmd::All(a) => {
             let put = PutArgs::defaults(a.size);
             let rss = RssArgs::defaults(a.size);
@@ -747,7 +795,7 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     let _guard = rt.enter();
-    let needs_s3 = !matches!(cli.cmd, Cmd::Md5);
+    let needs_s3 = !matches!(cli.cmd, Cmd::Md5 | Cmd::Sse);
     let creds = if needs_s3 {
         credentials(&common)?
     } else {
@@ -776,6 +824,7 @@ fn main() -> Result<()> {
 
     match cli.cmd {
         Cmd::Md5 => emit(&bench.md5_scenario()),
+        Cmd::Sse => emit(&bench.sse_scenario()?),
         Cmd::PutMultipart(a) => {
             let out = rt.block_on(bench.put_multipart(
                 "put-multipart",
@@ -805,6 +854,7 @@ fn main() -> Result<()> {
         Cmd::All(a) => {
             // MD5 first, on an idle machine; the others reuse its figure.
             emit(&bench.md5_scenario());
+            emit(&bench.sse_scenario()?);
             let put = PutArgs::defaults(a.size);
             let out = rt.block_on(bench.put_multipart(
                 "put-multipart",

@@ -28,6 +28,9 @@ pub mod payload;
 pub mod policy;
 pub mod records;
 pub mod tagging;
+pub mod sse;
+pub mod sse_config;
+pub mod sse_stream;
 pub mod tessera;
 pub mod versions;
 

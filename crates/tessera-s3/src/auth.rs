@@ -90,6 +90,8 @@ pub(crate) fn action_of(op: &str, versioned: bool) -> String {
         "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
         "PutBucketTagging" | "DeleteBucketTagging" => "s3:PutBucketTagging",
         "GetBucketTagging" => "s3:GetBucketTagging",
+        "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
+        "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
         other => return format!("s3:{other}"),
     };
     action.to_owned()
@@ -339,6 +341,13 @@ mod tests {
         assert_eq!(
             action_of("ListObjectVersions", true),
             "s3:ListBucketVersions"
+        );
+        for op in ["PutBucketEncryption", "DeleteBucketEncryption"] {
+            assert_eq!(plain(op), "s3:PutEncryptionConfiguration");
+        }
+        assert_eq!(
+            plain("GetBucketEncryption"),
+            "s3:GetEncryptionConfiguration"
         );
     }
 

@@ -62,6 +62,7 @@ const SETTING_VARS: &[&str] = &[
     "TESSERA_SWEEP_GRACE",
     "TESSERA_LIFECYCLE_DAY",
     "TESSERA_LIFECYCLE_INTERVAL",
+    "TESSERA_MASTER_KEY_FILE",
 ];
 
 /// Other `TESSERA_*` variables the binary reads.
@@ -115,6 +116,7 @@ pub struct Layer {
     pub sweep_grace: Option<u64>,
     pub lifecycle_day: Option<u64>,
     pub lifecycle_interval: Option<u64>,
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Layer {
@@ -138,6 +140,7 @@ impl Layer {
             sweep_grace: self.sweep_grace.or(lower.sweep_grace),
             lifecycle_day: self.lifecycle_day.or(lower.lifecycle_day),
             lifecycle_interval: self.lifecycle_interval.or(lower.lifecycle_interval),
+            master_key_file: self.master_key_file.or(lower.master_key_file),
         }
     }
 }
@@ -206,6 +209,8 @@ pub struct Settings {
     pub lifecycle_day: Duration,
     /// Time between two lifecycle passes.
     pub lifecycle_interval: Duration,
+    /// The SSE-S3 master key file; `None`: `master.key` in the data dir, created if missing.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -320,6 +325,7 @@ impl Settings {
             sweep_grace: Duration::from_secs(sweep_grace),
             lifecycle_day,
             lifecycle_interval,
+            master_key_file: layer.master_key_file,
         })
     }
 }
@@ -432,6 +438,7 @@ fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
     layer.sweep_grace = seconds("TESSERA_SWEEP_GRACE")?;
     layer.lifecycle_day = seconds("TESSERA_LIFECYCLE_DAY")?;
     layer.lifecycle_interval = seconds("TESSERA_LIFECYCLE_INTERVAL")?;
+    layer.master_key_file = get("TESSERA_MASTER_KEY_FILE")?.map(PathBuf::from);
     Ok(layer)
 }
 
@@ -559,6 +566,24 @@ mod tests {
         assert_eq!(s.limits.max_connections, None);
         assert_eq!(s.limits.max_connections_per_ip, None);
         assert_eq!(s.sweep_grace, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn master_key_file_from_each_source() {
+        let s = Settings::resolve(Layer::default(), None, vars(&[])).unwrap();
+        assert_eq!(s.master_key_file, None);
+        let env = vars(&[("TESSERA_MASTER_KEY_FILE", "/etc/tessera/env.key")]);
+        let s = Settings::resolve(Layer::default(), None, env.clone()).unwrap();
+        assert_eq!(
+            s.master_key_file,
+            Some(PathBuf::from("/etc/tessera/env.key"))
+        );
+        let cli = Layer {
+            master_key_file: Some("cli.key".into()),
+            ..Layer::default()
+        };
+        let s = Settings::resolve(cli, None, env).unwrap();
+        assert_eq!(s.master_key_file, Some(PathBuf::from("cli.key")));
     }
 
     #[test]

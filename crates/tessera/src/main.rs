@@ -7,6 +7,7 @@ mod admin;
 mod config;
 mod conn;
 mod credentials;
+mod master_key;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -141,6 +142,11 @@ struct ServeArgs {
     /// objects) [env: TESSERA_LIFECYCLE_INTERVAL] [default: 3600]
     #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
     lifecycle_interval: Option<u64>,
+    /// SSE-S3 master key file (base64 of 32 bytes, or 32 raw bytes); it wraps every SSE-S3
+    /// object's data key, so losing it loses those objects [env: TESSERA_MASTER_KEY_FILE]
+    /// [default: DATA_DIR/master.key, created with mode 0600 on first start]
+    #[arg(long, value_name = "FILE")]
+    master_key_file: Option<PathBuf>,
     /// TOML settings file [env: TESSERA_CONFIG]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -166,6 +172,7 @@ impl ServeArgs {
             sweep_grace: self.sweep_grace,
             lifecycle_day: self.lifecycle_day,
             lifecycle_interval: self.lifecycle_interval,
+            master_key_file: self.master_key_file,
         };
         (layer, self.config)
     }
@@ -234,6 +241,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             credentials::Source::Env => tracing::info!("root credentials from environment"),
             credentials::Source::File(path) => tracing::info!(path = %path.display(), "root credentials loaded"),
             credentials::Source::Generated(path) => tracing::info!(path = %path.display(), "root credentials generated"),
+        }
+        // Loaded at start so that a bad key file stops the server before it serves; the
+        // service takes it once PutObject / GetObject encrypt (not wired yet).
+        let (master_key, key_source) =
+            master_key::resolve(settings.master_key_file.as_deref(), &settings.data_dir)?;
+        match &key_source {
+            master_key::Source::Configured(path) | master_key::Source::DataDir(path) => tracing::info!(path = %path.display(), id = %master_key.id(), "SSE-S3 master key loaded"),
+            master_key::Source::Generated(path) => tracing::info!(path = %path.display(), id = %master_key.id(), "SSE-S3 master key generated; back it up: SSE-S3 objects cannot be read without it"),
         }
         let (service, background) = open_service(&settings, creds.clone()).await?;
 
