@@ -27,10 +27,11 @@ pub mod objects;
 pub mod payload;
 pub mod policy;
 pub mod records;
-pub mod tagging;
 pub mod sse;
 pub mod sse_config;
+pub mod sse_io;
 pub mod sse_stream;
+pub mod tagging;
 pub mod tessera;
 pub mod versions;
 

@@ -104,6 +104,9 @@ pub struct ObjectAttrs {
     pub website_redirect: Option<String>,
     /// The object's tags, in the order given.
     pub tags: Vec<(String, String)>,
+    /// Server-side encryption at rest: [`crate::sse::EncryptionInfo::encode`]'s form; `None`:
+    /// stored in the clear. Sizes and ETags stay the plaintext's; blobs hold ciphertext.
+    pub encryption: Option<String>,
 }
 
 /// Metadata of one version of a key: an object, or a delete marker.

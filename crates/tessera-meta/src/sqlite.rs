@@ -274,6 +274,9 @@ fn encode_attrs(attrs: &ObjectAttrs) -> Option<String> {
         pairs.push(("redirect", r));
     }
     pairs.extend(tags.iter().map(|t| ("tag", t.as_str())));
+    if let Some(e) = &attrs.encryption {
+        pairs.push(("sse", e));
+    }
     (!pairs.is_empty()).then(|| encode_pairs(pairs))
 }
 
@@ -288,6 +291,7 @@ fn decode_attrs(text: Option<String>) -> Result<ObjectAttrs> {
             "class" => attrs.storage_class = Some(value),
             "redirect" => attrs.website_redirect = Some(value),
             "tag" => attrs.tags.extend(decode_pairs(&value, "object tag")?),
+            "sse" => attrs.encryption = Some(value),
             _ => {}
         }
     }

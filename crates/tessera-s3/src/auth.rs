@@ -133,6 +133,7 @@ pub(crate) struct Authorizer {
     pub(crate) region: String,
     /// The listener serves TLS (aws:SecureTransport).
     pub(crate) tls: bool,
+    pub(crate) allow_sse_c_over_http: bool,
 }
 
 #[async_trait::async_trait]
@@ -223,6 +224,7 @@ impl s3s::access::S3Access for Authorizer {
             bucket: authorized_bucket,
             source_ip,
             secure_transport,
+            sse_c_allowed: secure_transport || self.allow_sse_c_over_http,
             conditions,
         });
         Ok(())
@@ -239,6 +241,8 @@ pub(crate) struct Requester {
     /// What the decision saw of the request, for decisions a handler makes per key.
     pub(crate) source_ip: Option<std::net::IpAddr>,
     pub(crate) secure_transport: bool,
+    /// SSE-C keys may be sent: over TLS, or over HTTP when the server allows it (test rigs).
+    pub(crate) sse_c_allowed: bool,
     pub(crate) conditions: Vec<(String, Vec<String>)>,
 }
 

@@ -1,32 +1,18 @@
-//! Request headers that promise protection Tessera does not provide yet (encryption, object
+//! Request headers that promise protection Tessera does not provide yet (SSE-KMS, object
 //! lock). S3 would honour them; silently ignoring them would let a client believe its data is
 //! encrypted or retained when it is not, so such requests are refused with 501 NotImplemented.
+//! SSE-S3 and SSE-C are implemented; `x-amz-server-side-encryption: aws:kms` is refused where
+//! it is parsed (`tessera_core::sse::SseAlgorithm::parse`).
 
 use s3s::{S3Error, S3ErrorCode};
 
 /// Headers refused whatever their value, with the feature each one asks for.
 const REFUSED: &[(&str, &str)] = &[
-    ("x-amz-server-side-encryption", "Server-side encryption"),
     ("x-amz-server-side-encryption-aws-kms-key-id", "SSE-KMS"),
     ("x-amz-server-side-encryption-context", "SSE-KMS"),
     (
         "x-amz-server-side-encryption-bucket-key-enabled",
         "S3 Bucket Keys",
-    ),
-    ("x-amz-server-side-encryption-customer-algorithm", "SSE-C"),
-    ("x-amz-server-side-encryption-customer-key", "SSE-C"),
-    ("x-amz-server-side-encryption-customer-key-md5", "SSE-C"),
-    (
-        "x-amz-copy-source-server-side-encryption-customer-algorithm",
-        "SSE-C",
-    ),
-    (
-        "x-amz-copy-source-server-side-encryption-customer-key",
-        "SSE-C",
-    ),
-    (
-        "x-amz-copy-source-server-side-encryption-customer-key-md5",
-        "SSE-C",
     ),
     ("x-amz-object-lock-mode", "Object Lock"),
     ("x-amz-object-lock-retain-until-date", "Object Lock"),
@@ -96,5 +82,15 @@ mod tests {
         .is_ok());
         assert!(refuse_unimplemented_protection(&http::HeaderMap::new()).is_ok());
         assert!(refuse_unimplemented_protection(&with("x-amz-meta-x", "1")).is_ok());
+        // Implemented: SSE-S3 and SSE-C pass to the handlers.
+        assert!(
+            refuse_unimplemented_protection(&with("x-amz-server-side-encryption", "AES256"))
+                .is_ok()
+        );
+        assert!(refuse_unimplemented_protection(&with(
+            "x-amz-server-side-encryption-customer-algorithm",
+            "AES256"
+        ))
+        .is_ok());
     }
 }

@@ -52,6 +52,7 @@ const SETTING_VARS: &[&str] = &[
     "TESSERA_TLS_CERT",
     "TESSERA_TLS_KEY",
     "TESSERA_NO_SIGV2",
+    "TESSERA_ALLOW_SSE_C_OVER_HTTP",
     "TESSERA_MIN_PART_SIZE",
     "TESSERA_SHUTDOWN_TIMEOUT",
     "TESSERA_IDLE_TIMEOUT",
@@ -105,6 +106,7 @@ pub struct Layer {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub no_sigv2: Option<bool>,
+    pub allow_sse_c_over_http: Option<bool>,
     #[serde(default, deserialize_with = "de_size")]
     pub min_part_size: Option<u64>,
     pub shutdown_timeout: Option<u64>,
@@ -130,6 +132,7 @@ impl Layer {
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
             no_sigv2: self.no_sigv2.or(lower.no_sigv2),
+            allow_sse_c_over_http: self.allow_sse_c_over_http.or(lower.allow_sse_c_over_http),
             min_part_size: self.min_part_size.or(lower.min_part_size),
             shutdown_timeout: self.shutdown_timeout.or(lower.shutdown_timeout),
             idle_timeout: self.idle_timeout.or(lower.idle_timeout),
@@ -200,6 +203,8 @@ pub struct Settings {
     pub domain: Option<String>,
     pub tls: Option<TlsPaths>,
     pub allow_sigv2: bool,
+    /// Accept SSE-C keys over plain HTTP (S3 refuses them): for test rigs only.
+    pub allow_sse_c_over_http: bool,
     pub min_part_size: u64,
     pub shutdown_timeout: Duration,
     pub limits: ConnLimits,
@@ -319,6 +324,7 @@ impl Settings {
             domain,
             tls,
             allow_sigv2: !layer.no_sigv2.unwrap_or(false),
+            allow_sse_c_over_http: layer.allow_sse_c_over_http.unwrap_or(false),
             min_part_size,
             shutdown_timeout,
             limits,
@@ -411,6 +417,10 @@ fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
     layer.tls_key = get("TESSERA_TLS_KEY")?.map(PathBuf::from);
     if let Some(v) = get("TESSERA_NO_SIGV2")? {
         layer.no_sigv2 = Some(parse_bool(&v).map_err(|e| parse("TESSERA_NO_SIGV2", &v, &e))?);
+    }
+    if let Some(v) = get("TESSERA_ALLOW_SSE_C_OVER_HTTP")? {
+        layer.allow_sse_c_over_http =
+            Some(parse_bool(&v).map_err(|e| parse("TESSERA_ALLOW_SSE_C_OVER_HTTP", &v, &e))?);
     }
     if let Some(v) = get("TESSERA_MIN_PART_SIZE")? {
         layer.min_part_size =
@@ -558,6 +568,7 @@ mod tests {
         assert_eq!(s.domain, None);
         assert_eq!(s.tls, None);
         assert!(s.allow_sigv2);
+        assert!(!s.allow_sse_c_over_http);
         assert_eq!(s.min_part_size, 5 * 1024 * 1024);
         assert_eq!(s.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(s.limits.idle_timeout, Duration::from_secs(20));

@@ -1,17 +1,19 @@
 //! Bucket default encryption: Put/Get/DeleteBucketEncryption. Authorization already ran (the
-//! bucket comes from the access check); these read and write the setting.
+//! bucket comes from the access check); these read and write the setting. Writes without
+//! encryption headers get the default (`tessera_core::sse_io`).
 //!
-//! Not applied to writes yet: PutObject / CreateMultipartUpload must consult it
-//! (`tessera_core::sse::WriteEncryption::decide`) before this ships, or a bucket would report
-//! default encryption while storing plaintext.
+//! Also the request side of SSE on object operations: the SSE-C headers, a write's
+//! `x-amz-server-side-encryption`, and the encryption response headers.
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 use tessera_core::error::EncryptionError;
-use tessera_core::sse::BucketEncryption;
+use tessera_core::records::ObjectAttrs;
+use tessera_core::sse::{BucketEncryption, CustomerKey, SseAlgorithm, AES256};
+use tessera_core::sse_io::{encryption_of, SseKindOut, SseRequest};
 use tessera_core::{Error, Tessera};
 
-use crate::auth::bucket;
+use crate::auth::{bucket, requester};
 use crate::errors::to_s3;
 
 /// PutBucketEncryption: one rule, SSEAlgorithm AES256 (aws:kms is not implemented).
@@ -76,3 +78,80 @@ pub async fn delete_bucket_encryption(
     app.delete_bucket_encryption(&b.name).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteBucketEncryptionOutput {}))
 }
+
+/// The SSE-C key of a request (or of its copy source) from its three headers; `None` when
+/// none is sent. Refused over plain HTTP unless the server allows it (test rigs).
+pub(crate) fn customer_key(
+    ext: &http::Extensions,
+    algorithm: Option<&str>,
+    key: Option<&str>,
+    key_md5: Option<&str>,
+) -> S3Result<Option<CustomerKey>> {
+    if algorithm.is_none() && key.is_none() && key_md5.is_none() {
+        return Ok(None);
+    }
+    let allowed = requester(ext)?.sse_c_allowed;
+    CustomerKey::parse(algorithm, key, key_md5, allowed).map_err(to_s3)
+}
+
+/// What a write asks for: `x-amz-server-side-encryption` and the SSE-C headers.
+pub(crate) fn sse_request(
+    ext: &http::Extensions,
+    requested: Option<&ServerSideEncryption>,
+    algorithm: Option<&str>,
+    key: Option<&str>,
+    key_md5: Option<&str>,
+) -> S3Result<SseRequest> {
+    let requested = requested
+        .map(|s| SseAlgorithm::parse(s.as_str()))
+        .transpose()
+        .map_err(to_s3)?;
+    Ok(SseRequest {
+        requested,
+        customer: customer_key(ext, algorithm, key, key_md5)?,
+    })
+}
+
+/// The encryption response headers of an object or upload: `x-amz-server-side-encryption:
+/// AES256` for SSE-S3, the customer algorithm and the key's MD5 (when the request sent the
+/// key) for SSE-C, nothing for a plain object.
+#[derive(Default)]
+pub(crate) struct SseOut {
+    pub(crate) algorithm: Option<ServerSideEncryption>,
+    pub(crate) customer_algorithm: Option<String>,
+    pub(crate) customer_key_md5: Option<String>,
+}
+
+impl SseOut {
+    pub(crate) fn of(attrs: &ObjectAttrs, key: Option<&CustomerKey>) -> Self {
+        Self::from_kind(encryption_of(attrs), key)
+    }
+
+    pub(crate) fn from_kind(kind: Option<SseKindOut>, key: Option<&CustomerKey>) -> Self {
+        match kind {
+            None => Self::default(),
+            Some(SseKindOut::Managed) => Self {
+                algorithm: Some(ServerSideEncryption::from_static(
+                    ServerSideEncryption::AES256,
+                )),
+                ..Self::default()
+            },
+            Some(SseKindOut::Customer) => Self {
+                algorithm: None,
+                customer_algorithm: Some(AES256.to_owned()),
+                customer_key_md5: key.map(|k| k.key_md5().to_owned()),
+            },
+        }
+    }
+}
+
+/// Sets the three encryption fields of an s3s output from an [`SseOut`].
+macro_rules! set_sse {
+    ($out:expr, $sse:expr) => {{
+        let sse: $crate::service::encryption::SseOut = $sse;
+        $out.server_side_encryption = sse.algorithm;
+        $out.sse_customer_algorithm = sse.customer_algorithm;
+        $out.sse_customer_key_md5 = sse.customer_key_md5;
+    }};
+}
+pub(crate) use set_sse;

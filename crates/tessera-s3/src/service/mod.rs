@@ -4,8 +4,8 @@
 mod access;
 mod buckets;
 mod common;
-mod lifecycle;
 mod encryption;
+mod lifecycle;
 mod listing;
 mod multipart;
 mod objects;

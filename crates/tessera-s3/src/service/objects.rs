@@ -8,10 +8,12 @@ use tessera_core::objects::{
     check_delete_batch, storage_class, ByteRange, CopyObjectRequest, GetObjectRequest, ObjectRead,
     PutObjectRequest, RangeRequest,
 };
+use tessera_core::sse::CustomerKey;
 use tessera_core::{ObjectAttrs, ObjectRecord, Tessera, WriteCondition};
 
 use super::access::{acl_request, write_access};
 use super::common::{checks, copy_source, i32_of, i64_of, read_conditions, write_condition};
+use super::encryption::{customer_key, set_sse, sse_request, SseOut};
 use crate::auth::{caller, requester};
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
 use crate::errors::to_s3;
@@ -59,7 +61,7 @@ pub(crate) fn attrs_in(
     Ok(ObjectAttrs {
         storage_class: storage_class(class).map_err(to_s3)?,
         website_redirect,
-        tags: Vec::new(),
+        ..ObjectAttrs::default()
     })
 }
 
@@ -92,6 +94,7 @@ fn object_request(
             .transpose()
             .map_err(to_s3)?,
         conditions,
+        customer_key: None,
     })
 }
 
@@ -102,6 +105,7 @@ fn head_output(
     part_number: Option<u32>,
     mode: &Option<ChecksumMode>,
     asked_version: bool,
+    customer_key: Option<&CustomerKey>,
 ) -> HeadObjectOutput {
     let (o, range) = (&read.object, read.range);
     let length = range.map_or(o.size, |r| r.end - r.start + 1);
@@ -135,6 +139,7 @@ fn head_output(
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(checksum.as_ref()));
+    set_sse!(out, SseOut::of(&o.attrs, customer_key));
     out
 }
 
@@ -163,6 +168,14 @@ pub async fn put_object(
         input.website_redirect_location,
     )?;
     let bucket_record = requester(&req_extensions)?.bucket.clone();
+    let encryption = sse_request(
+        &req_extensions,
+        input.server_side_encryption.as_ref(),
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
+    let customer = encryption.customer.clone();
     let request = PutObjectRequest {
         bucket: input.bucket,
         key: input.key,
@@ -182,6 +195,7 @@ pub async fn put_object(
         attrs,
         // write_access found the bucket in the access check's read.
         bucket_record,
+        encryption,
     };
     let object = app
         .put_object(request, convert::body(input.body))
@@ -201,6 +215,7 @@ pub async fn put_object(
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(object.checksum.as_ref()));
+    set_sse!(out, SseOut::of(&object.attrs, customer.as_ref()));
     Ok(S3Response::new(out))
 }
 
@@ -211,7 +226,13 @@ pub async fn get_object(
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
     let asked_version = i.version_id.is_some();
-    let request = object_request(
+    let customer = customer_key(
+        &req.extensions,
+        i.sse_customer_algorithm.as_deref(),
+        i.sse_customer_key.as_deref(),
+        i.sse_customer_key_md5.as_deref(),
+    )?;
+    let mut request = object_request(
         i.bucket,
         i.key,
         i.version_id,
@@ -224,8 +245,15 @@ pub async fn get_object(
             i.if_unmodified_since,
         ),
     )?;
+    request.customer_key = customer;
     let mut read = app.get_object(&request, true).await.map_err(to_s3)?;
-    let h = head_output(&read, request.part_number, &i.checksum_mode, asked_version);
+    let h = head_output(
+        &read,
+        request.part_number,
+        &i.checksum_mode,
+        asked_version,
+        request.customer_key.as_ref(),
+    );
     let o = &read.object;
     let expiration =
         super::lifecycle::expiration_header(app, &req.extensions, &o.key, o.size, o.last_modified);
@@ -257,6 +285,9 @@ pub async fn get_object(
         storage_class: h.storage_class,
         website_redirect_location: h.website_redirect_location,
         version_id: h.version_id,
+        server_side_encryption: h.server_side_encryption,
+        sse_customer_algorithm: h.sse_customer_algorithm,
+        sse_customer_key_md5: h.sse_customer_key_md5,
         expiration,
         ..Default::default()
     }))
@@ -269,7 +300,13 @@ pub async fn head_object(
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
     let asked_version = i.version_id.is_some();
-    let request = object_request(
+    let customer = customer_key(
+        &req.extensions,
+        i.sse_customer_algorithm.as_deref(),
+        i.sse_customer_key.as_deref(),
+        i.sse_customer_key_md5.as_deref(),
+    )?;
+    let mut request = object_request(
         i.bucket,
         i.key,
         i.version_id,
@@ -282,9 +319,16 @@ pub async fn head_object(
             i.if_unmodified_since,
         ),
     )?;
+    request.customer_key = customer;
     let read = app.get_object(&request, false).await.map_err(to_s3)?;
     // s3s does not turn HEAD into 206 by itself; the HTTP layer does, from Content-Range.
-    let mut out = head_output(&read, request.part_number, &i.checksum_mode, asked_version);
+    let mut out = head_output(
+        &read,
+        request.part_number,
+        &i.checksum_mode,
+        asked_version,
+        request.customer_key.as_ref(),
+    );
     let o = &read.object;
     out.expiration =
         super::lifecycle::expiration_header(app, &req.extensions, &o.key, o.size, o.last_modified);
@@ -437,6 +481,20 @@ pub async fn copy_object(
         header_condition(&req.headers, http::header::IF_MATCH)?,
         header_condition(&req.headers, http::header::IF_NONE_MATCH)?,
     )?;
+    let encryption = sse_request(
+        &req.extensions,
+        input.server_side_encryption.as_ref(),
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
+    let customer = encryption.customer.clone();
+    let source_customer_key = customer_key(
+        &req.extensions,
+        input.copy_source_sse_customer_algorithm.as_deref(),
+        input.copy_source_sse_customer_key.as_deref(),
+        input.copy_source_sse_customer_key_md5.as_deref(),
+    )?;
     let request = CopyObjectRequest {
         source_bucket,
         source_key,
@@ -455,6 +513,8 @@ pub async fn copy_object(
         acl: access.acl,
         attrs,
         copy_tags: true,
+        source_customer_key,
+        encryption,
     };
     let object = app.copy_object(request).await.map_err(to_s3)?;
     let mut result = CopyObjectResult {
@@ -464,12 +524,14 @@ pub async fn copy_object(
         ..Default::default()
     };
     set_checksums!(result, ChecksumOut::object(object.checksum.as_ref()));
-    Ok(S3Response::new(CopyObjectOutput {
+    let mut out = CopyObjectOutput {
         copy_object_result: Some(result),
         copy_source_version_id: source_version_id,
         version_id: version_out(&object, false),
         ..Default::default()
-    }))
+    };
+    set_sse!(out, SseOut::of(&object.attrs, customer.as_ref()));
+    Ok(S3Response::new(out))
 }
 
 /// GetObjectAttributes.
