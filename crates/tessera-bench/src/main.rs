@@ -94,6 +94,9 @@ struct Common {
 enum Cmd {
     /// One big multipart upload: GB/s over the whole upload, Complete latency.
     PutMultipart(PutArgs),
+    /// put-multipart into a plain bucket and into one with SSE-S3 default encryption,
+    /// alternating: both figures (medians) and the ratio.
+    IngestSse(IngestArgs),
     /// Thousands of tiny parts: ListParts paging and Complete latency.
     CompleteMany(ManyArgs),
     /// Big parts all in flight at once while the server's RSS is sampled.
@@ -140,6 +143,15 @@ struct PutArgs {
     /// UploadPart requests in flight.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+struct IngestArgs {
+    #[command(flatten)]
+    put: PutArgs,
+    /// Plain / SSE-S3 pairs of uploads (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -519,6 +531,54 @@ impl Bench {
         Ok(out)
     }
 
+    /// ingest-sse: put-multipart alternately into the plain bucket and into `<bucket>-sse`,
+    /// whose default encryption is SSE-S3 (checked), `rounds` times each; the medians and
+    /// their ratio (the bar: SSE-S3 at 80 % of plain or better).
+    async fn ingest_sse(&mut self, a: &IngestArgs) -> Result<Value> {
+        let plain_bucket = self.bucket.clone();
+        let sse_bucket = format!("{plain_bucket}-sse");
+        self.s3.ensure_bucket(&sse_bucket).await?;
+        self.s3.enable_default_sse_s3(&sse_bucket).await?;
+        let p = &a.put;
+        let (mut plain, mut sse) = (Vec::new(), Vec::new());
+        for _ in 0..a.rounds.max(1) {
+            for (bucket, scenario) in [(&plain_bucket, "ingest-plain"), (&sse_bucket, "ingest-sse-s3")] {
+                self.bucket = bucket.clone();
+                let out = self
+                    .put_multipart(scenario, p.size, p.part_size, p.concurrency)
+                    .await;
+                self.bucket = plain_bucket.clone();
+                let gbps = out?["gbps"].as_f64().unwrap_or(0.0);
+                if scenario == "ingest-plain" {
+                    plain.push(gbps);
+                } else {
+                    sse.push(gbps);
+                }
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (plain_gbps, sse_gbps) = (median(&mut plain), median(&mut sse));
+        let ratio = if plain_gbps > 0.0 { sse_gbps / plain_gbps } else { 0.0 };
+        println!(
+            "== ingest-sse: plain {plain_gbps:.3} GB/s {plain:?}, SSE-S3 {sse_gbps:.3} GB/s {sse:?}: SSE-S3 at {:.1} % of plain",
+            ratio * 100.0
+        );
+        Ok(json!({
+            "scenario": "ingest-sse",
+            "plain_gbps": round(plain_gbps, 4),
+            "sse_s3_gbps": round(sse_gbps, 4),
+            "ratio": round(ratio, 4),
+            "plain_runs": plain,
+            "sse_s3_runs": sse,
+            "bytes": p.size,
+            "part_size": p.part_size,
+            "concurrency": p.concurrency,
+        }))
+    }
+
     async fn complete_many(&mut self, a: &ManyArgs) -> Result<Value> {
         let count = a.parts;
         if count == 0 || count as u64 > MAX_PARTS {
@@ -769,6 +829,7 @@ fn main() -> Result<()> {
     // The one random buffer every part body is sliced from.
     let largest_part = match &cli.cmd {
         Cmd::PutMultipart(a) => a.part_size,
+        Cmd::IngestSse(a) => a.put.part_size,
         Cmd::Rss(a) => a.part_size,
         Cmd::CompleteMany(a) => a.part_size,
         Cmd::PutSmall(a) => a.size,
@@ -832,6 +893,10 @@ fn main() -> Result<()> {
                 a.part_size,
                 a.concurrency,
             ))?;
+            emit(&out);
+        }
+        Cmd::IngestSse(a) => {
+            let out = rt.block_on(bench.ingest_sse(&a))?;
             emit(&out);
         }
         Cmd::CompleteMany(a) => {
