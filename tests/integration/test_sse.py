@@ -308,3 +308,12 @@ def test_copy_between_sse_c_sse_s3_and_plain(c3, cbucket):
     assert c3.get_object(Bucket=cbucket, Key="c3", **SSE_C)["Body"].read() == body
     c3.copy_object(Bucket=cbucket, Key="c", CopySource=src, **COPY_SSE_C, **other)
     assert c3.get_object(Bucket=cbucket, Key="c", **other)["Body"].read() == body
+
+
+def test_sse_c_object_attributes_need_the_key(c3, cbucket):
+    c3.put_object(Bucket=cbucket, Key="k", Body=b"secret", **SSE_C)
+    with pytest.raises(ClientError) as e:
+        c3.get_object_attributes(Bucket=cbucket, Key="k", ObjectAttributes=["ObjectSize"])
+    assert error_of(e) == ("InvalidRequest", 400)
+    r = c3.get_object_attributes(Bucket=cbucket, Key="k", ObjectAttributes=["ObjectSize"], **SSE_C)
+    assert r["ObjectSize"] == 6

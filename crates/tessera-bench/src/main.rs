@@ -542,7 +542,10 @@ impl Bench {
         let p = &a.put;
         let (mut plain, mut sse) = (Vec::new(), Vec::new());
         for _ in 0..a.rounds.max(1) {
-            for (bucket, scenario) in [(&plain_bucket, "ingest-plain"), (&sse_bucket, "ingest-sse-s3")] {
+            for (bucket, scenario) in [
+                (&plain_bucket, "ingest-plain"),
+                (&sse_bucket, "ingest-sse-s3"),
+            ] {
                 self.bucket = bucket.clone();
                 let out = self
                     .put_multipart(scenario, p.size, p.part_size, p.concurrency)
@@ -561,7 +564,11 @@ impl Bench {
             v[v.len() / 2]
         };
         let (plain_gbps, sse_gbps) = (median(&mut plain), median(&mut sse));
-        let ratio = if plain_gbps > 0.0 { sse_gbps / plain_gbps } else { 0.0 };
+        let ratio = if plain_gbps > 0.0 {
+            sse_gbps / plain_gbps
+        } else {
+            0.0
+        };
         println!(
             "== ingest-sse: plain {plain_gbps:.3} GB/s {plain:?}, SSE-S3 {sse_gbps:.3} GB/s {sse:?}: SSE-S3 at {:.1} % of plain",
             ratio * 100.0

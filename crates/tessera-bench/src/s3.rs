@@ -397,7 +397,14 @@ impl S3 {
         .context("PutBucketEncryption")?;
         let probe = "tessera-bench/sse-probe";
         let reply = self
-            .send(Method::PUT, bucket, Some(probe), &[], Bytes::from_static(b"probe"), None)
+            .send(
+                Method::PUT,
+                bucket,
+                Some(probe),
+                &[],
+                Bytes::from_static(b"probe"),
+                None,
+            )
             .await?;
         self.delete_object(bucket, probe).await?;
         match reply.sse.as_deref() {

@@ -8,7 +8,7 @@ use tessera_core::objects::{
     check_delete_batch, storage_class, ByteRange, CopyObjectRequest, GetObjectRequest, ObjectRead,
     PutObjectRequest, RangeRequest,
 };
-use tessera_core::sse::CustomerKey;
+use tessera_core::sse::{CustomerKey, KeyUse};
 use tessera_core::{ObjectAttrs, ObjectRecord, Tessera, WriteCondition};
 
 use super::access::{acl_request, write_access};
@@ -559,6 +559,15 @@ pub async fn get_object_attributes(
             max,
         )
         .await
+        .map_err(to_s3)?;
+    // An SSE-C object's attributes need its key, as its bytes do.
+    let customer = customer_key(
+        &req.extensions,
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
+    app.open_encryption(&object.attrs, customer.as_ref(), KeyUse::Read)
         .map_err(to_s3)?;
     let checksum = object
         .checksum
