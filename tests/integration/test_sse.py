@@ -320,3 +320,10 @@ def test_sse_c_object_attributes_need_the_key(c3, cbucket):
              "SSECustomerKeyMD5": KEY_MD5}
     r = c3.get_object_attributes(Bucket=cbucket, Key="k", ObjectAttributes=["ObjectSize"], **sse_c)
     assert r["ObjectSize"] == 6
+
+
+def test_sse_header_on_a_read_is_refused(raw, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="AES256")
+    r = raw.request("GET", s3util.key_path(bucket, "k"), headers={"x-amz-server-side-encryption": "AES256"})
+    assert r.status == 400, r.body
+    assert r.error_code == "InvalidArgument"
