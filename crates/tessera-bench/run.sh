@@ -29,7 +29,7 @@ bench="$target_dir/release/tessera-bench"
 
 scenario=all
 case "${1:-}" in
-    put-multipart | complete-many | rss | md5 | put-small | all) scenario="$1"; shift ;;
+    put-multipart | ingest-sse | complete-many | rss | md5 | sse | put-small | all) scenario="$1"; shift ;;
 esac
 
 trap stop_server EXIT

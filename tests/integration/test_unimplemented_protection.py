@@ -1,7 +1,7 @@
-"""Headers that promise protection Tessera does not provide yet (SSE, SSE-C, SSE-KMS) are
-refused with 501 NotImplemented on every operation that accepts them, never silently ignored
-(Object Lock is implemented: test_object_lock.py); CopyObject honours If-None-Match / If-Match
-atomically."""
+"""Headers that promise protection Tessera does not provide (SSE-KMS, S3 Bucket Keys) are
+refused with 501 NotImplemented on every operation that accepts them, never silently ignored;
+CopyObject honours If-None-Match / If-Match atomically. SSE-S3 and SSE-C (test_sse.py; over
+plain HTTP refused with 400, as S3) and Object Lock (test_object_lock.py) are implemented."""
 
 import base64
 import hashlib
@@ -19,8 +19,8 @@ SSE_C = {
 }
 COPY_SSE_C = {k.replace("x-amz-", "x-amz-copy-source-"): v for k, v in SSE_C.items()}
 PROTECTION = {
-    "sse-c": SSE_C,
-    "sse-s3": {"x-amz-server-side-encryption": "AES256"},
+    "sse-kms-bare": {"x-amz-server-side-encryption": "aws:kms"},
+    "sse-kms-dsse": {"x-amz-server-side-encryption": "aws:kms:dsse"},
     "sse-kms": {"x-amz-server-side-encryption": "aws:kms",
                 "x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:us-east-1:1:key/x"},
 }
@@ -57,28 +57,17 @@ def test_copy_object_refused(raw, s3, bucket, feature):
     assert _absent(s3, bucket, "dst")
 
 
-def test_upload_part_and_part_copy_with_sse_c_refused(raw, s3, bucket):
-    s3.put_object(Bucket=bucket, Key="src", Body=b"plain")
-    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
-    q = {"partNumber": "1", "uploadId": upload}
-    _assert_501(raw.request("PUT", key_path(bucket, "mp"), query=q, headers=SSE_C, body=b"part"))
-    hdrs = {"x-amz-copy-source": f"/{bucket}/src", **COPY_SSE_C}
-    _assert_501(raw.request("PUT", key_path(bucket, "mp"), query=q, headers=hdrs))
-    assert s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload).get("Parts", []) == []
-    s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
-
-
-def test_get_and_head_with_sse_c_refused(raw, s3, bucket):
+def test_sse_c_over_plain_http_is_a_400_not_a_501(raw, s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"plain")
-    _assert_501(raw.request("GET", key_path(bucket, "k"), headers=SSE_C))
-    r = raw.request("HEAD", key_path(bucket, "k"), headers=SSE_C)
-    assert r.status == 501
+    r = raw.request("GET", key_path(bucket, "k"), headers=SSE_C)
+    assert r.status == 400, r.body
+    assert r.error_code == "InvalidRequest"
 
 
-def test_boto3_sse_c_put_refused(s3, bucket):
+def test_boto3_sse_kms_put_refused(s3, bucket):
     from botocore.exceptions import ClientError
     with pytest.raises(ClientError) as e:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=KEY)
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms")
     assert e.value.response["Error"]["Code"] == "NotImplemented"
     assert _absent(s3, bucket, "k")
 

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! tessera-bench [--endpoint URL] [--access-key K --secret-key S] [--bucket B]
-//!               [--server-pid PID] <put-multipart|complete-many|rss|md5|put-small|all> [flags]
+//!               [--server-pid PID] <put-multipart|complete-many|rss|md5|sse|put-small|all> [flags]
 //! ```
 //!
 //! Every part body is a slice of one random buffer allocated at start-up.
@@ -18,6 +18,7 @@ mod rss;
 mod s3;
 mod sigv4;
 mod small;
+mod ssebench;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -93,15 +94,20 @@ struct Common {
 enum Cmd {
     /// One big multipart upload: GB/s over the whole upload, Complete latency.
     PutMultipart(PutArgs),
+    /// put-multipart into a plain bucket and into one with SSE-S3 default encryption,
+    /// alternating: both figures (medians) and the ratio.
+    IngestSse(IngestArgs),
     /// Thousands of tiny parts: ListParts paging and Complete latency.
     CompleteMany(ManyArgs),
     /// Big parts all in flight at once while the server's RSS is sampled.
     Rss(RssArgs),
     /// This machine's MD5 throughput, one thread per core.
     Md5,
+    /// One core's plain copy vs SSE chunked AES-256-GCM encrypt and decrypt (no server).
+    Sse,
     /// Many small PutObjects: PUT/s and latency percentiles (authorization overhead).
     PutSmall(SmallArgs),
-    /// md5, put-multipart, complete-many and rss in sequence.
+    /// md5, sse, put-multipart, complete-many and rss in sequence.
     All(AllArgs),
 }
 
@@ -137,6 +143,15 @@ struct PutArgs {
     /// UploadPart requests in flight.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+struct IngestArgs {
+    #[command(flatten)]
+    put: PutArgs,
+    /// Plain / SSE-S3 pairs of uploads (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -516,6 +531,61 @@ impl Bench {
         Ok(out)
     }
 
+    /// ingest-sse: put-multipart alternately into the plain bucket and into `<bucket>-sse`,
+    /// whose default encryption is SSE-S3 (checked), `rounds` times each; the medians and
+    /// their ratio (the issue's bar: SSE-S3 at 80 % of plain or better).
+    async fn ingest_sse(&mut self, a: &IngestArgs) -> Result<Value> {
+        let plain_bucket = self.bucket.clone();
+        let sse_bucket = format!("{plain_bucket}-sse");
+        self.s3.ensure_bucket(&sse_bucket).await?;
+        self.s3.enable_default_sse_s3(&sse_bucket).await?;
+        let p = &a.put;
+        let (mut plain, mut sse) = (Vec::new(), Vec::new());
+        for _ in 0..a.rounds.max(1) {
+            for (bucket, scenario) in [
+                (&plain_bucket, "ingest-plain"),
+                (&sse_bucket, "ingest-sse-s3"),
+            ] {
+                self.bucket = bucket.clone();
+                let out = self
+                    .put_multipart(scenario, p.size, p.part_size, p.concurrency)
+                    .await;
+                self.bucket = plain_bucket.clone();
+                let gbps = out?["gbps"].as_f64().unwrap_or(0.0);
+                if scenario == "ingest-plain" {
+                    plain.push(gbps);
+                } else {
+                    sse.push(gbps);
+                }
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (plain_gbps, sse_gbps) = (median(&mut plain), median(&mut sse));
+        let ratio = if plain_gbps > 0.0 {
+            sse_gbps / plain_gbps
+        } else {
+            0.0
+        };
+        println!(
+            "== ingest-sse: plain {plain_gbps:.3} GB/s {plain:?}, SSE-S3 {sse_gbps:.3} GB/s {sse:?}: SSE-S3 at {:.1} % of plain",
+            ratio * 100.0
+        );
+        Ok(json!({
+            "scenario": "ingest-sse",
+            "plain_gbps": round(plain_gbps, 4),
+            "sse_s3_gbps": round(sse_gbps, 4),
+            "ratio": round(ratio, 4),
+            "plain_runs": plain,
+            "sse_s3_runs": sse,
+            "bytes": p.size,
+            "part_size": p.part_size,
+            "concurrency": p.concurrency,
+        }))
+    }
+
     async fn complete_many(&mut self, a: &ManyArgs) -> Result<Value> {
         let count = a.parts;
         if count == 0 || count as u64 > MAX_PARTS {
@@ -652,6 +722,51 @@ impl Bench {
         Ok(out)
     }
 
+    /// Encryption against a plain copy on one core, with MD5's per-core figure beside it: the
+    /// write path hashes every byte, so `1 / (1/md5 + 1/encrypt)` bounds an encrypted ingest
+    /// that is CPU-bound on hashing.
+    fn sse_scenario(&mut self) -> Result<Value> {
+        let len = md5bench::MD5_BUFFER.min(self.buf.len());
+        let secs = self.common.md5_seconds.max(0.01);
+        let r = ssebench::run(&self.buf[..len], Duration::from_secs_f64(secs))?;
+        let md5 = self.md5().gbps_per_core;
+        let hashed = 1.0 / (1.0 / md5 + 1.0 / r.encrypt_gbps);
+        println!(
+            "== sse: one core, {} buffer in {} pieces, {:.2} s each",
+            human_bytes(r.buffer as u64),
+            human_bytes(ssebench::PIECE as u64),
+            r.seconds_each
+        );
+        println!("  copy         {:.3} GB/s", r.copy_gbps);
+        println!(
+            "  encrypt      {:.3} GB/s (AES-256-GCM, 64 KiB chunks); {:.2}x copy",
+            r.encrypt_gbps,
+            r.encrypt_gbps / r.copy_gbps
+        );
+        println!(
+            "  decrypt      {:.3} GB/s; {:.2}x copy",
+            r.decrypt_gbps,
+            r.decrypt_gbps / r.copy_gbps
+        );
+        println!(
+            "  md5 + encrypt {:.3} GB/s per core = {:.0}% of md5 alone ({:.3} GB/s)",
+            hashed,
+            100.0 * hashed / md5,
+            md5
+        );
+        Ok(json!({
+            "scenario": "sse",
+            "gbps": round(r.encrypt_gbps, 4),
+            "copy_gbps": round(r.copy_gbps, 4),
+            "encrypt_gbps": round(r.encrypt_gbps, 4),
+            "decrypt_gbps": round(r.decrypt_gbps, 4),
+            "md5_gbps_per_core": round(md5, 4),
+            "md5_plus_encrypt_gbps": round(hashed, 4),
+            "seconds_each": round(r.seconds_each, 3),
+            "bytes": r.buffer,
+        }))
+    }
+
     fn md5_scenario(&mut self) -> Value {
         let m = self.md5();
         println!(
@@ -721,10 +836,11 @@ fn main() -> Result<()> {
     // The one random buffer every part body is sliced from.
     let largest_part = match &cli.cmd {
         Cmd::PutMultipart(a) => a.part_size,
+        Cmd::IngestSse(a) => a.put.part_size,
         Cmd::Rss(a) => a.part_size,
         Cmd::CompleteMany(a) => a.part_size,
         Cmd::PutSmall(a) => a.size,
-        Cmd::Md5 => 0,
+        Cmd::Md5 | Cmd::Sse => 0,
         Cmd::All(a) => {
             let put = PutArgs::defaults(a.size);
             let rss = RssArgs::defaults(a.size);
@@ -747,7 +863,7 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     let _guard = rt.enter();
-    let needs_s3 = !matches!(cli.cmd, Cmd::Md5);
+    let needs_s3 = !matches!(cli.cmd, Cmd::Md5 | Cmd::Sse);
     let creds = if needs_s3 {
         credentials(&common)?
     } else {
@@ -776,6 +892,7 @@ fn main() -> Result<()> {
 
     match cli.cmd {
         Cmd::Md5 => emit(&bench.md5_scenario()),
+        Cmd::Sse => emit(&bench.sse_scenario()?),
         Cmd::PutMultipart(a) => {
             let out = rt.block_on(bench.put_multipart(
                 "put-multipart",
@@ -783,6 +900,10 @@ fn main() -> Result<()> {
                 a.part_size,
                 a.concurrency,
             ))?;
+            emit(&out);
+        }
+        Cmd::IngestSse(a) => {
+            let out = rt.block_on(bench.ingest_sse(&a))?;
             emit(&out);
         }
         Cmd::CompleteMany(a) => {
@@ -805,6 +926,7 @@ fn main() -> Result<()> {
         Cmd::All(a) => {
             // MD5 first, on an idle machine; the others reuse its figure.
             emit(&bench.md5_scenario());
+            emit(&bench.sse_scenario()?);
             let put = PutArgs::defaults(a.size);
             let out = rt.block_on(bench.put_multipart(
                 "put-multipart",

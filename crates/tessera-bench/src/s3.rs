@@ -21,6 +21,8 @@ use crate::sigv4::{self, Credentials, SignRequest, UNSIGNED_PAYLOAD};
 pub struct Reply {
     pub status: StatusCode,
     pub etag: Option<String>,
+    /// `x-amz-server-side-encryption`, if the answer has it.
+    pub sse: Option<String>,
     pub body: Bytes,
 }
 
@@ -203,13 +205,23 @@ impl S3 {
                 .get(ETAG)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
+            let sse = resp
+                .headers()
+                .get("x-amz-server-side-encryption")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let body = resp
                 .into_body()
                 .collect()
                 .await
                 .with_context(|| format!("{what}: reading the response body"))?
                 .to_bytes();
-            anyhow::Ok(Reply { status, etag, body })
+            anyhow::Ok(Reply {
+                status,
+                etag,
+                sse,
+                body,
+            })
         };
         tokio::time::timeout(self.timeout, fut)
             .await
@@ -367,6 +379,38 @@ impl S3 {
             .etag
             .filter(|e| !e.is_empty())
             .ok_or_else(|| anyhow!("PutObject {key}: no ETag header in the answer"))
+    }
+
+    /// PutBucketEncryption with SSE-S3 (`AES256`) as the bucket's default, then a small PUT
+    /// to check that the server applies it (`x-amz-server-side-encryption: AES256`).
+    pub async fn enable_default_sse_s3(&self, bucket: &str) -> Result<()> {
+        let config = "<ServerSideEncryptionConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>";
+        self.send(
+            Method::PUT,
+            bucket,
+            None,
+            &[("encryption", "")],
+            Bytes::from_static(config.as_bytes()),
+            Some("application/xml"),
+        )
+        .await
+        .context("PutBucketEncryption")?;
+        let probe = "tessera-bench/sse-probe";
+        let reply = self
+            .send(
+                Method::PUT,
+                bucket,
+                Some(probe),
+                &[],
+                Bytes::from_static(b"probe"),
+                None,
+            )
+            .await?;
+        self.delete_object(bucket, probe).await?;
+        match reply.sse.as_deref() {
+            Some("AES256") => Ok(()),
+            other => bail!("PutObject into {bucket} (default SSE-S3) answered x-amz-server-side-encryption {other:?}"),
+        }
     }
 
     /// PutBucketPolicy. A 501 answer becomes [`Unsupported`], so callers can tell

@@ -58,6 +58,7 @@ async fn get_object(t: &Tessera, key: &str) -> Vec<u8> {
         part_number: None,
         conditions: Default::default(),
         version_id: None,
+        customer_key: None,
     };
     let read = t.get_object(&req, true).await.unwrap();
     let mut out = Vec::new();
@@ -229,6 +230,7 @@ async fn sweep_leaves_a_blob_being_read() {
         part_number: None,
         conditions: Default::default(),
         version_id: None,
+        customer_key: None,
     };
     let reading = t.get_object(&req, true).await.unwrap();
     put_object(&t, "k", b"second").await;

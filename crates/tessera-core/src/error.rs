@@ -155,6 +155,9 @@ pub enum Error {
     /// GetBucketLifecycleConfiguration on a bucket without one.
     #[error("the bucket has no lifecycle configuration")]
     NoSuchLifecycleConfiguration,
+    /// Server-side encryption refused the request, or encrypted data failed to open.
+    #[error("{0}")]
+    Encryption(EncryptionError),
     /// A broken invariant or a failed task: a bug, never the client's doing.
     #[error("internal error: {0}")]
     Internal(String),
@@ -335,6 +338,72 @@ pub enum AccessError {
     /// PublicAccessBlock refuses the public ACL or policy (403 AccessDenied on S3).
     #[error("{0}")]
     PublicAccessBlocked(&'static str),
+}
+
+/// What is wrong with a server-side encryption request, key or stored record.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum EncryptionError {
+    /// SSE-C headers on a request that did not come over TLS.
+    #[error("customer-provided keys need a secure connection")]
+    InsecureTransport,
+    /// SSE-C key headers without `x-amz-server-side-encryption-customer-algorithm`.
+    #[error("customer key without an algorithm")]
+    MissingCustomerAlgorithm,
+    /// A customer algorithm other than AES256.
+    #[error("customer key algorithm {0:?} is not AES256")]
+    InvalidCustomerAlgorithm(String),
+    #[error("customer algorithm without a key")]
+    MissingCustomerKey,
+    /// The key is not base64 of exactly 32 bytes.
+    #[error("the customer key is not 256 bits of base64")]
+    InvalidCustomerKey,
+    #[error("customer key without its MD5")]
+    MissingCustomerKeyMd5,
+    /// The key's MD5 does not match the one sent (or that one is not base64).
+    #[error("the customer key does not match its MD5")]
+    CustomerKeyMd5Mismatch,
+    /// An SSE-C object read without its key.
+    #[error("the object is encrypted with a customer key and none was given")]
+    CustomerKeyRequired,
+    /// An SSE-C object read with another key.
+    #[error("the customer key does not match the object's")]
+    WrongCustomerKey,
+    /// SSE-C headers on a request for an object not encrypted with a customer key.
+    #[error("encryption parameters given for an object not encrypted with a customer key")]
+    NotApplicable,
+    /// A part of an SSE-C upload sent without the key.
+    #[error("the upload is encrypted with a customer key and the part has none")]
+    UploadKeyRequired,
+    /// A part sent with other encryption parameters than the upload's.
+    #[error("the part's encryption parameters are not the upload's")]
+    UploadKeyMismatch,
+    /// `x-amz-server-side-encryption` (or a default's SSEAlgorithm) names no known method.
+    #[error("encryption method {0:?} is not supported")]
+    InvalidEncryptionMethod(String),
+    /// `aws:kms` / `aws:kms:dsse`: there is no KMS here.
+    #[error("KMS encryption is not implemented")]
+    KmsNotImplemented,
+    /// SSE-C and `x-amz-server-side-encryption` on one request.
+    #[error("a customer key together with another encryption method")]
+    CustomerKeyWithServerSideEncryption,
+    /// A KMSMasterKeyID in a default rule whose algorithm is not KMS.
+    #[error("KMSMasterKeyID without aws:kms")]
+    KmsKeyIdWithoutKms,
+    /// A bucket encryption document that is not one rule of a known shape.
+    #[error("{0}")]
+    MalformedConfiguration(String),
+    /// GetBucketEncryption on a bucket without default encryption.
+    #[error("the bucket has no default encryption")]
+    NoConfiguration,
+    /// A data key wrapped under another master key than this server's.
+    #[error("the data key was wrapped by another master key")]
+    MasterKeyMismatch,
+    /// Encrypted bytes or a wrapped key failed authentication: corrupt or tampered with.
+    #[error("encrypted data failed authentication")]
+    CorruptData,
+    /// An encryption record's stored form does not parse.
+    #[error("invalid stored encryption record: {0}")]
+    InvalidStoredForm(String),
 }
 
 /// Result alias for domain operations.

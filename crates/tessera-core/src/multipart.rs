@@ -11,11 +11,13 @@ use crate::etag;
 use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
 use crate::objects::MAX_PUT_SIZE;
-use crate::payload::{receive, receive_verified, BodyStream, PayloadChecks, ReceivedBlob};
+use crate::payload::{receive_sealed, BodyStream, PayloadChecks, ReceivedBlob};
 use crate::records::{
     new_sequencer, now_millis, BlobId, CompleteRequest, ContentHeaders, ListAfter, ObjectAttrs,
     ObjectChecksum, ObjectRecord, PartRecord, Segment, UploadRecord, WriteCondition,
 };
+use crate::sse::{CustomerKey, KeyUse};
+use crate::sse_io::{encryption_of, new_etag, Sealed, SseKindOut, SseRequest};
 use crate::tessera::Tessera;
 use crate::versions::Versioning;
 
@@ -42,6 +44,9 @@ pub struct CreateUploadRequest {
     pub acl: Option<String>,
     /// Storage class, redirect and tags the object gets (validated by the caller).
     pub attrs: ObjectAttrs,
+    /// Encryption at rest of the object (else the bucket's default): decided here, kept
+    /// on the upload, applied to every part.
+    pub encryption: SseRequest,
 }
 
 /// One part named in a CompleteMultipartUpload request.
@@ -78,6 +83,8 @@ pub struct CopySource {
     pub version_id: Option<String>,
     pub range: Option<(u64, u64)>,
     pub conditions: ReadConditions,
+    /// The source's SSE-C key (`x-amz-copy-source-server-side-encryption-customer-*`).
+    pub customer_key: Option<CustomerKey>,
 }
 
 /// A page of uploads.
@@ -137,12 +144,12 @@ fn resolve_checksum_kind(
     }
 }
 
-/// The record of a part just received.
-fn new_part(part_number: u32, received: ReceivedBlob) -> PartRecord {
+/// The record of a part just received (`sealed`: the upload's encryption, for the ETag).
+fn new_part(part_number: u32, received: ReceivedBlob, sealed: Option<&Sealed>) -> PartRecord {
     PartRecord {
         part_number,
         size: received.digest.size,
-        etag: hex::encode(received.digest.md5),
+        etag: new_etag(&received.digest.md5, sealed),
         last_modified: now_millis(),
         blob: received.blob,
         checksums: received.digest.checksums,
@@ -177,6 +184,9 @@ impl Tessera {
         normalize_metadata(&mut req.headers, &req.user_metadata)?;
         let (checksum_algorithm, checksum_type) =
             resolve_checksum_kind(req.checksum_algorithm, req.checksum_type)?;
+        let bucket = self.require_bucket(&req.bucket).await?;
+        let sealed = self.start_write(&bucket, &req.encryption)?;
+        req.attrs.encryption = sealed.map(|s| s.info.encode());
         let upload = UploadRecord {
             upload_id: new_upload_id(),
             bucket: req.bucket,
@@ -217,9 +227,31 @@ impl Tessera {
         upload_id: &str,
         part_number: u32,
         body: BodyStream,
-        mut checks: PayloadChecks,
+        checks: PayloadChecks,
     ) -> Result<(PartRecord, Option<ChecksumAlgorithm>)> {
+        let (part, algorithm, _) = self
+            .upload_part_with_key(bucket, key, upload_id, part_number, body, checks, None)
+            .await?;
+        Ok((part, algorithm))
+    }
+
+    /// [`Tessera::upload_part`] with the SSE-C key the request presents: an SSE-C upload's
+    /// parts need its key, others none; the part is encrypted as the upload says, which the
+    /// third value tells (for the response headers).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part_with_key(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: BodyStream,
+        mut checks: PayloadChecks,
+        customer: Option<&CustomerKey>,
+    ) -> Result<(PartRecord, Option<ChecksumAlgorithm>, Option<SseKindOut>)> {
         let upload = self.upload(bucket, key, upload_id).await?;
+        let encryption = encryption_of(&upload.attrs);
+        let sealed = self.open_encryption(&upload.attrs, customer, KeyUse::UploadPart)?;
         if checks.algorithm.is_none() {
             checks.algorithm = upload.checksum_algorithm;
         }
@@ -239,16 +271,23 @@ impl Tessera {
             .as_ref()
             .map(|c| c.algorithm)
             .or(checks.algorithm);
-        let verified = receive_verified(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await?;
+        let verified = receive_sealed(
+            self.blobs.as_ref(),
+            body,
+            checks,
+            MAX_PUT_SIZE,
+            sealed.as_ref(),
+        )
+        .await?;
         let upload_id = upload_id.to_string();
         let part = self
             .run_detached(move |this| async move {
                 let received = verified.commit().await?;
-                this.store_part(&upload_id, new_part(part_number, received))
-                    .await
+                let part = new_part(part_number, received, sealed.as_ref());
+                this.store_part(&upload_id, part).await
             })
             .await?;
-        Ok((part, reported))
+        Ok((part, reported, encryption))
     }
 
     async fn store_part(&self, upload_id: &str, part: PartRecord) -> Result<PartRecord> {
@@ -273,9 +312,27 @@ impl Tessera {
         part_number: u32,
         source: CopySource,
     ) -> Result<(PartRecord, ObjectRecord)> {
+        self.upload_part_copy_with_key(bucket, key, upload_id, part_number, source, None)
+            .await
+    }
+
+    /// [`Tessera::upload_part_copy`] with the upload's SSE-C key as the request presents it
+    /// (the source's is in [`CopySource::customer_key`]): the source is decrypted, the part
+    /// encrypted as the upload says.
+    pub async fn upload_part_copy_with_key(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        source: CopySource,
+        customer: Option<&CustomerKey>,
+    ) -> Result<(PartRecord, ObjectRecord)> {
         let upload = self.upload(bucket, key, upload_id).await?;
+        let sealed = self.open_encryption(&upload.attrs, customer, KeyUse::UploadPart)?;
         self.run_detached(move |this| async move {
-            this.upload_part_copy_now(upload, part_number, source).await
+            this.upload_part_copy_now(upload, part_number, source, sealed)
+                .await
         })
         .await
     }
@@ -286,12 +343,15 @@ impl Tessera {
         upload: UploadRecord,
         part_number: u32,
         source: CopySource,
+        sealed: Option<Sealed>,
     ) -> Result<(PartRecord, ObjectRecord)> {
         let upload_id = upload.upload_id.as_str();
         for _ in 0..5 {
             let object = self
                 .object_version(&source.bucket, &source.key, source.version_id.as_deref())
                 .await?;
+            let source_sealed =
+                self.open_encryption(&object.attrs, source.customer_key.as_ref(), KeyUse::Read)?;
             source.conditions.check_copy_source(&object)?;
             let (start, end_excl) = match source.range {
                 Some((first, last)) => {
@@ -307,7 +367,10 @@ impl Tessera {
             if end_excl - start > MAX_PUT_SIZE {
                 return Err(Error::EntityTooLarge);
             }
-            let Some(stream) = self.open_range(&object, start, end_excl).await? else {
+            let Some(stream) = self
+                .open_range(&object, start, end_excl, source_sealed.as_ref())
+                .await?
+            else {
                 continue;
             };
             let body: BodyStream = Box::pin(futures::StreamExt::map(stream, |r| {
@@ -318,17 +381,21 @@ impl Tessera {
                 length: Some(end_excl - start),
                 ..PayloadChecks::default()
             };
-            let received = match receive(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await {
+            let received = receive_sealed(
+                self.blobs.as_ref(),
+                body,
+                checks,
+                MAX_PUT_SIZE,
+                sealed.as_ref(),
+            );
+            let received = match async { received.await?.commit().await }.await {
                 Ok(r) => r,
                 Err(Error::BlobNotFound { .. }) => continue,
                 Err(Error::IncompleteBody) => continue,
                 Err(e) => return Err(e),
             };
-            return Ok((
-                self.store_part(upload_id, new_part(part_number, received))
-                    .await?,
-                object,
-            ));
+            let part = new_part(part_number, received, sealed.as_ref());
+            return Ok((self.store_part(upload_id, part).await?, object));
         }
         Err(Error::Conflict)
     }

@@ -10,11 +10,16 @@ use crate::conditions::ReadConditions;
 use crate::error::{ArgumentError, Error, RequestError, Result};
 use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
-use crate::payload::{receive_verified, BodyStream, PayloadChecks};
+use crate::payload::{receive_sealed, BodyStream, PayloadChecks};
 use crate::records::{
     new_sequencer, now_millis, BlobId, BucketRecord, ContentHeaders, ListAfter, ObjectAttrs,
     ObjectChecksum, ObjectRecord, Segment, WriteCondition,
 };
+use crate::sse::{CustomerKey, KeyUse};
+use crate::sse_io::{
+    md5_finish, md5_start, md5_update, new_etag, read_segment, Sealed, SseRequest,
+};
+use crate::sse_stream::Sealer;
 use crate::tessera::Tessera;
 use crate::versions::Versioning;
 
@@ -80,6 +85,8 @@ pub struct PutObjectRequest {
     /// The bucket as the caller read it just now (authorization did): no early read before
     /// the body is received (the metadata write checks the bucket again, atomically).
     pub bucket_record: Option<BucketRecord>,
+    /// Encryption at rest asked for (else the bucket's default).
+    pub encryption: SseRequest,
 }
 
 /// A byte range of an object, resolved against its size: `[start, end]` inclusive.
@@ -135,6 +142,8 @@ pub struct GetObjectRequest {
     pub conditions: ReadConditions,
     /// `versionId`: read that version instead of the current one.
     pub version_id: Option<String>,
+    /// The SSE-C key the request presents.
+    pub customer_key: Option<CustomerKey>,
 }
 
 /// An object ready to be streamed.
@@ -217,6 +226,10 @@ pub struct CopyObjectRequest {
     pub attrs: ObjectAttrs,
     /// `x-amz-tagging-directive: COPY` (the default): the source's tags, not `attrs.tags`.
     pub copy_tags: bool,
+    /// The source's SSE-C key (`x-amz-copy-source-server-side-encryption-customer-*`).
+    pub source_customer_key: Option<CustomerKey>,
+    /// The copy's encryption (else the destination bucket's default).
+    pub encryption: SseRequest,
 }
 
 /// The object ETag and checksum for a single PUT.
@@ -247,16 +260,25 @@ impl Tessera {
         normalize_metadata(&mut req.headers, &req.user_metadata)?;
         // Its own time: in a versioned bucket the version is placed by when the PUT arrived.
         let started = new_sequencer();
-        let versioning = match req.bucket_record.take() {
-            Some(b) => Versioning::of(&b),
-            None => Versioning::of(&self.require_bucket(&req.bucket).await?),
+        let bucket = match req.bucket_record.take() {
+            Some(b) => b,
+            None => self.require_bucket(&req.bucket).await?,
         };
+        let versioning = Versioning::of(&bucket);
+        let sealed = self.start_write(&bucket, &req.encryption)?;
         let checks = std::mem::take(&mut req.checks);
-        let verified = receive_verified(self.blobs.as_ref(), body, checks, MAX_PUT_SIZE).await?;
+        let verified = receive_sealed(
+            self.blobs.as_ref(),
+            body,
+            checks,
+            MAX_PUT_SIZE,
+            sealed.as_ref(),
+        )
+        .await?;
         self.run_detached(move |this| async move {
             let received = verified.commit().await?;
             let version = versioning.new_version(started);
-            this.record_put(req, received, version).await
+            this.record_put(req, received, version, sealed).await
         })
         .await
     }
@@ -267,6 +289,7 @@ impl Tessera {
         req: PutObjectRequest,
         received: crate::payload::ReceivedBlob,
         (version_id, sequencer): (String, String),
+        sealed: Option<Sealed>,
     ) -> Result<ObjectRecord> {
         let PutObjectRequest {
             bucket,
@@ -276,9 +299,10 @@ impl Tessera {
             condition,
             owner,
             acl,
-            attrs,
+            mut attrs,
             ..
         } = req;
+        attrs.encryption = sealed.as_ref().map(|s| s.info.encode());
         let checksum = single_put_checksum(&received);
         let size = received.digest.size;
         let object = ObjectRecord {
@@ -286,7 +310,7 @@ impl Tessera {
             key,
             object_id: BlobId::random().0,
             size,
-            etag: hex::encode(received.digest.md5),
+            etag: new_etag(&received.digest.md5, sealed.as_ref()),
             last_modified: now_millis(),
             headers,
             user_metadata,
@@ -335,6 +359,9 @@ impl Tessera {
             let object = self
                 .object_version(&req.bucket, &req.key, req.version_id.as_deref())
                 .await?;
+            // A missing, wrong or needless SSE-C key is refused before anything is read.
+            let sealed =
+                self.open_encryption(&object.attrs, req.customer_key.as_ref(), KeyUse::Read)?;
             req.conditions.check(&object)?;
             let (range, part) = match (req.part_number, req.range) {
                 (Some(_), Some(_)) => {
@@ -359,7 +386,10 @@ impl Tessera {
                 Some(r) => (r.start, r.end + 1),
                 None => (0, object.size),
             };
-            match self.open_range(&object, start, end_excl).await? {
+            match self
+                .open_range(&object, start, end_excl, sealed.as_ref())
+                .await?
+            {
                 Some(body) => {
                     return Ok(ObjectRead {
                         object,
@@ -413,13 +443,15 @@ impl Tessera {
         Ok((range, Some(seg)))
     }
 
-    /// Streams bytes `[start, end)` of `object` across its segments. `None` if the object's
-    /// segments are gone (it was replaced or deleted after its record was read).
+    /// Streams bytes `[start, end)` of `object` across its segments, decrypted with `sealed`
+    /// (the object's opened key) when it is encrypted. `None` if the object's segments are
+    /// gone (it was replaced or deleted after its record was read).
     pub(crate) async fn open_range(
         &self,
         object: &ObjectRecord,
         start: u64,
         end: u64,
+        sealed: Option<&Sealed>,
     ) -> Result<Option<ByteStream>> {
         if start >= end {
             return Ok(Some(Box::pin(futures::stream::empty())));
@@ -452,14 +484,16 @@ impl Tessera {
             return Ok(None);
         }
         let blobs = self.blobs.clone();
+        let sealed = sealed.cloned();
         let stream = futures::stream::iter(segments)
             .then(move |seg| {
                 let blobs = blobs.clone();
+                let sealed = sealed.clone();
                 async move {
                     let from = start.max(seg.offset);
                     let to = end.min(seg.offset + seg.size);
-                    blobs
-                        .read(&seg.blob, from - seg.offset, to - from)
+                    let (a, b) = (from - seg.offset, to - seg.offset);
+                    read_segment(blobs.as_ref(), &seg, a, b, sealed.as_ref())
                         .await
                         .map_err(error_to_io)
                 }
@@ -486,14 +520,18 @@ impl Tessera {
     async fn copy_object_now(&self, req: CopyObjectRequest) -> Result<ObjectRecord> {
         validate_key(&req.key)?;
         let started = new_sequencer();
-        let versioning = Versioning::of(&self.require_bucket(&req.bucket).await?);
+        let dest_bucket = self.require_bucket(&req.bucket).await?;
+        let versioning = Versioning::of(&dest_bucket);
+        let dest_sealed = self.start_write(&dest_bucket, &req.encryption)?;
         let same = req.source_bucket == req.bucket
             && req.source_key == req.key
             && req.source_version_id.is_none();
         // Copying an object onto itself must change something (S3's rule).
         let changes = req.replace_metadata.is_some()
             || req.attrs.storage_class.is_some()
-            || req.attrs.website_redirect.is_some();
+            || req.attrs.website_redirect.is_some()
+            || req.encryption.requested.is_some()
+            || req.encryption.customer.is_some();
         if same && !changes {
             return Err(Error::InvalidRequest(RequestError::CopyOntoItself));
         }
@@ -505,10 +543,42 @@ impl Tessera {
                     req.source_version_id.as_deref(),
                 )
                 .await?;
+            let source_sealed = self.open_encryption(
+                &source.attrs,
+                req.source_customer_key.as_ref(),
+                KeyUse::Read,
+            )?;
             req.source_conditions.check_copy_source(&source)?;
-            let Some(new_segments) = self.copy_segments(&source).await? else {
+            // The copy's ETag: the source's, but never a plaintext MD5 for an SSE-C copy, and
+            // the plaintext MD5 (computed while copying) for a single-part copy of an SSE-C
+            // source that is not SSE-C itself (see crate::sse_io on ETags).
+            let dest_customer = dest_sealed.as_ref().is_some_and(Sealed::is_customer);
+            let source_customer = source_sealed.as_ref().is_some_and(Sealed::is_customer);
+            let want_md5 = source_customer && !dest_customer && source.parts_count.is_none();
+            let Some((mut new_segments, md5)) = self
+                .copy_segments(
+                    &source,
+                    source_sealed.as_ref(),
+                    dest_sealed.as_ref(),
+                    want_md5,
+                )
+                .await?
+            else {
                 continue;
             };
+            let etag = match (dest_customer, md5, source.parts_count) {
+                (true, _, None) => new_etag(&[0; 16], dest_sealed.as_ref()),
+                (true, _, Some(n)) => {
+                    format!("{}-{n}", new_etag(&[0; 16], dest_sealed.as_ref()))
+                }
+                (false, Some(md5), _) => hex::encode(md5),
+                (false, None, _) => source.etag.clone(),
+            };
+            if source.parts_count.is_none() {
+                for seg in &mut new_segments {
+                    seg.etag = etag.clone();
+                }
+            }
             let (headers, user_metadata) = match &req.replace_metadata {
                 Some((h, m)) => {
                     let mut h = h.clone();
@@ -523,7 +593,7 @@ impl Tessera {
                 key: req.key.clone(),
                 object_id: BlobId::random().0,
                 size: source.size,
-                etag: source.etag.clone(),
+                etag,
                 last_modified: now_millis(),
                 headers,
                 user_metadata,
@@ -540,6 +610,7 @@ impl Tessera {
                     } else {
                         req.attrs.tags.clone()
                     },
+                    encryption: dest_sealed.as_ref().map(|s| s.info.encode()),
                     ..req.attrs.clone()
                 },
             };
@@ -562,20 +633,47 @@ impl Tessera {
         Err(Error::Conflict)
     }
 
-    /// Copies every segment of `source` into new blobs. `None` if the source vanished meanwhile.
-    async fn copy_segments(&self, source: &ObjectRecord) -> Result<Option<Vec<Segment>>> {
+    /// Copies every segment of `source` into new blobs, decrypting with `from` (the source's
+    /// opened key) and encrypting with `to` (the copy's); with `want_md5`, the plaintext's MD5
+    /// too. `None` if the source vanished meanwhile.
+    async fn copy_segments(
+        &self,
+        source: &ObjectRecord,
+        from: Option<&Sealed>,
+        to: Option<&Sealed>,
+        want_md5: bool,
+    ) -> Result<Option<(Vec<Segment>, Option<[u8; 16]>)>> {
         let segments = self.all_segments(&source.object_id).await?;
         let total: u64 = segments.iter().map(|s| s.size).sum();
         if total != source.size || segments.is_empty() {
             return Ok(None);
         }
+        let mut md5 = md5_start(want_md5);
         let mut out: Vec<Segment> = Vec::with_capacity(segments.len());
         for seg in segments {
             let copied = async {
-                let mut reader = self.blobs.read(&seg.blob, 0, seg.size).await?;
+                let mut reader = read_segment(self.blobs.as_ref(), &seg, 0, seg.size, from).await?;
                 let mut writer = self.blobs.create().await?;
+                let mut sealer = match to {
+                    Some(s) => Some(Sealer::new(s.cipher(writer.id())?)),
+                    None => None,
+                };
                 while let Some(chunk) = reader.next().await {
-                    writer.write(chunk.map_err(error_from_io)?).await?;
+                    let chunk = chunk.map_err(error_from_io)?;
+                    md5_update(&mut md5, &chunk);
+                    match sealer.as_mut() {
+                        None => writer.write(chunk).await?,
+                        Some(sealer) => {
+                            for sealed in sealer.push(&chunk).map_err(error_from_io)? {
+                                writer.write(sealed).await?;
+                            }
+                        }
+                    }
+                }
+                if let Some(sealer) = sealer {
+                    writer
+                        .write(sealer.finish().map_err(error_from_io)?)
+                        .await?;
                 }
                 let blob = writer.id().clone();
                 writer.commit().await?;
@@ -593,7 +691,7 @@ impl Tessera {
                 }
             }
         }
-        Ok(Some(out))
+        Ok(Some((out, md5_finish(md5))))
     }
 
     /// Every segment of an object, in order (empty if the object is gone).

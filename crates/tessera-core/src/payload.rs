@@ -7,10 +7,12 @@ use base64::Engine as _;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
-use crate::blob::{BlobStore, BlobWriter};
+use crate::blob::{error_from_io, BlobStore, BlobWriter};
 use crate::checksum::{ChecksumAlgorithm, ChecksumValue, PayloadDigest, PayloadHasher};
 use crate::error::{Digest, Error, RequestError, Result};
 use crate::records::BlobId;
+use crate::sse_io::Sealed;
+use crate::sse_stream::Sealer;
 
 /// A request body as the adapter hands it over.
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
@@ -102,9 +104,21 @@ pub async fn receive(
 /// is dropped before committing leaves nothing behind.
 pub async fn receive_verified(
     blobs: &dyn BlobStore,
+    body: BodyStream,
+    checks: PayloadChecks,
+    max_size: u64,
+) -> Result<VerifiedBlob> {
+    receive_sealed(blobs, body, checks, max_size, None).await
+}
+
+/// [`receive_verified`] storing the sealed form when `sealed` is given: the plaintext is
+/// hashed and checked as it arrives, then sealed chunk by chunk under the new blob's key.
+pub async fn receive_sealed(
+    blobs: &dyn BlobStore,
     mut body: BodyStream,
     mut checks: PayloadChecks,
     max_size: u64,
+    sealed: Option<&Sealed>,
 ) -> Result<VerifiedBlob> {
     let md5 = checks.content_md5()?;
     if let Some(len) = checks.length {
@@ -114,6 +128,10 @@ pub async fn receive_verified(
     }
     let mut hasher = PayloadHasher::new(&checks.algorithms());
     let mut writer: Box<dyn BlobWriter> = blobs.create().await?;
+    let mut sealer = match sealed {
+        Some(s) => Some(Sealer::new(s.cipher(writer.id())?)),
+        None => None,
+    };
     let mut total: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk?;
@@ -126,7 +144,19 @@ pub async fn receive_verified(
         // hashing later on another thread). A chunk is at most a few hundred KiB, so this holds
         // the async worker for well under a millisecond.
         hasher.update(&chunk);
-        writer.write(chunk).await?;
+        match sealer.as_mut() {
+            None => writer.write(chunk).await?,
+            Some(sealer) => {
+                for sealed in sealer.push(&chunk).map_err(error_from_io)? {
+                    writer.write(sealed).await?;
+                }
+            }
+        }
+    }
+    if let Some(sealer) = sealer {
+        writer
+            .write(sealer.finish().map_err(error_from_io)?)
+            .await?;
     }
     if let Some(len) = checks.length {
         if len != total {

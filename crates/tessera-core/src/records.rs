@@ -110,6 +110,9 @@ pub struct ObjectAttrs {
     pub retention: Option<Retention>,
     /// Object Lock legal hold: `None` never set, else ON (`true`) or OFF.
     pub legal_hold: Option<bool>,
+    /// Server-side encryption at rest: [`crate::sse::EncryptionInfo::encode`]'s form; `None`:
+    /// stored in the clear. Sizes and ETags stay the plaintext's; blobs hold ciphertext.
+    pub encryption: Option<String>,
 }
 
 /// Metadata of one version of a key: an object, or a delete marker.

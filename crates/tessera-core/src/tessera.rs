@@ -64,6 +64,8 @@ pub struct Tessera {
     pub(crate) identities: Arc<crate::identities::IdentityCache>,
     /// Bucket policies parsed once per text.
     pub(crate) policies: Arc<crate::access::PolicyCache>,
+    /// The SSE-S3 master key (see [`Tessera::with_master_key`]).
+    pub(crate) master_key: Arc<crate::sse::MasterKey>,
 }
 
 /// How long a completed upload is remembered, so that a retried Complete gets the same answer.
@@ -147,7 +149,17 @@ impl Tessera {
             leases,
             identities: Arc::default(),
             policies: Arc::default(),
+            // A server passes its key file's key; without one (tests, tools) SSE-S3 objects
+            // are readable only by this instance.
+            master_key: Arc::new(crate::sse::MasterKey::generate()),
         })
+    }
+
+    /// The domain with `key` as its SSE-S3 master key, which wraps every SSE-S3 object's
+    /// data key: nodes sharing a store must use the same one.
+    pub fn with_master_key(mut self, key: crate::sse::MasterKey) -> Self {
+        self.master_key = Arc::new(key);
+        self
     }
 
     /// Starts this node's background work: a sweep at once and every

@@ -284,6 +284,9 @@ fn encode_attrs(attrs: &ObjectAttrs) -> Option<String> {
     if let Some(on) = attrs.legal_hold {
         pairs.push(("legal-hold", if on { "ON" } else { "OFF" }));
     }
+    if let Some(e) = &attrs.encryption {
+        pairs.push(("sse", e));
+    }
     (!pairs.is_empty()).then(|| encode_pairs(pairs))
 }
 
@@ -310,6 +313,7 @@ fn decode_attrs(text: Option<String>) -> Result<ObjectAttrs> {
             "tag" => attrs.tags.extend(decode_pairs(&value, "object tag")?),
             "retention" => attrs.retention = Some(decode_retention(&value)?),
             "legal-hold" => attrs.legal_hold = Some(value == "ON"),
+            "sse" => attrs.encryption = Some(value),
             _ => {}
         }
     }

@@ -92,6 +92,8 @@ pub(crate) fn action_of(op: &str, versioned: bool) -> String {
         "GetBucketTagging" => "s3:GetBucketTagging",
         "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration",
         "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
+        "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
+        "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
         other => return format!("s3:{other}"),
     };
     action.to_owned()
@@ -133,6 +135,7 @@ pub(crate) struct Authorizer {
     pub(crate) region: String,
     /// The listener serves TLS (aws:SecureTransport).
     pub(crate) tls: bool,
+    pub(crate) allow_sse_c_over_http: bool,
 }
 
 #[async_trait::async_trait]
@@ -223,6 +226,7 @@ impl s3s::access::S3Access for Authorizer {
             bucket: authorized_bucket,
             source_ip,
             secure_transport,
+            sse_c_allowed: secure_transport || self.allow_sse_c_over_http,
             conditions,
         });
         Ok(())
@@ -239,6 +243,8 @@ pub(crate) struct Requester {
     /// What the decision saw of the request, for decisions a handler makes per key.
     pub(crate) source_ip: Option<std::net::IpAddr>,
     pub(crate) secure_transport: bool,
+    /// SSE-C keys may be sent: over TLS, or over HTTP when the server allows it (test rigs).
+    pub(crate) sse_c_allowed: bool,
     pub(crate) conditions: Vec<(String, Vec<String>)>,
 }
 
@@ -366,6 +372,13 @@ mod tests {
         assert_eq!(
             action_of("ListObjectVersions", true),
             "s3:ListBucketVersions"
+        );
+        for op in ["PutBucketEncryption", "DeleteBucketEncryption"] {
+            assert_eq!(plain(op), "s3:PutEncryptionConfiguration");
+        }
+        assert_eq!(
+            plain("GetBucketEncryption"),
+            "s3:GetEncryptionConfiguration"
         );
     }
 

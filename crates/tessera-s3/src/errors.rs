@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use http::StatusCode;
 use s3s::{S3Error, S3ErrorCode};
 use tessera_core::error::{
-    AccessError, ArgumentError, BucketNameRule, Digest, InvalidPartReason, RequestError,
+    AccessError, ArgumentError, BucketNameRule, Digest, EncryptionError, InvalidPartReason,
+    RequestError,
 };
 use tessera_core::Error;
 
@@ -57,6 +58,99 @@ fn access_error(e: AccessError) -> (S3ErrorCode, StatusCode, Cow<'static, str>) 
         AccessError::InvalidAclArgument(m) => (C::InvalidArgument, S::BAD_REQUEST, m.into()),
         AccessError::MalformedSetting(m) => (C::MalformedXML, S::BAD_REQUEST, m.into()),
         AccessError::PublicAccessBlocked(m) => (C::AccessDenied, S::FORBIDDEN, m.into()),
+    }
+}
+
+/// Code, status and message of a server-side encryption error.
+fn encryption_error(e: EncryptionError) -> (S3ErrorCode, StatusCode, Cow<'static, str>) {
+    use EncryptionError as E;
+    use S3ErrorCode as C;
+    use StatusCode as S;
+    const SSE_C: &str =
+        "Requests specifying Server Side Encryption with Customer provided keys must";
+    match e {
+        E::InsecureTransport => (
+            C::InvalidRequest,
+            S::BAD_REQUEST,
+            format!("{SSE_C} be made over a secure connection.").into(),
+        ),
+        E::MissingCustomerAlgorithm | E::InvalidCustomerAlgorithm(_) => (
+            C::InvalidArgument,
+            S::BAD_REQUEST,
+            format!("{SSE_C} provide a valid encryption algorithm.").into(),
+        ),
+        E::MissingCustomerKey => (
+            C::InvalidArgument,
+            S::BAD_REQUEST,
+            format!("{SSE_C} provide an appropriate secret key.").into(),
+        ),
+        E::InvalidCustomerKey => (
+            C::InvalidArgument,
+            S::BAD_REQUEST,
+            "The secret key was invalid for the specified algorithm.".into(),
+        ),
+        E::MissingCustomerKeyMd5 => (
+            C::InvalidArgument,
+            S::BAD_REQUEST,
+            format!("{SSE_C} provide the client calculated MD5 of the secret key.").into(),
+        ),
+        E::CustomerKeyMd5Mismatch => (
+            C::InvalidArgument,
+            S::BAD_REQUEST,
+            "The calculated MD5 hash of the key did not match the hash that was provided.".into(),
+        ),
+        E::CustomerKeyRequired => (
+            C::InvalidRequest,
+            S::BAD_REQUEST,
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.".into(),
+        ),
+        E::WrongCustomerKey => (C::AccessDenied, S::FORBIDDEN, "Access Denied".into()),
+        E::NotApplicable => (
+            C::InvalidRequest,
+            S::BAD_REQUEST,
+            "The encryption parameters are not applicable to this object.".into(),
+        ),
+        E::UploadKeyRequired => (
+            C::InvalidRequest,
+            S::BAD_REQUEST,
+            "The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.".into(),
+        ),
+        E::UploadKeyMismatch => (
+            C::InvalidRequest,
+            S::BAD_REQUEST,
+            "The provided encryption parameters did not match the ones used originally.".into(),
+        ),
+        E::InvalidEncryptionMethod(_) => (
+            C::InvalidArgument,
+            S::BAD_REQUEST,
+            "The encryption method specified is not supported".into(),
+        ),
+        E::KmsNotImplemented => (
+            C::NotImplemented,
+            S::NOT_IMPLEMENTED,
+            "Server-side encryption with KMS keys (aws:kms, aws:kms:dsse) is not implemented; use AES256.".into(),
+        ),
+        E::CustomerKeyWithServerSideEncryption => (
+            C::InvalidArgument,
+            S::BAD_REQUEST,
+            "Server Side Encryption with Customer provided key is incompatible with the encryption method specified".into(),
+        ),
+        E::KmsKeyIdWithoutKms => (
+            C::InvalidArgument,
+            S::BAD_REQUEST,
+            "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse".into(),
+        ),
+        E::MalformedConfiguration(m) => (C::MalformedXML, S::BAD_REQUEST, m.into()),
+        E::NoConfiguration => (
+            C::ServerSideEncryptionConfigurationNotFoundError,
+            S::NOT_FOUND,
+            "The server side encryption configuration was not found".into(),
+        ),
+        e @ (E::MasterKeyMismatch | E::CorruptData | E::InvalidStoredForm(_)) => {
+            // The server's own failure (a lost master key, damaged blobs): detail to the log.
+            tracing::error!(error = %e, "server-side encryption failure");
+            (C::InternalError, S::INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE.into())
+        }
     }
 }
 
@@ -284,6 +378,7 @@ pub fn to_s3(err: Error) -> S3Error {
                 "Please reduce your request rate.".into(),
             )
         }
+        Error::Encryption(e) => encryption_error(e),
         e @ (Error::Io(_)
         | Error::BlobNotFound { .. }
         | Error::Backend {
@@ -562,6 +657,44 @@ mod tests {
         assert_eq!(e.code(), &S3ErrorCode::InternalError);
         assert_eq!(e.message(), Some(INTERNAL_MESSAGE));
         assert_eq!(e.status_code(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+
+    #[test]
+    fn encryption_errors_are_s3_errors() {
+        let e = |x| to_s3(Error::Encryption(x));
+        let r = e(EncryptionError::CustomerKeyRequired);
+        assert_eq!(r.code(), &S3ErrorCode::InvalidRequest);
+        assert_eq!(r.status_code(), Some(StatusCode::BAD_REQUEST));
+        let r = e(EncryptionError::WrongCustomerKey);
+        assert_eq!(r.code(), &S3ErrorCode::AccessDenied);
+        assert_eq!(r.status_code(), Some(StatusCode::FORBIDDEN));
+        let r = e(EncryptionError::InvalidCustomerKey);
+        assert_eq!(r.code(), &S3ErrorCode::InvalidArgument);
+        assert_eq!(
+            r.message(),
+            Some("The secret key was invalid for the specified algorithm.")
+        );
+        let r = e(EncryptionError::CustomerKeyMd5Mismatch);
+        assert_eq!(
+            r.message(),
+            Some("The calculated MD5 hash of the key did not match the hash that was provided.")
+        );
+        let r = e(EncryptionError::InvalidCustomerAlgorithm("x".into()));
+        assert_eq!(
+            r.message(),
+            Some("Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.")
+        );
+        let r = e(EncryptionError::NoConfiguration);
+        assert_eq!(
+            r.code().as_str(),
+            "ServerSideEncryptionConfigurationNotFoundError"
+        );
+        assert_eq!(r.status_code(), Some(StatusCode::NOT_FOUND));
+        let r = e(EncryptionError::KmsNotImplemented);
+        assert_eq!(r.status_code(), Some(StatusCode::NOT_IMPLEMENTED));
+        let r = e(EncryptionError::CorruptData);
+        assert_eq!(r.code(), &S3ErrorCode::InternalError);
+        assert_eq!(r.message(), Some(INTERNAL_MESSAGE));
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct EndpointConfig {
     pub body_timeout: std::time::Duration,
     /// The listener serves TLS: requests have aws:SecureTransport true.
     pub tls: bool,
+    /// Accept SSE-C keys over plain HTTP, which S3 refuses (the key is in a header): for test
+    /// rigs only (ceph/s3-tests drives SSE-C over HTTP).
+    pub allow_sse_c_over_http: bool,
 }
 
 /// The HTTP service to hand to hyper: one clone per connection.
@@ -104,6 +107,7 @@ pub fn build_service(app: Arc<Tessera>, config: EndpointConfig) -> Result<HttpSe
         app: app.clone(),
         region: config.region.clone(),
         tls: config.tls,
+        allow_sse_c_over_http: config.allow_sse_c_over_http,
     });
     if let Some(domain) = &config.domain {
         builder.set_host(VirtualHostStyle::new(domain)?);

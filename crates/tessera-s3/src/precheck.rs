@@ -209,6 +209,15 @@ impl HttpService {
         let auth = sigv4::check_request(req.uri().query(), req.headers()).map_err(sigv4_error)?;
         self.drop_unparseable_range(req, &auth).await?;
         unsupported::refuse_unimplemented_protection(req.headers())?;
+        // Reads decrypt as the object says: S3 refuses the write-side header on them.
+        if matches!(*req.method(), http::Method::GET | http::Method::HEAD)
+            && req.headers().contains_key("x-amz-server-side-encryption")
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "x-amz-server-side-encryption header is not supported for this operation.",
+            ));
+        }
         let v2_key = sigv2::detect(&sigv2::SigV2Request {
             method: req.method().as_str(),
             path: req.uri().path(),

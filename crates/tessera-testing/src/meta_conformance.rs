@@ -571,6 +571,8 @@ pub async fn version_attrs_and_updates(h: &dyn Harness) {
         tags: vec![("b".into(), "2".into()), ("a".into(), "line\nbreak".into())],
         ..ObjectAttrs::default()
     };
+    // Encryption at rest: an opaque text the store keeps as given.
+    old.attrs.encryption = Some("sse1;s3;65536;00ff;a=b;c\n".into());
     store.put_object(old.clone(), os, none()).await.unwrap();
     let (new, ns) = version("k", "e-new", &new_sequencer());
     store.put_object(new.clone(), ns, none()).await.unwrap();
@@ -604,11 +606,13 @@ pub async fn version_attrs_and_updates(h: &dyn Harness) {
     assert_eq!(got.attrs.tags, tags);
     assert_eq!(got.attrs.storage_class.as_deref(), Some("STANDARD_IA"));
     assert_eq!(got.attrs.website_redirect.as_deref(), Some("/elsewhere"));
+    assert_eq!(got.attrs.encryption, old.attrs.encryption);
     assert_eq!(got.acl.as_deref(), Some("acl"));
     assert_eq!(store.get_object("b", "k").await.unwrap(), Some(new));
     let mut u = upload("b", "mp", "u-attrs", 1);
     u.attrs.storage_class = Some("GLACIER".into());
     u.attrs.tags = vec![("t".into(), "v".into())];
+    u.attrs.encryption = Some("sse1;c;65536;00;11;22".into());
     store.create_upload(u.clone()).await.unwrap();
     assert_eq!(store.get_upload("u-attrs").await.unwrap(), Some(u));
 }

@@ -52,6 +52,7 @@ const SETTING_VARS: &[&str] = &[
     "TESSERA_TLS_CERT",
     "TESSERA_TLS_KEY",
     "TESSERA_NO_SIGV2",
+    "TESSERA_ALLOW_SSE_C_OVER_HTTP",
     "TESSERA_MIN_PART_SIZE",
     "TESSERA_SHUTDOWN_TIMEOUT",
     "TESSERA_IDLE_TIMEOUT",
@@ -62,6 +63,7 @@ const SETTING_VARS: &[&str] = &[
     "TESSERA_SWEEP_GRACE",
     "TESSERA_LIFECYCLE_DAY",
     "TESSERA_LIFECYCLE_INTERVAL",
+    "TESSERA_MASTER_KEY_FILE",
 ];
 
 /// Other `TESSERA_*` variables the binary reads.
@@ -104,6 +106,7 @@ pub struct Layer {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub no_sigv2: Option<bool>,
+    pub allow_sse_c_over_http: Option<bool>,
     #[serde(default, deserialize_with = "de_size")]
     pub min_part_size: Option<u64>,
     pub shutdown_timeout: Option<u64>,
@@ -115,6 +118,7 @@ pub struct Layer {
     pub sweep_grace: Option<u64>,
     pub lifecycle_day: Option<u64>,
     pub lifecycle_interval: Option<u64>,
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Layer {
@@ -128,6 +132,7 @@ impl Layer {
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
             no_sigv2: self.no_sigv2.or(lower.no_sigv2),
+            allow_sse_c_over_http: self.allow_sse_c_over_http.or(lower.allow_sse_c_over_http),
             min_part_size: self.min_part_size.or(lower.min_part_size),
             shutdown_timeout: self.shutdown_timeout.or(lower.shutdown_timeout),
             idle_timeout: self.idle_timeout.or(lower.idle_timeout),
@@ -138,6 +143,7 @@ impl Layer {
             sweep_grace: self.sweep_grace.or(lower.sweep_grace),
             lifecycle_day: self.lifecycle_day.or(lower.lifecycle_day),
             lifecycle_interval: self.lifecycle_interval.or(lower.lifecycle_interval),
+            master_key_file: self.master_key_file.or(lower.master_key_file),
         }
     }
 }
@@ -197,6 +203,8 @@ pub struct Settings {
     pub domain: Option<String>,
     pub tls: Option<TlsPaths>,
     pub allow_sigv2: bool,
+    /// Accept SSE-C keys over plain HTTP (S3 refuses them): for test rigs only.
+    pub allow_sse_c_over_http: bool,
     pub min_part_size: u64,
     pub shutdown_timeout: Duration,
     pub limits: ConnLimits,
@@ -206,6 +214,8 @@ pub struct Settings {
     pub lifecycle_day: Duration,
     /// Time between two lifecycle passes.
     pub lifecycle_interval: Duration,
+    /// The SSE-S3 master key file; `None`: `master.key` in the data dir, created if missing.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -314,12 +324,14 @@ impl Settings {
             domain,
             tls,
             allow_sigv2: !layer.no_sigv2.unwrap_or(false),
+            allow_sse_c_over_http: layer.allow_sse_c_over_http.unwrap_or(false),
             min_part_size,
             shutdown_timeout,
             limits,
             sweep_grace: Duration::from_secs(sweep_grace),
             lifecycle_day,
             lifecycle_interval,
+            master_key_file: layer.master_key_file,
         })
     }
 }
@@ -406,6 +418,10 @@ fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
     if let Some(v) = get("TESSERA_NO_SIGV2")? {
         layer.no_sigv2 = Some(parse_bool(&v).map_err(|e| parse("TESSERA_NO_SIGV2", &v, &e))?);
     }
+    if let Some(v) = get("TESSERA_ALLOW_SSE_C_OVER_HTTP")? {
+        layer.allow_sse_c_over_http =
+            Some(parse_bool(&v).map_err(|e| parse("TESSERA_ALLOW_SSE_C_OVER_HTTP", &v, &e))?);
+    }
     if let Some(v) = get("TESSERA_MIN_PART_SIZE")? {
         layer.min_part_size =
             Some(parse_size(&v).map_err(|e| parse("TESSERA_MIN_PART_SIZE", &v, &e))?);
@@ -432,6 +448,7 @@ fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
     layer.sweep_grace = seconds("TESSERA_SWEEP_GRACE")?;
     layer.lifecycle_day = seconds("TESSERA_LIFECYCLE_DAY")?;
     layer.lifecycle_interval = seconds("TESSERA_LIFECYCLE_INTERVAL")?;
+    layer.master_key_file = get("TESSERA_MASTER_KEY_FILE")?.map(PathBuf::from);
     Ok(layer)
 }
 
@@ -551,6 +568,7 @@ mod tests {
         assert_eq!(s.domain, None);
         assert_eq!(s.tls, None);
         assert!(s.allow_sigv2);
+        assert!(!s.allow_sse_c_over_http);
         assert_eq!(s.min_part_size, 5 * 1024 * 1024);
         assert_eq!(s.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(s.limits.idle_timeout, Duration::from_secs(20));
@@ -559,6 +577,24 @@ mod tests {
         assert_eq!(s.limits.max_connections, None);
         assert_eq!(s.limits.max_connections_per_ip, None);
         assert_eq!(s.sweep_grace, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn master_key_file_from_each_source() {
+        let s = Settings::resolve(Layer::default(), None, vars(&[])).unwrap();
+        assert_eq!(s.master_key_file, None);
+        let env = vars(&[("TESSERA_MASTER_KEY_FILE", "/etc/tessera/env.key")]);
+        let s = Settings::resolve(Layer::default(), None, env.clone()).unwrap();
+        assert_eq!(
+            s.master_key_file,
+            Some(PathBuf::from("/etc/tessera/env.key"))
+        );
+        let cli = Layer {
+            master_key_file: Some("cli.key".into()),
+            ..Layer::default()
+        };
+        let s = Settings::resolve(cli, None, env).unwrap();
+        assert_eq!(s.master_key_file, Some(PathBuf::from("cli.key")));
     }
 
     #[test]

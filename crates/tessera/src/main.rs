@@ -7,6 +7,7 @@ mod admin;
 mod config;
 mod conn;
 mod credentials;
+mod master_key;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -101,6 +102,10 @@ struct ServeArgs {
     /// Reject AWS Signature Version 2 requests [env: TESSERA_NO_SIGV2=true]
     #[arg(long)]
     no_sigv2: bool,
+    /// Accept SSE-C customer keys over plain HTTP, which S3 refuses (the key travels in a
+    /// header): for test rigs only, such as ceph/s3-tests [env: TESSERA_ALLOW_SSE_C_OVER_HTTP=true]
+    #[arg(long)]
+    allow_sse_c_over_http: bool,
     /// Minimum multipart part size but for the last part, in bytes or with a unit (5MiB)
     /// [env: TESSERA_MIN_PART_SIZE] [default: 5MiB]
     #[arg(long, value_name = "SIZE", value_parser = config::parse_size)]
@@ -141,6 +146,11 @@ struct ServeArgs {
     /// objects) [env: TESSERA_LIFECYCLE_INTERVAL] [default: 3600]
     #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
     lifecycle_interval: Option<u64>,
+    /// SSE-S3 master key file (base64 of 32 bytes, or 32 raw bytes); it wraps every SSE-S3
+    /// object's data key, so losing it loses those objects [env: TESSERA_MASTER_KEY_FILE]
+    /// [default: DATA_DIR/master.key, created with mode 0600 on first start]
+    #[arg(long, value_name = "FILE")]
+    master_key_file: Option<PathBuf>,
     /// TOML settings file [env: TESSERA_CONFIG]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -156,6 +166,7 @@ impl ServeArgs {
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
             no_sigv2: self.no_sigv2.then_some(true),
+            allow_sse_c_over_http: self.allow_sse_c_over_http.then_some(true),
             min_part_size: self.min_part_size,
             shutdown_timeout: self.shutdown_timeout,
             idle_timeout: self.idle_timeout,
@@ -166,6 +177,7 @@ impl ServeArgs {
             sweep_grace: self.sweep_grace,
             lifecycle_day: self.lifecycle_day,
             lifecycle_interval: self.lifecycle_interval,
+            master_key_file: self.master_key_file,
         };
         (layer, self.config)
     }
@@ -235,7 +247,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             credentials::Source::File(path) => tracing::info!(path = %path.display(), "root credentials loaded"),
             credentials::Source::Generated(path) => tracing::info!(path = %path.display(), "root credentials generated"),
         }
-        let (service, background) = open_service(&settings, creds.clone()).await?;
+        // Loaded at start so that a bad key file stops the server before it serves; it wraps
+        // every SSE-S3 object's data key.
+        let (master_key, key_source) =
+            master_key::resolve(settings.master_key_file.as_deref(), &settings.data_dir)?;
+        match &key_source {
+            master_key::Source::Configured(path) | master_key::Source::DataDir(path) => tracing::info!(path = %path.display(), id = %master_key.id(), "SSE-S3 master key loaded"),
+            master_key::Source::Generated(path) => tracing::info!(path = %path.display(), id = %master_key.id(), "SSE-S3 master key generated; back it up: SSE-S3 objects cannot be read without it"),
+        }
+        let (service, background) = open_service(&settings, creds.clone(), master_key).await?;
 
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
@@ -312,6 +332,7 @@ const META_RESERVE_BYTES: u64 = 32 << 20;
 async fn open_service(
     settings: &Settings,
     creds: credentials::Credentials,
+    master_key: tessera_core::sse::MasterKey,
 ) -> anyhow::Result<(HttpService, Background)> {
     let data_dir: &Path = &settings.data_dir;
     let meta_path = data_dir.join("meta.sqlite3");
@@ -331,7 +352,8 @@ async fn open_service(
     };
     let tessera = Tessera::open(Arc::new(meta), Arc::new(blobs), options)
         .await
-        .context("cannot open Tessera")?;
+        .context("cannot open Tessera")?
+        .with_master_key(master_key);
     // The configured root key always works: it is the first account's root key.
     let root = tessera
         .ensure_root_account(&creds.access_key, &creds.secret_key)
@@ -347,6 +369,7 @@ async fn open_service(
             allow_sigv2: settings.allow_sigv2,
             body_timeout: settings.limits.body_timeout,
             tls: settings.tls.is_some(),
+            allow_sse_c_over_http: settings.allow_sse_c_over_http,
         },
     )
     .context("cannot build the S3 service")?;

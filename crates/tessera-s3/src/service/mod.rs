@@ -4,6 +4,7 @@
 mod access;
 mod buckets;
 mod common;
+mod encryption;
 mod lifecycle;
 mod listing;
 mod lock;
@@ -226,6 +227,27 @@ impl s3s::S3 for TesseraS3 {
         req: S3Request<DeletePublicAccessBlockInput>,
     ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
         access::delete_public_access_block(&self.app, req).await
+    }
+
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        encryption::put_bucket_encryption(&self.app, req).await
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        encryption::get_bucket_encryption(&self.app, req).await
+    }
+
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        encryption::delete_bucket_encryption(&self.app, req).await
     }
 
     async fn put_bucket_ownership_controls(

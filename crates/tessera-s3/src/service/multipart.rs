@@ -16,6 +16,7 @@ use super::common::{
     checks, common_prefixes, copy_source, delimiter_out, encode, encoding_url, i32_of, i64_of,
     marker_out, read_conditions, write_condition, Owners,
 };
+use super::encryption::{customer_key, set_sse, sse_request, SseOut};
 use super::objects::attrs_in;
 use crate::auth::caller;
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
@@ -45,6 +46,14 @@ pub async fn create_multipart_upload(
         &mut attrs,
     )
     .await?;
+    let encryption = sse_request(
+        &req.extensions,
+        input.server_side_encryption.as_ref(),
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
+    let customer = encryption.customer.clone();
     let request = CreateUploadRequest {
         bucket: input.bucket.clone(),
         key: input.key.clone(),
@@ -61,6 +70,7 @@ pub async fn create_multipart_upload(
         owner: access.owner,
         acl: access.acl,
         attrs,
+        encryption,
         checksum_algorithm: input
             .checksum_algorithm
             .as_ref()
@@ -75,7 +85,7 @@ pub async fn create_multipart_upload(
     let upload = app.create_upload(request).await.map_err(to_s3)?;
     let (abort_date, abort_rule_id) =
         super::lifecycle::abort_fields(app, &req.extensions, &upload.key, upload.initiated);
-    Ok(S3Response::new(CreateMultipartUploadOutput {
+    let mut out = CreateMultipartUploadOutput {
         abort_date,
         abort_rule_id,
         bucket: Some(upload.bucket),
@@ -84,7 +94,9 @@ pub async fn create_multipart_upload(
         checksum_algorithm: upload.checksum_algorithm.map(convert::algorithm_out),
         checksum_type: upload.checksum_type.map(convert::checksum_type_out),
         ..Default::default()
-    }))
+    };
+    set_sse!(out, SseOut::of(&upload.attrs, customer.as_ref()));
+    Ok(S3Response::new(out))
 }
 
 /// The storage class listings report: the one asked for, or STANDARD.
@@ -102,9 +114,16 @@ pub async fn upload_part(
         input,
         headers,
         trailing_headers,
+        extensions,
         ..
     } = req;
     let part_number = validate_part_number(i64::from(input.part_number)).map_err(to_s3)?;
+    let customer = customer_key(
+        &extensions,
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
     let checks = checks(
         &headers,
         trailing_headers,
@@ -112,14 +131,15 @@ pub async fn upload_part(
         checksum_fields!(input),
         input.checksum_algorithm.as_ref(),
     )?;
-    let (part, asked) = app
-        .upload_part(
+    let (part, asked, encryption) = app
+        .upload_part_with_key(
             &input.bucket,
             &input.key,
             &input.upload_id,
             part_number,
             convert::body(input.body),
             checks,
+            customer.as_ref(),
         )
         .await
         .map_err(to_s3)?;
@@ -127,6 +147,7 @@ pub async fn upload_part(
         e_tag: Some(convert::etag(&part.etag)),
         ..Default::default()
     };
+    set_sse!(out, SseOut::from_kind(encryption, customer.as_ref()));
     let reported = asked_part_checksums(&part.checksums, asked);
     set_checksums!(out, ChecksumOut::values(&reported));
     Ok(S3Response::new(out))
@@ -140,6 +161,18 @@ pub async fn upload_part_copy(
     let input = req.input;
     let part_number = validate_part_number(i64::from(input.part_number)).map_err(to_s3)?;
     let (bucket, key, version_id) = copy_source(&input.copy_source)?;
+    let customer = customer_key(
+        &req.extensions,
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
+    let source_key = customer_key(
+        &req.extensions,
+        input.copy_source_sse_customer_algorithm.as_deref(),
+        input.copy_source_sse_customer_key.as_deref(),
+        input.copy_source_sse_customer_key_md5.as_deref(),
+    )?;
     let range = input
         .copy_source_range
         .as_deref()
@@ -157,14 +190,16 @@ pub async fn upload_part_copy(
             input.copy_source_if_modified_since,
             input.copy_source_if_unmodified_since,
         ),
+        customer_key: source_key,
     };
     let (part, _) = app
-        .upload_part_copy(
+        .upload_part_copy_with_key(
             &input.bucket,
             &input.key,
             &input.upload_id,
             part_number,
             source,
+            customer.as_ref(),
         )
         .await
         .map_err(to_s3)?;
@@ -172,6 +207,10 @@ pub async fn upload_part_copy(
         .upload(&input.bucket, &input.key, &input.upload_id)
         .await
         .ok();
+    let sse = upload
+        .as_ref()
+        .map(|u| SseOut::of(&u.attrs, customer.as_ref()))
+        .unwrap_or_default();
     let reported =
         copied_part_checksums(&part.checksums, upload.and_then(|u| u.checksum_algorithm));
     let mut result = CopyPartResult {
@@ -180,11 +219,13 @@ pub async fn upload_part_copy(
         ..Default::default()
     };
     set_checksums!(result, ChecksumOut::values(&reported));
-    Ok(S3Response::new(UploadPartCopyOutput {
+    let mut out = UploadPartCopyOutput {
         copy_part_result: Some(result),
         copy_source_version_id: version_id,
         ..Default::default()
-    }))
+    };
+    set_sse!(out, sse);
+    Ok(S3Response::new(out))
 }
 
 /// The parts a CompleteMultipartUpload names, with the checksums sent for each.
@@ -223,6 +264,13 @@ pub async fn complete_multipart_upload(
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let input = req.input;
+    // Optional on Complete (S3 needs them only for checksummed SSE-C uploads): echoed back.
+    let customer = customer_key(
+        &req.extensions,
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
     let named = input
         .multipart_upload
         .and_then(|m| m.parts)
@@ -258,6 +306,8 @@ pub async fn complete_multipart_upload(
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(object.checksum.as_ref()));
+    // S3's Complete reports SSE-S3 only (s3s has no SSE-C fields here either).
+    out.server_side_encryption = SseOut::of(&object.attrs, customer.as_ref()).algorithm;
     Ok(S3Response::new(out))
 }
 

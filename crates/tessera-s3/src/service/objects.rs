@@ -8,10 +8,12 @@ use tessera_core::objects::{
     check_delete_batch, storage_class, ByteRange, CopyObjectRequest, GetObjectRequest, ObjectRead,
     PutObjectRequest, RangeRequest,
 };
+use tessera_core::sse::{CustomerKey, KeyUse};
 use tessera_core::{ObjectAttrs, ObjectRecord, Tessera, WriteCondition};
 
 use super::access::{acl_request, write_access};
 use super::common::{checks, copy_source, i32_of, i64_of, read_conditions, write_condition};
+use super::encryption::{customer_key, set_sse, sse_request, SseOut};
 use super::lock::{bypass_governance, lock_in, lock_out};
 use super::tagging::{tagging_count, tagging_header};
 use crate::auth::{caller, requester};
@@ -96,6 +98,7 @@ fn object_request(
             .transpose()
             .map_err(to_s3)?,
         conditions,
+        customer_key: None,
     })
 }
 
@@ -106,6 +109,7 @@ fn head_output(
     part_number: Option<u32>,
     mode: &Option<ChecksumMode>,
     asked_version: bool,
+    customer_key: Option<&CustomerKey>,
 ) -> HeadObjectOutput {
     let (o, range) = (&read.object, read.range);
     let length = range.map_or(o.size, |r| r.end - r.start + 1);
@@ -139,6 +143,7 @@ fn head_output(
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(checksum.as_ref()));
+    set_sse!(out, SseOut::of(&o.attrs, customer_key));
     out
 }
 
@@ -178,6 +183,14 @@ pub async fn put_object(
     )
     .await?;
     let bucket_record = requester(&req_extensions)?.bucket.clone();
+    let encryption = sse_request(
+        &req_extensions,
+        input.server_side_encryption.as_ref(),
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
+    let customer = encryption.customer.clone();
     let request = PutObjectRequest {
         bucket: input.bucket,
         key: input.key,
@@ -197,6 +210,7 @@ pub async fn put_object(
         attrs,
         // write_access found the bucket in the access check's read.
         bucket_record,
+        encryption,
     };
     let object = app
         .put_object(request, convert::body(input.body))
@@ -216,6 +230,7 @@ pub async fn put_object(
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(object.checksum.as_ref()));
+    set_sse!(out, SseOut::of(&object.attrs, customer.as_ref()));
     Ok(S3Response::new(out))
 }
 
@@ -226,7 +241,13 @@ pub async fn get_object(
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
     let asked_version = i.version_id.is_some();
-    let request = object_request(
+    let customer = customer_key(
+        &req.extensions,
+        i.sse_customer_algorithm.as_deref(),
+        i.sse_customer_key.as_deref(),
+        i.sse_customer_key_md5.as_deref(),
+    )?;
+    let mut request = object_request(
         i.bucket,
         i.key,
         i.version_id,
@@ -239,8 +260,15 @@ pub async fn get_object(
             i.if_unmodified_since,
         ),
     )?;
+    request.customer_key = customer;
     let mut read = app.get_object(&request, true).await.map_err(to_s3)?;
-    let h = head_output(&read, request.part_number, &i.checksum_mode, asked_version);
+    let h = head_output(
+        &read,
+        request.part_number,
+        &i.checksum_mode,
+        asked_version,
+        request.customer_key.as_ref(),
+    );
     let o = &read.object;
     let expiration =
         super::lifecycle::expiration_header(app, &req.extensions, &o.key, o.size, o.last_modified);
@@ -274,6 +302,9 @@ pub async fn get_object(
         website_redirect_location: h.website_redirect_location,
         version_id: h.version_id,
         tag_count: tagging_count(&o.attrs.tags),
+        server_side_encryption: h.server_side_encryption,
+        sse_customer_algorithm: h.sse_customer_algorithm,
+        sse_customer_key_md5: h.sse_customer_key_md5,
         expiration,
         object_lock_mode: lock.mode,
         object_lock_retain_until_date: lock.retain_until,
@@ -289,7 +320,13 @@ pub async fn head_object(
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
     let asked_version = i.version_id.is_some();
-    let request = object_request(
+    let customer = customer_key(
+        &req.extensions,
+        i.sse_customer_algorithm.as_deref(),
+        i.sse_customer_key.as_deref(),
+        i.sse_customer_key_md5.as_deref(),
+    )?;
+    let mut request = object_request(
         i.bucket,
         i.key,
         i.version_id,
@@ -302,9 +339,16 @@ pub async fn head_object(
             i.if_unmodified_since,
         ),
     )?;
+    request.customer_key = customer;
     let read = app.get_object(&request, false).await.map_err(to_s3)?;
     // s3s does not turn HEAD into 206 by itself; the HTTP layer does, from Content-Range.
-    let mut out = head_output(&read, request.part_number, &i.checksum_mode, asked_version);
+    let mut out = head_output(
+        &read,
+        request.part_number,
+        &i.checksum_mode,
+        asked_version,
+        request.customer_key.as_ref(),
+    );
     let o = &read.object;
     out.expiration =
         super::lifecycle::expiration_header(app, &req.extensions, &o.key, o.size, o.last_modified);
@@ -506,6 +550,20 @@ pub async fn copy_object(
         header_condition(&req.headers, http::header::IF_MATCH)?,
         header_condition(&req.headers, http::header::IF_NONE_MATCH)?,
     )?;
+    let encryption = sse_request(
+        &req.extensions,
+        input.server_side_encryption.as_ref(),
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
+    let customer = encryption.customer.clone();
+    let source_customer_key = customer_key(
+        &req.extensions,
+        input.copy_source_sse_customer_algorithm.as_deref(),
+        input.copy_source_sse_customer_key.as_deref(),
+        input.copy_source_sse_customer_key_md5.as_deref(),
+    )?;
     let request = CopyObjectRequest {
         source_bucket,
         source_key,
@@ -524,6 +582,8 @@ pub async fn copy_object(
         acl: access.acl,
         attrs,
         copy_tags,
+        source_customer_key,
+        encryption,
     };
     let object = app.copy_object(request).await.map_err(to_s3)?;
     let mut result = CopyObjectResult {
@@ -533,12 +593,14 @@ pub async fn copy_object(
         ..Default::default()
     };
     set_checksums!(result, ChecksumOut::object(object.checksum.as_ref()));
-    Ok(S3Response::new(CopyObjectOutput {
+    let mut out = CopyObjectOutput {
         copy_object_result: Some(result),
         copy_source_version_id: source_version_id,
         version_id: version_out(&object, false),
         ..Default::default()
-    }))
+    };
+    set_sse!(out, SseOut::of(&object.attrs, customer.as_ref()));
+    Ok(S3Response::new(out))
 }
 
 /// GetObjectAttributes.
@@ -566,6 +628,15 @@ pub async fn get_object_attributes(
             max,
         )
         .await
+        .map_err(to_s3)?;
+    // An SSE-C object's attributes need its key, as its bytes do.
+    let customer = customer_key(
+        &req.extensions,
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
+    app.open_encryption(&object.attrs, customer.as_ref(), KeyUse::Read)
         .map_err(to_s3)?;
     let checksum = object
         .checksum
