@@ -253,6 +253,10 @@ def test_sse_c_multipart_end_to_end(c3, cbucket):
     assert error_of(e)[1] in (400, 403)
     r1 = c3.upload_part(Bucket=cbucket, Key="mp", UploadId=uid, PartNumber=1, Body=part1, **SSE_C)
     assert r1["SSECustomerKeyMD5"] == KEY_MD5
+    # Not the plaintext's MD5; the same for the part sent again (a retry keeps its ETag).
+    assert r1["ETag"].strip('"') != md5_hex(part1)
+    again = c3.upload_part(Bucket=cbucket, Key="mp", UploadId=uid, PartNumber=1, Body=part1, **SSE_C)
+    assert again["ETag"] == r1["ETag"]
     # UploadPartCopy from an SSE-C source: its key, and the upload's.
     with pytest.raises(ClientError) as e:
         c3.upload_part_copy(Bucket=cbucket, Key="mp", UploadId=uid, PartNumber=2,
@@ -263,8 +267,13 @@ def test_sse_c_multipart_end_to_end(c3, cbucket):
                              CopySourceRange="bytes=10-60009", **SSE_C, **COPY_SSE_C)
     parts = [{"PartNumber": 1, "ETag": r1["ETag"]},
              {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]}]
+    # A key sent with the Complete must be the upload's.
+    with pytest.raises(ClientError) as e:
+        c3.complete_multipart_upload(Bucket=cbucket, Key="mp", UploadId=uid,
+                                     MultipartUpload={"Parts": parts}, **WRONG)
+    assert error_of(e)[1] in (400, 403)
     done = c3.complete_multipart_upload(Bucket=cbucket, Key="mp", UploadId=uid,
-                                        MultipartUpload={"Parts": parts})
+                                        MultipartUpload={"Parts": parts}, **SSE_C)
     assert done["ETag"].strip('"').endswith("-2")
     whole = part1 + src[10:60010]
     got = c3.get_object(Bucket=cbucket, Key="mp", **SSE_C)

@@ -72,6 +72,9 @@ pub struct CompleteUploadRequest {
     /// `x-amz-mp-object-size`.
     pub object_size: Option<u64>,
     pub condition: WriteCondition,
+    /// SSE-C key sent with the Complete: checked against the upload's when given; required
+    /// (as AWS documents) when the upload is SSE-C and names a checksum algorithm.
+    pub customer_key: Option<crate::sse::CustomerKey>,
 }
 
 /// The source of an UploadPartCopy.
@@ -515,6 +518,21 @@ impl Tessera {
                 Some(u) if u.bucket == req.bucket && u.key == req.key => u,
                 _ => return self.completed_again(&req).await,
             };
+            let customer_upload = upload
+                .attrs
+                .encryption
+                .as_deref()
+                .and_then(|e| crate::sse::EncryptionInfo::decode(e).ok())
+                .is_some_and(|i| i.is_customer());
+            if req.customer_key.is_some()
+                || (customer_upload && upload.checksum_algorithm.is_some())
+            {
+                self.open_encryption(
+                    &upload.attrs,
+                    req.customer_key.as_ref(),
+                    crate::sse::KeyUse::UploadPart,
+                )?;
+            }
             let (mut object, segments) = self.assemble(&upload, &req).await?;
             // Versioned: placed by the upload's start (the user guide's rule); else the null
             // version, newest when it commits.

@@ -335,6 +335,19 @@ pub struct EncryptionInfo {
 const STORED_V1: &str = "sse1";
 
 impl EncryptionInfo {
+    /// The ETag of an SSE-C object or part with plaintext MD5 `md5`: HMAC-SHA256 under the
+    /// customer's key of this record's salt and the MD5, cut to 16 bytes. Not the plaintext's
+    /// MD5 (S3 documents SSE-C ETags are not), so it confirms no guess of the content without
+    /// the key; yet the same bytes sent twice to one upload (a part retried) get the same ETag.
+    pub fn customer_etag(&self, key: &ObjectKey, md5: &[u8; 16]) -> String {
+        let mac_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.bytes());
+        let mut ctx = ring::hmac::Context::with_key(&mac_key);
+        ctx.update(b"tessera sse-c etag v1");
+        ctx.update(&self.salt);
+        ctx.update(md5);
+        hex::encode(&ctx.sign().as_ref()[..16])
+    }
+
     /// SSE-C: a new object's (or upload's) record for `key`.
     pub fn customer(key: &CustomerKey) -> Self {
         Self {

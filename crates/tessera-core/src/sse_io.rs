@@ -6,13 +6,14 @@
 //! blobs hold the sealed form (see [`crate::sse_stream`]), each under its own derived key.
 //!
 //! ETags: an SSE-S3 object's single-PUT (and part) ETag is the plaintext's MD5, as S3. An SSE-C
-//! object's is not (S3 documents that it is not an MD5 of the object data): Tessera gives each
-//! SSE-C single PUT, part and copy 16 random bytes in hex, stored with the record, so it is
-//! stable, looks like any ETag, keeps the multipart `hex-N` form working, and tells nothing of
-//! the plaintext (two PUTs of the same data under one key get different ETags).
+//! object's is not (S3 documents that it is not an MD5 of the object data): it is an HMAC of the
+//! plaintext MD5 under the customer's key and the record's random salt
+//! ([`EncryptionInfo::customer_etag`]), stored with the record. It looks like any ETag, keeps
+//! the multipart `hex-N` form working, tells nothing of the plaintext to whoever lacks the key,
+//! differs between two PUTs of the same data, and is the same for a part sent twice to one
+//! upload (clients that retry a part keep the ETag they saw first).
 
 use md5::{Digest as _, Md5};
-use rand::RngCore;
 
 use crate::blob::{BlobStore, ByteStream};
 use crate::error::Result;
@@ -75,11 +76,7 @@ pub fn encryption_of(attrs: &ObjectAttrs) -> Option<SseKindOut> {
 /// The ETag of a new single-PUT object or part from its plaintext MD5 (see the module note).
 pub(crate) fn new_etag(md5: &[u8; 16], sealed: Option<&Sealed>) -> String {
     match sealed {
-        Some(s) if s.is_customer() => {
-            let mut b = [0u8; 16];
-            rand::rngs::OsRng.fill_bytes(&mut b);
-            hex::encode(b)
-        }
+        Some(s) if s.is_customer() => s.info.customer_etag(&s.key, md5),
         _ => hex::encode(md5),
     }
 }

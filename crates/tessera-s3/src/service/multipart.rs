@@ -264,7 +264,8 @@ pub async fn complete_multipart_upload(
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let input = req.input;
-    // Optional on Complete (S3 needs them only for checksummed SSE-C uploads): echoed back.
+    // Optional on Complete (S3 needs them only for checksummed SSE-C uploads): checked against
+    // the upload's key when sent, and echoed back.
     let customer = customer_key(
         &req.extensions,
         input.sse_customer_algorithm.as_deref(),
@@ -290,6 +291,7 @@ pub async fn complete_multipart_upload(
             .transpose()?,
         object_size: input.mpu_object_size.map(|n| u64::try_from(n).unwrap_or(0)),
         condition: write_condition(input.if_match, input.if_none_match)?,
+        customer_key: customer.clone(),
     };
     let object = app.complete_upload(request).await.map_err(to_s3)?;
     let mut out = CompleteMultipartUploadOutput {
