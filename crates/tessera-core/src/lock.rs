@@ -86,8 +86,9 @@ impl ObjectAttrs {
     }
 
     /// Applies a retention change if S3 allows it at `now`: an active COMPLIANCE retention can
-    /// only be kept or lengthened in COMPLIANCE; an active GOVERNANCE one can be lengthened
-    /// (in either mode), and shortened, removed or changed otherwise only with the bypass.
+    /// only be kept or lengthened in COMPLIANCE; an active GOVERNANCE one can be kept or
+    /// lengthened in GOVERNANCE, and shortened, removed or given another mode only with the
+    /// bypass.
     /// Refused: [`Error::ObjectLocked`].
     pub fn change_retention(&mut self, change: &RetentionChange, now: Millis) -> Result<()> {
         if let Some(current) = self.retention.filter(|r| r.active(now)) {
@@ -101,7 +102,15 @@ impl ObjectAttrs {
                             .retention
                             .is_some_and(|n| n.mode == RetentionMode::Compliance)
                 }
-                RetentionMode::Governance => lengthens || change.bypass_governance,
+                // Extending keeps the mode; turning GOVERNANCE into COMPLIANCE (or anything
+                // else) alters the lock settings, which only the bypass may.
+                RetentionMode::Governance => {
+                    change.bypass_governance
+                        || (lengthens
+                            && change
+                                .retention
+                                .is_some_and(|n| n.mode == RetentionMode::Governance))
+                }
             };
             if !allowed {
                 return Err(Error::ObjectLocked);
@@ -478,7 +487,13 @@ mod tests {
             .change_retention(&change(retention(Governance, until - 1), false), NOW)
             .is_err());
         assert!(a.change_retention(&change(None, false), NOW).is_err());
-        a.change_retention(&change(retention(Compliance, until), false), NOW)
+        // Another mode alters the lock: the bypass only (ceph/s3-tests checks this too).
+        assert!(a
+            .change_retention(&change(retention(Compliance, until), false), NOW)
+            .is_err());
+        a.change_retention(&change(retention(Governance, until + 1), false), NOW)
+            .unwrap();
+        a.change_retention(&change(retention(Compliance, until + 1), true), NOW)
             .unwrap();
         let mut a = attrs(retention(Governance, until), None);
         a.change_retention(&change(retention(Governance, until - 1), true), NOW)

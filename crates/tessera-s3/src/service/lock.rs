@@ -6,7 +6,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 use tessera_core::lock::{
     self as domain, new_retention, parse_legal_hold, LockHeaders, ObjectLockConfig,
-    RetentionChange, RetentionPeriod,
+    RetentionChange, RetentionMode, RetentionPeriod,
 };
 use tessera_core::{now_millis, Error, ObjectAttrs, ObjectRecord, Tessera};
 
@@ -200,6 +200,11 @@ pub async fn put_object_retention(
     let i = req.input;
     let retention = match i.retention.map(|r| (r.mode, r.retain_until_date)) {
         None | Some((None, None)) => None,
+        // In the body a mode outside the schema's enumeration is a document that does not
+        // validate (MalformedXML), unlike the header's InvalidArgument.
+        Some((Some(mode), _)) if RetentionMode::parse(mode.as_str()).is_none() => {
+            return Err(to_s3(Error::MalformedXml))
+        }
         Some((Some(mode), Some(until))) => Some(
             new_retention(mode.as_str(), convert::millis(&until), now_millis()).map_err(to_s3)?,
         ),
