@@ -340,3 +340,24 @@ def test_versioning_with_the_aws_cli(aws, s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"2")
     listed = json.loads(aws("s3api", "list-object-versions", "--bucket", bucket).stdout)
     assert [v["IsLatest"] for v in listed["Versions"]] == [True, False]
+
+
+def test_versions_and_markers_interleaved_in_the_xml(s3, bucket, raw):
+    """S3 writes Version and DeleteMarker elements as one list, by key then newest first."""
+    versioned(s3, bucket)
+    s3.put_object(Bucket=bucket, Key="a", Body=b"1")
+    s3.delete_object(Bucket=bucket, Key="a")
+    s3.put_object(Bucket=bucket, Key="a", Body=b"2")
+    s3.put_object(Bucket=bucket, Key="b", Body=b"3")
+    s3.delete_object(Bucket=bucket, Key="b")
+    r = raw.request("GET", f"/{bucket}", query={"versions": ""})
+    assert r.status == 200, r.body
+    entries = [(e.tag, e.find("Key").text, e.find("IsLatest").text)
+               for e in r.xml() if e.tag in ("Version", "DeleteMarker")]
+    assert entries == [("Version", "a", "true"), ("DeleteMarker", "a", "false"),
+                       ("Version", "a", "false"), ("DeleteMarker", "b", "true"),
+                       ("Version", "b", "false")]
+    assert r.header("x-tessera-version-order") is None
+    # Clients read the same lists as before.
+    resp = s3.list_object_versions(Bucket=bucket)
+    assert len(resp["Versions"]) == 3 and len(resp["DeleteMarkers"]) == 2

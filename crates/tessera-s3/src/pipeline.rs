@@ -87,6 +87,7 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
             if is_attributes && resp.status() == http::StatusCode::OK {
                 responses::unquote_attributes_etag(&mut resp);
             }
+            responses::interleave_versions(&mut resp);
             if resp.status().is_client_error() || resp.status().is_server_error() {
                 responses::complete_error_body(&mut resp, &id);
                 if has_body {

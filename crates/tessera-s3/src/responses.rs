@@ -39,6 +39,67 @@ pub fn unquote_attributes_etag(resp: &mut HttpResponse) {
     replace_body(resp, out);
 }
 
+/// Internal header the ListObjectVersions handler sets: the kinds of its entries in listing
+/// order (`v` a version, `m` a delete marker); taken off before the response leaves.
+pub const VERSION_ORDER_HEADER: &str = "x-tessera-version-order";
+
+/// ListObjectVersions lists versions and delete markers as one sequence in key then
+/// newest-first order; s3s writes all `<DeleteMarker>`s then all `<Version>`s. Each list is
+/// already in that order, so the elements are merged back by the handler's sequence of kinds
+/// and written where the versions were.
+pub fn interleave_versions(resp: &mut HttpResponse) {
+    let Some(order) = resp.headers_mut().remove(VERSION_ORDER_HEADER) else {
+        return;
+    };
+    if resp.status() != http::StatusCode::OK {
+        return;
+    }
+    let Some(bytes) = resp.body().bytes() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return;
+    };
+    let (rest, markers) = take_elements(text, "DeleteMarker");
+    let (mut rest, versions) = take_elements(&rest, "Version");
+    let (mut markers, mut versions) = (markers.into_iter(), versions.into_iter());
+    let mut merged = String::with_capacity(text.len());
+    for kind in order.as_bytes() {
+        let next = match kind {
+            b'm' => markers.next(),
+            _ => versions.next(),
+        };
+        merged.push_str(&next.unwrap_or_default());
+    }
+    // Anything the sequence did not account for (never expected) is kept, not lost.
+    merged.extend(versions.chain(markers));
+    let Some(end) = rest.rfind("</ListVersionsResult>") else {
+        return;
+    };
+    rest.insert_str(end, &merged);
+    replace_body(resp, rest);
+}
+
+/// Cuts every top-level `<name>...</name>` element out of `text`: the text without them, and
+/// the elements in order.
+fn take_elements(text: &str, name: &str) -> (String, Vec<String>) {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut rest = String::with_capacity(text.len());
+    let mut found = Vec::new();
+    let mut tail = text;
+    while let Some(start) = tail.find(&open) {
+        let Some(len) = tail[start..].find(&close) else {
+            break;
+        };
+        let end = start + len + close.len();
+        rest.push_str(&tail[..start]);
+        found.push(tail[start..end].to_owned());
+        tail = &tail[end..];
+    }
+    rest.push_str(tail);
+    (rest, found)
+}
+
 /// Replaces a response's (in-memory) body and its Content-Length.
 fn replace_body(resp: &mut HttpResponse, body: String) {
     let len = body.len();
@@ -105,6 +166,25 @@ fn default_message(code: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_and_markers_merged_in_listing_order() {
+        let body = "<ListVersionsResult><DeleteMarker><Key>a</Key></DeleteMarker>\
+                    <Name>b</Name><Version><Key>a</Key><VersionId>1</VersionId></Version>\
+                    <Version><Key>b</Key></Version></ListVersionsResult>";
+        let mut resp = http::Response::new(s3s::Body::from(body.to_owned()));
+        resp.headers_mut()
+            .insert(VERSION_ORDER_HEADER, http::HeaderValue::from_static("vmv"));
+        interleave_versions(&mut resp);
+        let out = resp.body().bytes().unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "<ListVersionsResult><Name>b</Name><Version><Key>a</Key><VersionId>1</VersionId>\
+             </Version><DeleteMarker><Key>a</Key></DeleteMarker><Version><Key>b</Key></Version>\
+             </ListVersionsResult>"
+        );
+        assert!(resp.headers().get(VERSION_ORDER_HEADER).is_none());
+    }
 
     fn response(status: http::StatusCode, body: &str) -> HttpResponse {
         let mut resp = http::Response::new(s3s::Body::from(body.to_string()));

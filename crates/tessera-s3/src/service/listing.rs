@@ -205,7 +205,12 @@ pub async fn list_object_versions(
     } else {
         (None, None)
     };
-    Ok(S3Response::new(ListObjectVersionsOutput {
+    let order: String = page
+        .versions
+        .iter()
+        .map(|v| if v.object.delete_marker { 'm' } else { 'v' })
+        .collect();
+    let mut resp = S3Response::new(ListObjectVersionsOutput {
         common_prefixes: Some(common_prefixes(&page.common_prefixes, url)),
         delete_markers: Some(delete_markers),
         delimiter: delimiter_out(input.delimiter, url),
@@ -220,5 +225,11 @@ pub async fn list_object_versions(
         request_charged: None,
         version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
         versions: Some(versions),
-    }))
+    });
+    // s3s writes the two lists apart; the pipeline merges them in this order.
+    if let Ok(v) = http::HeaderValue::from_str(&order) {
+        resp.headers
+            .insert(crate::responses::VERSION_ORDER_HEADER, v);
+    }
+    Ok(resp)
 }
