@@ -10,7 +10,7 @@ use crate::conditions::ReadConditions;
 use crate::error::{ArgumentError, Error, RequestError, Result};
 use crate::listing::{self, Item};
 use crate::names::{normalize_metadata, validate_key};
-use crate::payload::{receive_sealed, BodyStream, PayloadChecks};
+use crate::payload::{finish_sealing, receive_sealed, write_chunk, BodyStream, PayloadChecks};
 use crate::records::{
     new_sequencer, now_millis, BlobId, BucketRecord, ContentHeaders, ListAfter, ObjectAttrs,
     ObjectChecksum, ObjectRecord, Segment, WriteCondition,
@@ -661,20 +661,9 @@ impl Tessera {
                 while let Some(chunk) = reader.next().await {
                     let chunk = chunk.map_err(error_from_io)?;
                     md5_update(&mut md5, &chunk);
-                    match sealer.as_mut() {
-                        None => writer.write(chunk).await?,
-                        Some(sealer) => {
-                            for sealed in sealer.push(&chunk).map_err(error_from_io)? {
-                                writer.write(sealed).await?;
-                            }
-                        }
-                    }
+                    write_chunk(writer.as_mut(), sealer.as_mut(), chunk).await?;
                 }
-                if let Some(sealer) = sealer {
-                    writer
-                        .write(sealer.finish().map_err(error_from_io)?)
-                        .await?;
-                }
+                finish_sealing(writer.as_mut(), sealer).await?;
                 let blob = writer.id().clone();
                 writer.commit().await?;
                 Ok(blob)

@@ -144,20 +144,9 @@ pub async fn receive_sealed(
         // hashing later on another thread). A chunk is at most a few hundred KiB, so this holds
         // the async worker for well under a millisecond.
         hasher.update(&chunk);
-        match sealer.as_mut() {
-            None => writer.write(chunk).await?,
-            Some(sealer) => {
-                for sealed in sealer.push(&chunk).map_err(error_from_io)? {
-                    writer.write(sealed).await?;
-                }
-            }
-        }
+        write_chunk(writer.as_mut(), sealer.as_mut(), chunk).await?;
     }
-    if let Some(sealer) = sealer {
-        writer
-            .write(sealer.finish().map_err(error_from_io)?)
-            .await?;
-    }
+    finish_sealing(writer.as_mut(), sealer).await?;
     if let Some(len) = checks.length {
         if len != total {
             return Err(Error::IncompleteBody);
@@ -201,4 +190,32 @@ pub async fn receive_sealed(
         digest,
         client_checksum,
     })
+}
+
+/// Writes one plaintext chunk to a blob, through the blob's sealer when it is encrypted.
+pub(crate) async fn write_chunk(
+    writer: &mut dyn BlobWriter,
+    sealer: Option<&mut Sealer>,
+    chunk: Bytes,
+) -> Result<()> {
+    match sealer {
+        None => writer.write(chunk).await,
+        Some(sealer) => {
+            for sealed in sealer.push(&chunk).map_err(error_from_io)? {
+                writer.write(sealed).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Writes the sealer's last chunk (with its final-chunk tag), if the blob is encrypted.
+pub(crate) async fn finish_sealing(
+    writer: &mut dyn BlobWriter,
+    sealer: Option<Sealer>,
+) -> Result<()> {
+    match sealer {
+        Some(sealer) => writer.write(sealer.finish().map_err(error_from_io)?).await,
+        None => Ok(()),
+    }
 }
