@@ -452,7 +452,7 @@ impl HttpService {
     /// Serves one IAM or STS request: read the body, verify the signature, handle.
     pub(crate) async fn serve_iam(
         &self,
-        req: http::Request<hyper::body::Incoming>,
+        req: http::Request<s3s::Body>,
         service: Service,
     ) -> HttpResponse {
         let (parts, body) = req.into_parts();

@@ -17,7 +17,19 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for HttpServi
     type Error = s3s::HttpError;
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
-    fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.handle(req.map(s3s::Body::from)).await })
+    }
+}
+
+impl HttpService {
+    /// Serves one request whose body is already an [`s3s::Body`]: what hyper's connections call,
+    /// and the entry of front doors in the same process (the console signs and forwards here).
+    pub fn handle(
+        &self,
+        mut req: http::Request<s3s::Body>,
+    ) -> BoxFuture<'static, Result<HttpResponse, s3s::HttpError>> {
         let started = Instant::now();
         if let Some(peer) = self.client {
             // Before s3s: its access check sees the request's extensions.

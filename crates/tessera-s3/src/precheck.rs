@@ -14,7 +14,7 @@ const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
 
 /// Removes a request's SigV4 signature: the Authorization header, or a presigned URL's
 /// `X-Amz-*` authentication parameters.
-fn strip_sigv4(req: &mut http::Request<hyper::body::Incoming>) {
+fn strip_sigv4<B>(req: &mut http::Request<B>) {
     req.headers_mut().remove(http::header::AUTHORIZATION);
     let Some(query) = req.uri().query() else {
         return;
@@ -97,9 +97,9 @@ impl HttpService {
     /// object; s3s refuses it. Under SigV2 or without a signature the header is simply dropped
     /// (SigV2 does not sign it). A SigV4 signature covers it, so the request is verified here,
     /// then handed to s3s without the header and without its signature, marked [`PreVerified`].
-    async fn drop_unparseable_range(
+    async fn drop_unparseable_range<B>(
         &self,
-        req: &mut http::Request<hyper::body::Incoming>,
+        req: &mut http::Request<B>,
         auth: &sigv4::AuthKind,
     ) -> Result<(), S3Error> {
         let Some(range) = req.headers().get(http::header::RANGE) else {
@@ -159,10 +159,7 @@ impl HttpService {
     /// Checks s3s leaves to us, run before s3s sees the request: presigned URL expiry bounds,
     /// the form of `x-amz-content-sha256`, Range headers S3 would ignore, and SigV2 (verified
     /// here in constant time; refused when switched off).
-    pub(crate) async fn precheck(
-        &self,
-        req: &mut http::Request<hyper::body::Incoming>,
-    ) -> Result<(), S3Error> {
+    pub(crate) async fn precheck<B>(&self, req: &mut http::Request<B>) -> Result<(), S3Error> {
         // Browser form uploads (PostObject) are not implemented, and s3s would compare their
         // SigV2 signature in non-constant time: refuse them before s3s looks at the form.
         let is_form = req
