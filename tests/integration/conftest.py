@@ -13,6 +13,7 @@ Public fixtures (other test files rely on these names):
   bucket_factory           function: make_bucket(client=None) -> name, cleaned after the test
   aws / aws_tls            run(*args, check=True, input=None) -> CompletedProcess (aws CLI)
   raw / raw_tls            RawClient: signed hand-made requests (see RawClient)
+  chromium / artifacts     headless Chromium (Playwright) and a screenshot directory (browser.py)
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 import s3util
+from browser import artifacts, chromium  # noqa: F401 (fixtures)
 from s3util import empty_and_delete_bucket
 
 REPO = Path(__file__).resolve().parents[2]
