@@ -381,6 +381,33 @@ def test_worker_in_a_versioned_bucket(make_server):
     assert marker
 
 
+def test_expiration_days_removes_a_lone_delete_marker_once_that_old(make_server):
+    """S3: with Expiration Days, a delete marker left as its key's only version is removed
+    once it is that many days old (ExpiredObjectDeleteMarker cleanup), not before."""
+    srv = make_server("--lifecycle-day", "2", "--lifecycle-interval", "1")
+    s3 = srv.client()
+    bucket = "lifecycle-lone-marker"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="test1/a", Body=b"a")
+    deleted_at = time.monotonic()
+    marker = s3.delete_object(Bucket=bucket, Key="test1/a")["VersionId"]
+    put(s3, bucket,
+        {"ID": "rule1", "Status": "Enabled", "Filter": {"Prefix": "test1/"},
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 1}, "Expiration": {"Days": 3}})
+
+    def versions():
+        resp = s3.list_object_versions(Bucket=bucket)
+        return ([v["VersionId"] for v in resp.get("Versions", [])],
+                [m["VersionId"] for m in resp.get("DeleteMarkers", [])])
+
+    _wait_for(lambda: versions()[0] == [], what="the noncurrent version expired")
+    assert versions() == ([], [marker])
+    _wait_for(lambda: versions() == ([], []), what="the lone delete marker removed")
+    # Three 2-second days after the marker was written, rounded up to a day boundary.
+    assert time.monotonic() - deleted_at >= 5.5
+
+
 def test_kill_during_a_pass_expires_each_object_once(make_server):
     """kill -9 while a pass expires a versioned bucket's objects, then restart: every targeted
     key ends with exactly one delete marker (nothing applied twice), every version stays, and

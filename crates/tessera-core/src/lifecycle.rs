@@ -455,14 +455,15 @@ impl LifecycleConfiguration {
     }
 
     /// Whether an enabled rule expires noncurrent versions or expired delete markers (the
-    /// scan over a bucket's versions).
+    /// scan over a bucket's versions): NoncurrentVersionExpiration, ExpiredObjectDeleteMarker,
+    /// or Expiration Days, which also removes delete markers once that old.
     pub fn expires_versions(&self) -> bool {
         self.rules.iter().any(|r| {
             r.enabled()
                 && (r.noncurrent_version_expiration.is_some()
-                    || r.expiration
-                        .as_ref()
-                        .is_some_and(|e| e.expired_object_delete_marker == Some(true)))
+                    || r.expiration.as_ref().is_some_and(|e| {
+                        e.expired_object_delete_marker == Some(true) || e.days.is_some()
+                    }))
         })
     }
 
@@ -499,14 +500,27 @@ impl LifecycleConfiguration {
             .min_by_key(|(t, _)| *t)
     }
 
-    /// Whether an enabled rule removes a delete marker of `key` that is the key's only
-    /// version (ExpiredObjectDeleteMarker; markers have no size and no tags).
-    pub fn removes_expired_delete_marker(&self, key: &str) -> bool {
+    /// Whether an enabled rule removes a delete marker of `key` written at `written` that is
+    /// the key's only version, at `now`: ExpiredObjectDeleteMarker at once, Expiration Days
+    /// once the marker is that old (markers have no size and no tags).
+    pub fn removes_expired_delete_marker(
+        &self,
+        key: &str,
+        written: Millis,
+        now: Millis,
+        day: Duration,
+    ) -> bool {
         self.rules.iter().any(|r| {
-            r.applies_to_object(key, 0, &TagSet::default())
-                && r.expiration
-                    .as_ref()
-                    .is_some_and(|e| e.expired_object_delete_marker == Some(true))
+            if !r.applies_to_object(key, 0, &TagSet::default()) {
+                return false;
+            }
+            match r.expiration.as_ref() {
+                Some(e) if e.expired_object_delete_marker == Some(true) => true,
+                // S3: "When you specify the Days tag, Amazon S3 automatically performs
+                // ExpiredObjectDeleteMarker cleanup when the delete markers are old enough".
+                Some(e) => e.days.is_some_and(|d| after_days(written, d, day) <= now),
+                None => false,
+            }
         })
     }
 
@@ -917,6 +931,32 @@ mod tests {
         assert_eq!(after_days(1_001, 1, day), 4_000);
         assert_eq!(after_days(2_000, 1, day), 4_000);
         assert_eq!(round_up_to_day(-1, day), 0);
+    }
+
+    #[test]
+    fn expired_delete_markers_by_flag_or_by_days() {
+        let day = Duration::from_secs(2);
+        let by_days = with(|r| r.expiration.as_mut().unwrap().days = Some(5)).unwrap();
+        // Written at 1 s: due at the day boundary 5 days on (12 s).
+        assert!(!by_days.removes_expired_delete_marker("k", 1_000, 11_999, day));
+        assert!(by_days.removes_expired_delete_marker("k", 1_000, 12_000, day));
+        let by_flag = with(|r| {
+            r.expiration = Some(Expiration {
+                expired_object_delete_marker: Some(true),
+                ..Expiration::default()
+            })
+        })
+        .unwrap();
+        assert!(by_flag.removes_expired_delete_marker("k", 1_000, 1_000, day));
+        assert!(by_flag.expires_versions() && by_days.expires_versions());
+        let by_date = with(|r| {
+            r.expiration = Some(Expiration {
+                date: Some(0),
+                ..Expiration::default()
+            })
+        })
+        .unwrap();
+        assert!(!by_date.removes_expired_delete_marker("k", 0, i64::MAX, day));
     }
 
     #[test]

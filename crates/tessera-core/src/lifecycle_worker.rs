@@ -275,8 +275,8 @@ impl Tessera {
     }
 
     /// Removes the bucket's noncurrent versions whose NoncurrentVersionExpiration is due, and
-    /// delete markers that are their key's only version when ExpiredObjectDeleteMarker says
-    /// so; returns how many. Versions are read newest first per key, so each one's successor
+    /// delete markers that are their key's only version when ExpiredObjectDeleteMarker or an
+    /// Expiration Days they have outlived says so; returns how many. Versions are read newest first per key, so each one's successor
     /// (whose write made it noncurrent) is the entry before it.
     async fn expire_due_versions(
         &self,
@@ -306,7 +306,7 @@ impl Tessera {
                 if v.is_latest {
                     walk = Some((o.key.clone(), o.last_modified, 0));
                     if o.delete_marker
-                        && config.removes_expired_delete_marker(&o.key)
+                        && config.removes_expired_delete_marker(&o.key, o.last_modified, now, day)
                         && self.only_version(bucket, o).await?
                         && self
                             .remove_version(
