@@ -248,7 +248,7 @@ def _expiration(value: str):
     return email.utils.parsedate_to_datetime(m.group(1)), m.group(2)
 
 
-def test_expiration_header_on_put_get_head(s3, bucket):
+def test_expiration_header_on_put_get_head_copy_complete(s3, bucket):
     date = midnight(30)
     put(s3, bucket,
         {"ID": "logs-rule", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 3}},
@@ -274,6 +274,17 @@ def test_expiration_header_on_put_get_head(s3, bucket):
     resp = s3.put_object(Bucket=bucket, Key="other", Body=b"x")
     assert "Expiration" not in resp
     assert "Expiration" not in s3.head_object(Bucket=bucket, Key="other")
+
+    # CopyObject and CompleteMultipartUpload say it too, for the object they made.
+    resp = s3.copy_object(Bucket=bucket, Key="dated/copy", CopySource={"Bucket": bucket, "Key": "other"})
+    assert _expiration(resp["Expiration"]) == (date, "dated")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="dated/mpu")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="dated/mpu", UploadId=upload, PartNumber=1, Body=b"p")["ETag"]
+    resp = s3.complete_multipart_upload(Bucket=bucket, Key="dated/mpu", UploadId=upload,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert _expiration(resp["Expiration"]) == (date, "dated")
+    resp = s3.copy_object(Bucket=bucket, Key="other2", CopySource={"Bucket": bucket, "Key": "dated/a"})
+    assert "Expiration" not in resp
 
 
 # ---------------------------------------------------------------------------------------

@@ -305,6 +305,13 @@ pub async fn complete_multipart_upload(
         )),
         checksum_type: convert::object_checksum_type(&object),
         version_id: (!object.is_null_version()).then(|| object.version_id.clone()),
+        expiration: super::lifecycle::expiration_header(
+            app,
+            &req.extensions,
+            &object.key,
+            object.size,
+            object.last_modified,
+        ),
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(object.checksum.as_ref()));

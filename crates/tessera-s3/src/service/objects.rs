@@ -597,6 +597,13 @@ pub async fn copy_object(
         copy_object_result: Some(result),
         copy_source_version_id: source_version_id,
         version_id: version_out(&object, false),
+        expiration: super::lifecycle::expiration_header(
+            app,
+            &req.extensions,
+            &object.key,
+            object.size,
+            object.last_modified,
+        ),
         ..Default::default()
     };
     set_sse!(out, SseOut::of(&object.attrs, customer.as_ref()));
