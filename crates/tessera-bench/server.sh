@@ -1,6 +1,8 @@
 # Sourced by run.sh and auth.sh: starts and stops a throwaway Tessera server.
 # After `start_server`: $server_pid, $port, $data_dir, $access_key, $secret_key (root key).
 # Needs $tessera (the server binary); `trap stop_server EXIT` is the caller's.
+# $SERVER_WRAPPER, if set, is put before the binary (e.g. `valgrind --tool=callgrind ...`:
+# valgrind runs the server in its own process, so $server_pid stays the server's).
 
 # A loopback port nothing listens on (a refused connection means free).
 free_port() {
@@ -57,8 +59,9 @@ start_server() {
     data_dir="$(mktemp -d "${TMPDIR:-/tmp}/tessera-bench-data.XXXXXX")"
     log_dir="$(mktemp -d "${TMPDIR:-/tmp}/tessera-bench-log.XXXXXX")"
     echo "server.sh: starting tessera on 127.0.0.1:$port, data in $data_dir" >&2
+    # shellcheck disable=SC2086 # the wrapper is a command line of several words
     TESSERA_ROOT_ACCESS_KEY="$access_key" TESSERA_ROOT_SECRET_KEY="$secret_key" \
-        "$tessera" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" --min-part-size 1 \
+        ${SERVER_WRAPPER:-} "$tessera" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" --min-part-size 1 \
         >"$log_dir/stdout" 2>"$log_dir/stderr" &
     server_pid=$!
     for _ in $(seq 1 600); do

@@ -70,14 +70,16 @@ def test_put_get_delete(owned):
     s3.delete_bucket_encryption(Bucket=bucket)
 
 
-def test_kms_is_not_implemented(owned):
+def test_kms_defaults_round_trip(owned):
     s3, bucket = owned
-    for algorithm in ("aws:kms", "aws:kms:dsse"):
-        with pytest.raises(ClientError) as e:
-            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=config(algorithm))
-        assert error_of(e) == ("NotImplemented", 501), algorithm
-    with pytest.raises(ClientError):
-        s3.get_bucket_encryption(Bucket=bucket)
+    for algorithm, key in (("aws:kms", None), ("aws:kms", "arn:aws:kms:us-east-1:1:key/x"),
+                           ("aws:kms:dsse", "x")):
+        s3.put_bucket_encryption(Bucket=bucket,
+                                 ServerSideEncryptionConfiguration=config(algorithm, True, key))
+        rule = rules_of(s3, bucket)[0]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == algorithm
+        assert rule["ApplyServerSideEncryptionByDefault"].get("KMSMasterKeyID") == key
+        assert rule["BucketKeyEnabled"] is True
 
 
 def test_invalid_configurations(owned):

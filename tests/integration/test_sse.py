@@ -137,12 +137,6 @@ def test_bucket_default_applied(s3, bucket):
     assert "ServerSideEncryption" not in s3.head_object(Bucket=bucket, Key="plain")
 
 
-def test_kms_is_not_implemented(s3, bucket):
-    with pytest.raises(ClientError) as e:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms")
-    assert error_of(e) == ("NotImplemented", 501)
-
-
 def test_bytes_on_disk_are_not_the_plaintext(make_server):
     srv = make_server("--min-part-size", str(MIN_PART), "--allow-sse-c-over-http")
     s3 = srv.client()

@@ -1,7 +1,8 @@
-"""Headers that promise protection Tessera does not provide (SSE-KMS, S3 Bucket Keys) are
+"""Headers that promise protection Tessera does not provide (an SSE-KMS encryption context) are
 refused with 501 NotImplemented on every operation that accepts them, never silently ignored;
 CopyObject honours If-None-Match / If-Match atomically. SSE-S3 and SSE-C (test_sse.py; over
-plain HTTP refused with 400, as S3) and Object Lock (test_object_lock.py) are implemented."""
+plain HTTP refused with 400, as S3), SSE-KMS with local keys (test_sse_kms.py) and Object Lock
+(test_object_lock.py) are implemented."""
 
 import base64
 import hashlib
@@ -18,11 +19,12 @@ SSE_C = {
     "x-amz-server-side-encryption-customer-key-md5": base64.b64encode(hashlib.md5(KEY).digest()).decode(),
 }
 COPY_SSE_C = {k.replace("x-amz-", "x-amz-copy-source-"): v for k, v in SSE_C.items()}
+CONTEXT = base64.b64encode(b'{"app":"x"}').decode()
 PROTECTION = {
-    "sse-kms-bare": {"x-amz-server-side-encryption": "aws:kms"},
-    "sse-kms-dsse": {"x-amz-server-side-encryption": "aws:kms:dsse"},
-    "sse-kms": {"x-amz-server-side-encryption": "aws:kms",
-                "x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:us-east-1:1:key/x"},
+    "sse-kms-context": {"x-amz-server-side-encryption": "aws:kms",
+                        "x-amz-server-side-encryption-context": CONTEXT},
+    "sse-kms-dsse-context": {"x-amz-server-side-encryption": "aws:kms:dsse",
+                             "x-amz-server-side-encryption-context": CONTEXT},
 }
 
 
@@ -64,10 +66,11 @@ def test_sse_c_over_plain_http_is_a_400_not_a_501(raw, s3, bucket):
     assert r.error_code == "InvalidRequest"
 
 
-def test_boto3_sse_kms_put_refused(s3, bucket):
+def test_boto3_sse_kms_context_refused(s3, bucket):
     from botocore.exceptions import ClientError
     with pytest.raises(ClientError) as e:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms")
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms",
+                      SSEKMSEncryptionContext=CONTEXT)
     assert e.value.response["Error"]["Code"] == "NotImplemented"
     assert _absent(s3, bucket, "k")
 

@@ -380,9 +380,13 @@ pub enum EncryptionError {
     /// `x-amz-server-side-encryption` (or a default's SSEAlgorithm) names no known method.
     #[error("encryption method {0:?} is not supported")]
     InvalidEncryptionMethod(String),
-    /// `aws:kms` / `aws:kms:dsse`: there is no KMS here.
-    #[error("KMS encryption is not implemented")]
-    KmsNotImplemented,
+    /// A KMS key id that names no local KMS key (or another region's or account's).
+    #[error("KMS key {0:?} not found")]
+    KmsKeyNotFound(String),
+    /// `x-amz-server-side-encryption-aws-kms-key-id` without `x-amz-server-side-encryption:
+    /// aws:kms`.
+    #[error("a KMS key id without aws:kms")]
+    KmsKeyIdWithoutKmsHeader,
     /// SSE-C and `x-amz-server-side-encryption` on one request.
     #[error("a customer key together with another encryption method")]
     CustomerKeyWithServerSideEncryption,

@@ -13,6 +13,12 @@
 //! own AES-256-GCM key is derived from the object key, the object's random salt and the blob id
 //! (see [`EncryptionInfo::blob_cipher`]), so no two blobs ever share a key and nonces never
 //! repeat.
+//!
+//! SSE-KMS uses local named keys ([`KmsKey`]): each name's key-encryption key is derived from
+//! the master key, so every node with the same master key has every KMS key and nothing more is
+//! stored; the server is configured with the names it offers (`--kms-key`), plus `aws/s3`, the
+//! key used when a request names none (AWS's managed key). An SSE-KMS object's data key is
+//! wrapped by its KMS key instead of the master key; the rest is as SSE-S3.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -221,6 +227,15 @@ impl MasterKey {
         hex::encode(self.id)
     }
 
+    /// The key-encryption key of the local KMS key `name`: an HMAC of the name under the
+    /// master key (a one-block HKDF expand), so it needs no storage of its own.
+    fn kms_key(&self, name: &str) -> MasterKey {
+        let mut m = hmac_sha256(&self.key.0);
+        m.update(b"tessera-kms-key-v1\0");
+        m.update(name.as_bytes());
+        MasterKey::from_bytes(m.finalize().into_bytes().into())
+    }
+
     fn cipher(&self) -> Result<LessSafeKey> {
         UnboundKey::new(&AES_256_GCM, &self.key.0)
             .map(LessSafeKey::new)
@@ -307,6 +322,83 @@ pub enum SseKind {
     Customer(KeyCheck),
     /// SSE-S3: a random data key, wrapped by the master key.
     Managed(WrappedKey),
+    /// SSE-KMS: a random data key, wrapped by a local KMS key.
+    Kms(KmsKey, WrappedKey),
+}
+
+/// The name every SSE-KMS request without a key id gets (AWS's managed key for S3).
+pub const DEFAULT_KMS_KEY: &str = "aws/s3";
+
+/// The local KMS key of an SSE-KMS object, as its record keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KmsKey {
+    /// The key's name (what its key-encryption key is derived from).
+    pub name: String,
+    /// The ARN responses report (`x-amz-server-side-encryption-aws-kms-key-id`), fixed when
+    /// the object was written.
+    pub arn: String,
+    /// `aws:kms:dsse` was asked for (reported as such; stored as `aws:kms`).
+    pub dsse: bool,
+    /// `x-amz-server-side-encryption-bucket-key-enabled`, reported back.
+    pub bucket_key: bool,
+}
+
+impl KmsKey {
+    /// Resolves a request's key id (`None`: [`DEFAULT_KMS_KEY`]) to a local key of the
+    /// account `account` in `region`: a name, `alias/<name>`, or the ARN
+    /// `arn:aws:kms:<region>:<account>:key/<name>` (or `:alias/<name>`). `known` says whether
+    /// a name is configured; another region or account, or an unknown name, is not found.
+    pub fn resolve(
+        given: Option<&str>,
+        region: &str,
+        account: &str,
+        known: impl Fn(&str) -> bool,
+    ) -> Result<(String, String)> {
+        let not_found = || {
+            enc(EncryptionError::KmsKeyNotFound(
+                given.unwrap_or_default().to_owned(),
+            ))
+        };
+        let Some(id) = given else {
+            return Ok((
+                DEFAULT_KMS_KEY.to_owned(),
+                format!("arn:aws:kms:{region}:{account}:alias/{DEFAULT_KMS_KEY}"),
+            ));
+        };
+        let local = match id.strip_prefix("arn:aws:kms:") {
+            Some(rest) => {
+                let mut parts = rest.splitn(3, ':');
+                let (Some(r), Some(a), Some(resource)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(not_found());
+                };
+                if r != region || a != account {
+                    return Err(not_found());
+                }
+                resource
+                    .strip_prefix("key/")
+                    .or_else(|| resource.strip_prefix("alias/"))
+                    .ok_or_else(not_found)?
+            }
+            None => id.strip_prefix("alias/").unwrap_or(id),
+        };
+        if local.is_empty() {
+            return Err(not_found());
+        }
+        if local == DEFAULT_KMS_KEY {
+            return Ok((
+                local.to_owned(),
+                format!("arn:aws:kms:{region}:{account}:alias/{DEFAULT_KMS_KEY}"),
+            ));
+        }
+        if !known(local) {
+            return Err(not_found());
+        }
+        Ok((
+            local.to_owned(),
+            format!("arn:aws:kms:{region}:{account}:key/{local}"),
+        ))
+    }
 }
 
 /// What a request presents a key for: the errors differ.
@@ -372,6 +464,22 @@ impl EncryptionInfo {
         ))
     }
 
+    /// SSE-KMS: a new object's (or upload's) record with a fresh data key wrapped by the
+    /// local KMS key `kms`, and that key.
+    pub fn kms(master: &MasterKey, kms: KmsKey) -> Result<(Self, ObjectKey)> {
+        let salt = random_bytes();
+        let key = ObjectKey(Secret(random_bytes()));
+        let wrapped = master.kms_key(&kms.name).wrap(&key, &salt)?;
+        Ok((
+            Self {
+                kind: SseKind::Kms(kms, wrapped),
+                chunk_size: DEFAULT_CHUNK_SIZE,
+                salt,
+            },
+            key,
+        ))
+    }
+
     /// The same record with another chunk size (tests use tiny chunks).
     pub fn with_chunk_size(mut self, chunk_size: u32) -> Result<Self> {
         check_chunk_size(chunk_size)?;
@@ -386,7 +494,8 @@ impl EncryptionInfo {
     }
 
     /// The object key, given what the request presents: for SSE-C the customer key must be
-    /// there and match, for SSE-S3 it must be absent and the master key opens the data key.
+    /// there and match, for SSE-S3 and SSE-KMS it must be absent and the master key (or the KMS
+    /// key derived from it) opens the data key.
     pub fn object_key(
         &self,
         customer: Option<&CustomerKey>,
@@ -409,13 +518,16 @@ impl EncryptionInfo {
                     Err(enc(EncryptionError::UploadKeyMismatch))
                 }
             }
-            (SseKind::Managed(_), Some(_), KeyUse::Read) => {
+            (SseKind::Managed(_) | SseKind::Kms(..), Some(_), KeyUse::Read) => {
                 Err(enc(EncryptionError::NotApplicable))
             }
-            (SseKind::Managed(_), Some(_), KeyUse::UploadPart) => {
+            (SseKind::Managed(_) | SseKind::Kms(..), Some(_), KeyUse::UploadPart) => {
                 Err(enc(EncryptionError::UploadKeyMismatch))
             }
             (SseKind::Managed(wrapped), None, _) => master.unwrap(wrapped, &self.salt),
+            (SseKind::Kms(kms, wrapped), None, _) => {
+                master.kms_key(&kms.name).unwrap(wrapped, &self.salt)
+            }
         }
     }
 
@@ -424,8 +536,10 @@ impl EncryptionInfo {
         BlobCipher::derive(key, &self.salt, blob.as_str().as_bytes(), self.chunk_size)
     }
 
-    /// The stored form: `sse1;c;<chunk>;<salt>;<check salt>;<check mac>` or
-    /// `sse1;s3;<chunk>;<salt>;<master key id>;<nonce>;<wrapped key>`, all hex.
+    /// The stored form: `sse1;c;<chunk>;<salt>;<check salt>;<check mac>`,
+    /// `sse1;s3;<chunk>;<salt>;<master key id>;<nonce>;<wrapped key>` or
+    /// `sse1;kms;<chunk>;<salt>;<flags>;<name>;<arn>;<kms key id>;<nonce>;<wrapped key>` (flags
+    /// `d` DSSE, `b` bucket key, else `-`), all hex but the flags.
     pub fn encode(&self) -> String {
         let head = |kind: &str| {
             format!(
@@ -448,6 +562,27 @@ impl EncryptionInfo {
                 hex::encode(w.nonce),
                 hex::encode(w.sealed)
             ),
+            SseKind::Kms(k, w) => {
+                let mut flags = String::new();
+                if k.dsse {
+                    flags.push('d');
+                }
+                if k.bucket_key {
+                    flags.push('b');
+                }
+                if flags.is_empty() {
+                    flags.push('-');
+                }
+                format!(
+                    "{};{flags};{};{};{};{};{}",
+                    head("kms"),
+                    hex::encode(&k.name),
+                    hex::encode(&k.arn),
+                    hex::encode(w.key_id),
+                    hex::encode(w.nonce),
+                    hex::encode(w.sealed)
+                )
+            }
         }
     }
 
@@ -475,6 +610,29 @@ impl EncryptionInfo {
                 nonce: hex_array(fields.get(5)).ok_or_else(|| bad("nonce"))?,
                 sealed: hex_array(fields.get(6)).ok_or_else(|| bad("wrapped key"))?,
             }),
+            (Some("kms"), 10) => {
+                let flags = fields.get(4).copied().unwrap_or_default();
+                let text = |i: usize, what: &str| {
+                    fields
+                        .get(i)
+                        .and_then(|f| hex::decode(f).ok())
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .ok_or_else(|| bad(what))
+                };
+                SseKind::Kms(
+                    KmsKey {
+                        name: text(5, "kms key name")?,
+                        arn: text(6, "kms key arn")?,
+                        dsse: flags.contains('d'),
+                        bucket_key: flags.contains('b'),
+                    },
+                    WrappedKey {
+                        key_id: hex_array(fields.get(7)).ok_or_else(|| bad("kms key id"))?,
+                        nonce: hex_array(fields.get(8)).ok_or_else(|| bad("nonce"))?,
+                        sealed: hex_array(fields.get(9)).ok_or_else(|| bad("wrapped key"))?,
+                    },
+                )
+            }
             _ => return Err(bad("kind")),
         };
         Ok(Self {
@@ -515,15 +673,21 @@ pub fn check_unencrypted(customer: Option<&CustomerKey>, purpose: KeyUse) -> Res
 pub enum SseAlgorithm {
     /// `AES256`: SSE-S3.
     Aes256,
+    /// `aws:kms`: SSE-KMS.
+    Kms,
+    /// `aws:kms:dsse`: dual-layer SSE-KMS in S3; here one layer, as `aws:kms`, reported as
+    /// asked.
+    KmsDsse,
 }
 
 impl SseAlgorithm {
-    /// Parses a header or document value: `AES256`; the KMS values are refused as not
-    /// implemented, anything else as not supported.
+    /// Parses a header or document value: `AES256`, `aws:kms`, `aws:kms:dsse`; anything else
+    /// is not supported.
     pub fn parse(value: &str) -> Result<Self> {
         match value {
             AES256 => Ok(Self::Aes256),
-            "aws:kms" | "aws:kms:dsse" => Err(enc(EncryptionError::KmsNotImplemented)),
+            "aws:kms" => Ok(Self::Kms),
+            "aws:kms:dsse" => Ok(Self::KmsDsse),
             other => Err(enc(EncryptionError::InvalidEncryptionMethod(
                 other.to_owned(),
             ))),
@@ -534,7 +698,14 @@ impl SseAlgorithm {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Aes256 => AES256,
+            Self::Kms => "aws:kms",
+            Self::KmsDsse => "aws:kms:dsse",
         }
+    }
+
+    /// `aws:kms` or `aws:kms:dsse`.
+    pub fn is_kms(self) -> bool {
+        matches!(self, Self::Kms | Self::KmsDsse)
     }
 }
 
@@ -547,43 +718,88 @@ pub enum WriteEncryption {
     Customer(CustomerKey),
     /// SSE-S3.
     Managed,
+    /// SSE-KMS with this key id as given (`None`: [`DEFAULT_KMS_KEY`]), not yet resolved.
+    Kms {
+        key_id: Option<String>,
+        dsse: bool,
+        bucket_key: bool,
+    },
 }
 
 impl WriteEncryption {
-    /// Decides from the request's `x-amz-server-side-encryption` (parsed), its customer key
-    /// and the bucket's default: a customer key wins over the default, and may not come with
-    /// the header.
+    /// Decides from the request's `x-amz-server-side-encryption` (parsed), its KMS key id and
+    /// bucket-key flag, its customer key and the bucket's default: a customer key wins over
+    /// the default, and may not come with the header; a KMS key id needs `aws:kms`.
     pub fn decide(
         requested: Option<SseAlgorithm>,
+        kms_key_id: Option<String>,
+        bucket_key: Option<bool>,
         customer: Option<CustomerKey>,
         bucket_default: Option<&BucketEncryption>,
     ) -> Result<Self> {
+        if kms_key_id.is_some() && !requested.is_some_and(SseAlgorithm::is_kms) {
+            return Err(enc(EncryptionError::KmsKeyIdWithoutKmsHeader));
+        }
         match (requested, customer) {
             (Some(_), Some(_)) => Err(enc(EncryptionError::CustomerKeyWithServerSideEncryption)),
             (None, Some(key)) => Ok(Self::Customer(key)),
             (Some(SseAlgorithm::Aes256), None) => Ok(Self::Managed),
+            (Some(algorithm), None) => Ok(Self::Kms {
+                key_id: kms_key_id,
+                dsse: algorithm == SseAlgorithm::KmsDsse,
+                bucket_key: bucket_key
+                    .or(bucket_default.map(|d| d.bucket_key_enabled))
+                    .unwrap_or(false),
+            }),
             (None, None) => Ok(match bucket_default {
+                Some(d) if d.algorithm.is_kms() => Self::Kms {
+                    key_id: d.kms_key_id.clone(),
+                    dsse: d.algorithm == SseAlgorithm::KmsDsse,
+                    bucket_key: bucket_key.unwrap_or(d.bucket_key_enabled),
+                },
                 Some(_) => Self::Managed,
                 None => Self::None,
             }),
         }
     }
 
-    /// The record and object key for a new object (`None`: stored in the clear).
-    pub fn start(&self, master: &MasterKey) -> Result<Option<(EncryptionInfo, ObjectKey)>> {
+    /// The record and object key for a new object (`None`: stored in the clear); `resolve`
+    /// turns a KMS key id into the local key's name and ARN ([`KmsKey::resolve`]).
+    pub fn start(
+        &self,
+        master: &MasterKey,
+        resolve: impl FnOnce(Option<&str>) -> Result<(String, String)>,
+    ) -> Result<Option<(EncryptionInfo, ObjectKey)>> {
         match self {
             Self::None => Ok(None),
             Self::Customer(key) => Ok(Some((EncryptionInfo::customer(key), key.object_key()))),
             Self::Managed => EncryptionInfo::managed(master).map(Some),
+            Self::Kms {
+                key_id,
+                dsse,
+                bucket_key,
+            } => {
+                let (name, arn) = resolve(key_id.as_deref())?;
+                let kms = KmsKey {
+                    name,
+                    arn,
+                    dsse: *dsse,
+                    bucket_key: *bucket_key,
+                };
+                EncryptionInfo::kms(master, kms).map(Some)
+            }
         }
     }
 }
 
 /// A bucket's default encryption (PutBucketEncryption's one rule).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BucketEncryption {
     pub algorithm: SseAlgorithm,
-    /// `BucketKeyEnabled` as given: accepted and reported back; no effect without KMS.
+    /// `KMSMasterKeyID` for `aws:kms` defaults, as given (resolved at each write).
+    pub kms_key_id: Option<String>,
+    /// `BucketKeyEnabled` as given: reported back, and on SSE-KMS objects (a cost saving in
+    /// S3 with no effect on how the data is protected).
     pub bucket_key_enabled: bool,
 }
 
@@ -604,21 +820,26 @@ impl BucketEncryption {
             }
             other => other,
         })?;
-        if kms_key_id.is_some() {
+        if kms_key_id.is_some() && !algorithm.is_kms() {
             return Err(enc(EncryptionError::KmsKeyIdWithoutKms));
         }
         Ok(Self {
             algorithm,
+            kms_key_id: kms_key_id.filter(|k| !k.is_empty()).map(str::to_owned),
             bucket_key_enabled: bucket_key.unwrap_or(false),
         })
     }
 
     /// The stored form (for [`crate::records::BucketSetting::Encryption`]):
-    /// `v1;AES256;bucket-key` or `v1;AES256`.
+    /// `v1;<algorithm>` then `;bucket-key` if enabled and `;kms=<hex key id>` if given.
     pub fn encode(&self) -> String {
         let mut s = format!("v1;{}", self.algorithm.as_str());
         if self.bucket_key_enabled {
             s.push_str(";bucket-key");
+        }
+        if let Some(k) = &self.kms_key_id {
+            s.push_str(";kms=");
+            s.push_str(&hex::encode(k));
         }
         s
     }
@@ -635,16 +856,21 @@ impl BucketEncryption {
             return Err(bad());
         }
         let algorithm = SseAlgorithm::parse(fields.next().ok_or_else(bad)?).map_err(|_| bad())?;
-        let bucket_key_enabled = match fields.next() {
-            None => false,
-            Some("bucket-key") => true,
-            Some(_) => return Err(bad()),
-        };
-        if fields.next().is_some() {
-            return Err(bad());
+        let mut bucket_key_enabled = false;
+        let mut kms_key_id = None;
+        for field in fields {
+            match field {
+                "bucket-key" => bucket_key_enabled = true,
+                f => {
+                    let hexed = f.strip_prefix("kms=").ok_or_else(bad)?;
+                    let raw = hex::decode(hexed).map_err(|_| bad())?;
+                    kms_key_id = Some(String::from_utf8(raw).map_err(|_| bad())?);
+                }
+            }
         }
         Ok(Self {
             algorithm,
+            kms_key_id,
             bucket_key_enabled,
         })
     }
@@ -862,43 +1088,155 @@ mod tests {
         let key = || Some(CustomerKey::from_bytes(KEY));
         let default = BucketEncryption {
             algorithm: SseAlgorithm::Aes256,
+            kms_key_id: None,
             bucket_key_enabled: false,
         };
+        let decide = |requested, kms: Option<&str>, customer, default| {
+            WriteEncryption::decide(requested, kms.map(str::to_owned), None, customer, default)
+        };
         assert!(matches!(
-            WriteEncryption::decide(Some(SseAlgorithm::Aes256), key(), None),
+            decide(Some(SseAlgorithm::Aes256), None, key(), None),
             Err(Error::Encryption(
                 EncryptionError::CustomerKeyWithServerSideEncryption
             ))
         ));
         assert!(matches!(
-            WriteEncryption::decide(None, key(), Some(&default)).unwrap(),
+            decide(None, None, key(), Some(&default)).unwrap(),
             WriteEncryption::Customer(_)
         ));
         assert!(matches!(
-            WriteEncryption::decide(None, None, Some(&default)).unwrap(),
+            decide(None, None, None, Some(&default)).unwrap(),
             WriteEncryption::Managed
         ));
         assert!(matches!(
-            WriteEncryption::decide(Some(SseAlgorithm::Aes256), None, None).unwrap(),
+            decide(Some(SseAlgorithm::Aes256), None, None, None).unwrap(),
             WriteEncryption::Managed
         ));
         assert!(matches!(
-            WriteEncryption::decide(None, None, None).unwrap(),
+            decide(None, None, None, None).unwrap(),
             WriteEncryption::None
         ));
+        // A KMS key id needs aws:kms; a KMS default gives its key id.
+        assert!(matches!(
+            decide(None, Some("k"), None, None),
+            Err(Error::Encryption(EncryptionError::KmsKeyIdWithoutKmsHeader))
+        ));
+        assert!(matches!(
+            decide(Some(SseAlgorithm::Aes256), Some("k"), None, None),
+            Err(Error::Encryption(EncryptionError::KmsKeyIdWithoutKmsHeader))
+        ));
+        assert!(matches!(
+            decide(Some(SseAlgorithm::KmsDsse), Some("k"), None, None).unwrap(),
+            WriteEncryption::Kms { key_id: Some(k), dsse: true, bucket_key: false } if k == "k"
+        ));
+        let kms_default = BucketEncryption {
+            algorithm: SseAlgorithm::Kms,
+            kms_key_id: Some("d".into()),
+            bucket_key_enabled: true,
+        };
+        assert!(matches!(
+            decide(None, None, None, Some(&kms_default)).unwrap(),
+            WriteEncryption::Kms { key_id: Some(k), dsse: false, bucket_key: true } if k == "d"
+        ));
         let master = MasterKey::generate();
-        assert!(WriteEncryption::None.start(&master).unwrap().is_none());
-        let (info, _) = WriteEncryption::Managed.start(&master).unwrap().unwrap();
+        let no_kms = |_: Option<&str>| -> Result<(String, String)> { unreachable!() };
+        assert!(WriteEncryption::None
+            .start(&master, no_kms)
+            .unwrap()
+            .is_none());
+        let (info, _) = WriteEncryption::Managed
+            .start(&master, no_kms)
+            .unwrap()
+            .unwrap();
         assert!(!info.is_customer());
+    }
+
+    #[test]
+    fn kms_objects_open_with_their_derived_key_only() {
+        let master = MasterKey::generate();
+        let write = WriteEncryption::Kms {
+            key_id: Some("k1".into()),
+            dsse: false,
+            bucket_key: true,
+        };
+        let resolve = |id: Option<&str>| Ok((id.unwrap().to_owned(), "arn:k1".to_owned()));
+        let (info, key) = write.start(&master, resolve).unwrap().unwrap();
+        let stored = EncryptionInfo::decode(&info.encode()).unwrap();
+        assert_eq!(stored, info);
+        let opened = stored.object_key(None, &master, KeyUse::Read).unwrap();
+        assert_eq!(opened.bytes(), key.bytes());
+        let SseKind::Kms(kms, _) = &stored.kind else {
+            panic!("{stored:?}")
+        };
+        assert_eq!((kms.name.as_str(), kms.arn.as_str()), ("k1", "arn:k1"));
+        assert!(kms.bucket_key && !kms.dsse);
+        // Another master key (so another derived key) cannot open it; a customer key is refused.
+        assert!(stored
+            .object_key(None, &MasterKey::generate(), KeyUse::Read)
+            .is_err());
+        assert!(matches!(
+            stored.object_key(Some(&CustomerKey::from_bytes(KEY)), &master, KeyUse::Read),
+            Err(Error::Encryption(EncryptionError::NotApplicable))
+        ));
+        // A record naming another key does not open with this one's wrapped data key.
+        let mut renamed = stored.clone();
+        if let SseKind::Kms(k, _) = &mut renamed.kind {
+            k.name = "k2".into();
+        }
+        assert!(renamed.object_key(None, &master, KeyUse::Read).is_err());
+    }
+
+    #[test]
+    fn kms_key_ids_resolve_to_local_keys() {
+        let known = |n: &str| n == "testkey-1";
+        let r = |id| KmsKey::resolve(id, "us-east-1", "123456789012", known);
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/testkey-1".to_owned();
+        for id in [
+            "testkey-1",
+            "alias/testkey-1",
+            arn.as_str(),
+            "arn:aws:kms:us-east-1:123456789012:alias/testkey-1",
+        ] {
+            assert_eq!(
+                r(Some(id)).unwrap(),
+                ("testkey-1".to_owned(), arn.clone()),
+                "{id}"
+            );
+        }
+        assert_eq!(
+            r(None).unwrap(),
+            (
+                DEFAULT_KMS_KEY.to_owned(),
+                "arn:aws:kms:us-east-1:123456789012:alias/aws/s3".to_owned()
+            )
+        );
+        assert_eq!(r(Some("alias/aws/s3")).unwrap().0, DEFAULT_KMS_KEY);
+        for bad in [
+            "testkey-2",
+            "",
+            "alias/",
+            "arn:aws:kms:eu-west-1:123456789012:key/testkey-1",
+            "arn:aws:kms:us-east-1:999999999999:key/testkey-1",
+            "arn:aws:kms:us-east-1",
+        ] {
+            assert!(
+                matches!(
+                    r(Some(bad)),
+                    Err(Error::Encryption(EncryptionError::KmsKeyNotFound(_)))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
     fn sse_algorithm_values() {
         assert_eq!(SseAlgorithm::parse("AES256").unwrap(), SseAlgorithm::Aes256);
-        assert!(matches!(
-            SseAlgorithm::parse("aws:kms"),
-            Err(Error::Encryption(EncryptionError::KmsNotImplemented))
-        ));
+        assert_eq!(SseAlgorithm::parse("aws:kms").unwrap(), SseAlgorithm::Kms);
+        assert_eq!(
+            SseAlgorithm::parse("aws:kms:dsse").unwrap(),
+            SseAlgorithm::KmsDsse
+        );
         assert!(matches!(
             SseAlgorithm::parse("aes256"),
             Err(Error::Encryption(EncryptionError::InvalidEncryptionMethod(
@@ -914,6 +1252,8 @@ mod tests {
         for c in [
             c,
             BucketEncryption::from_rules(&[("AES256", None, None)]).unwrap(),
+            BucketEncryption::from_rules(&[("aws:kms", Some("k;1"), Some(true))]).unwrap(),
+            BucketEncryption::from_rules(&[("aws:kms:dsse", None, None)]).unwrap(),
         ] {
             assert_eq!(BucketEncryption::decode(&c.encode()).unwrap(), c);
         }
@@ -923,10 +1263,6 @@ mod tests {
             Err(Error::Encryption(e)) => e,
             other => panic!("{other:?}"),
         };
-        assert_eq!(
-            e(&[("aws:kms", None, None)]),
-            EncryptionError::KmsNotImplemented
-        );
         assert_eq!(
             e(&[("AES256", Some("arn:aws:kms:key"), None)]),
             EncryptionError::KmsKeyIdWithoutKms
@@ -944,7 +1280,7 @@ mod tests {
             "",
             "v1",
             "v2;AES256",
-            "v1;aws:kms",
+            "v1;aws:kms;kms=zz",
             "v1;AES256;x",
             "v1;AES256;bucket-key;x",
         ] {

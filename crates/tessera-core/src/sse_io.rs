@@ -19,18 +19,21 @@ use crate::blob::{BlobStore, ByteStream};
 use crate::error::Result;
 use crate::records::{BlobId, BucketRecord, ObjectAttrs, Segment};
 use crate::sse::{
-    check_unencrypted, CustomerKey, EncryptionInfo, KeyUse, ObjectKey, SseAlgorithm,
-    WriteEncryption,
+    check_unencrypted, CustomerKey, EncryptionInfo, KeyUse, KmsKey, ObjectKey, SseAlgorithm,
+    SseKind, WriteEncryption,
 };
 use crate::sse_config::default_encryption;
 use crate::sse_stream::{ciphertext_range, decrypt_range, BlobCipher};
 use crate::tessera::Tessera;
 
-/// What a write asks for: `x-amz-server-side-encryption` (parsed) and the SSE-C key. With
-/// neither, the bucket's default decides.
+/// What a write asks for: `x-amz-server-side-encryption` (parsed), the KMS key id and
+/// bucket-key flag that go with `aws:kms`, and the SSE-C key. With none, the bucket's default
+/// decides.
 #[derive(Clone, Debug, Default)]
 pub struct SseRequest {
     pub requested: Option<SseAlgorithm>,
+    pub kms_key_id: Option<String>,
+    pub bucket_key: Option<bool>,
     pub customer: Option<CustomerKey>,
 }
 
@@ -54,22 +57,32 @@ impl Sealed {
 }
 
 /// How a stored object or upload is encrypted, for responses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SseKindOut {
     /// SSE-S3: `x-amz-server-side-encryption: AES256`.
     Managed,
     /// SSE-C: the customer algorithm and key MD5 are echoed.
     Customer,
+    /// SSE-KMS: `aws:kms` (or `aws:kms:dsse`), the key's ARN, the bucket-key flag.
+    Kms {
+        arn: String,
+        dsse: bool,
+        bucket_key: bool,
+    },
 }
 
 /// The encryption of a stored object or upload (`None`: in the clear), for response headers;
 /// a record that does not parse reports none (reading it fails anyway).
 pub fn encryption_of(attrs: &ObjectAttrs) -> Option<SseKindOut> {
     let info = EncryptionInfo::decode(attrs.encryption.as_deref()?).ok()?;
-    Some(if info.is_customer() {
-        SseKindOut::Customer
-    } else {
-        SseKindOut::Managed
+    Some(match info.kind {
+        SseKind::Customer(_) => SseKindOut::Customer,
+        SseKind::Managed(_) => SseKindOut::Managed,
+        SseKind::Kms(k, _) => SseKindOut::Kms {
+            arn: k.arn,
+            dsse: k.dsse,
+            bucket_key: k.bucket_key,
+        },
     })
 }
 
@@ -104,9 +117,21 @@ impl Tessera {
         req: &SseRequest,
     ) -> Result<Option<Sealed>> {
         let default = default_encryption(bucket)?;
-        let write = WriteEncryption::decide(req.requested, req.customer.clone(), default.as_ref())?;
+        let write = WriteEncryption::decide(
+            req.requested,
+            req.kms_key_id.clone(),
+            req.bucket_key,
+            req.customer.clone(),
+            default.as_ref(),
+        )?;
+        // A bucket's objects use its owner's KMS keys (the ARN names that account).
+        let resolve = |id: Option<&str>| {
+            KmsKey::resolve(id, &self.options.region, &bucket.owner, |name| {
+                self.kms_keys.contains(name)
+            })
+        };
         Ok(write
-            .start(&self.master_key)?
+            .start(&self.master_key, resolve)?
             .map(|(info, key)| Sealed { info, key }))
     }
 

@@ -66,6 +66,8 @@ pub struct Tessera {
     pub(crate) policies: Arc<crate::access::PolicyCache>,
     /// The SSE-S3 master key (see [`Tessera::with_master_key`]).
     pub(crate) master_key: Arc<crate::sse::MasterKey>,
+    /// Names of the local KMS keys new SSE-KMS objects may use (see [`Tessera::with_kms_keys`]).
+    pub(crate) kms_keys: Arc<std::collections::BTreeSet<String>>,
 }
 
 /// How long a completed upload is remembered, so that a retried Complete gets the same answer.
@@ -152,6 +154,7 @@ impl Tessera {
             // A server passes its key file's key; without one (tests, tools) SSE-S3 objects
             // are readable only by this instance.
             master_key: Arc::new(crate::sse::MasterKey::generate()),
+            kms_keys: Arc::default(),
         })
     }
 
@@ -159,6 +162,14 @@ impl Tessera {
     /// data key: nodes sharing a store must use the same one.
     pub fn with_master_key(mut self, key: crate::sse::MasterKey) -> Self {
         self.master_key = Arc::new(key);
+        self
+    }
+
+    /// The domain offering the local KMS keys `names` to new SSE-KMS objects (besides
+    /// [`crate::sse::DEFAULT_KMS_KEY`]). Every key derives from the master key: objects
+    /// written under a name stay readable if the name is later dropped from the list.
+    pub fn with_kms_keys(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.kms_keys = Arc::new(names.into_iter().collect());
         self
     }
 

@@ -34,9 +34,10 @@ async fn put_get_delete_bucket_encryption() {
 
     let config = BucketEncryption {
         algorithm: SseAlgorithm::Aes256,
+        kms_key_id: None,
         bucket_key_enabled: true,
     };
-    t.put_bucket_encryption("bkt", config).await.unwrap();
+    t.put_bucket_encryption("bkt", config.clone()).await.unwrap();
     let b = bucket().await;
     assert_eq!(t.bucket_encryption(&b).unwrap(), config);
     assert_eq!(default_encryption(&b).unwrap(), Some(config));

@@ -16,14 +16,14 @@ use tessera_core::{Error, ObjectRecord};
 fn managed() -> SseRequest {
     SseRequest {
         requested: Some(SseAlgorithm::Aes256),
-        customer: None,
+        ..SseRequest::default()
     }
 }
 
 fn customer(k: &CustomerKey) -> SseRequest {
     SseRequest {
-        requested: None,
         customer: Some(k.clone()),
+        ..SseRequest::default()
     }
 }
 

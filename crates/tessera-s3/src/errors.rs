@@ -125,10 +125,15 @@ fn encryption_error(e: EncryptionError) -> (S3ErrorCode, StatusCode, Cow<'static
             S::BAD_REQUEST,
             "The encryption method specified is not supported".into(),
         ),
-        E::KmsNotImplemented => (
-            C::NotImplemented,
-            S::NOT_IMPLEMENTED,
-            "Server-side encryption with KMS keys (aws:kms, aws:kms:dsse) is not implemented; use AES256.".into(),
+        E::KmsKeyNotFound(id) => (
+            C::Custom("KMS.NotFoundException".into()),
+            S::BAD_REQUEST,
+            format!("Invalid keyId '{id}'").into(),
+        ),
+        E::KmsKeyIdWithoutKmsHeader => (
+            C::InvalidArgument,
+            S::BAD_REQUEST,
+            "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms".into(),
         ),
         E::CustomerKeyWithServerSideEncryption => (
             C::InvalidArgument,
@@ -690,8 +695,9 @@ mod tests {
             "ServerSideEncryptionConfigurationNotFoundError"
         );
         assert_eq!(r.status_code(), Some(StatusCode::NOT_FOUND));
-        let r = e(EncryptionError::KmsNotImplemented);
-        assert_eq!(r.status_code(), Some(StatusCode::NOT_IMPLEMENTED));
+        let r = e(EncryptionError::KmsKeyNotFound("k".into()));
+        assert_eq!(r.code().as_str(), "KMS.NotFoundException");
+        assert_eq!(r.status_code(), Some(StatusCode::BAD_REQUEST));
         let r = e(EncryptionError::CorruptData);
         assert_eq!(r.code(), &S3ErrorCode::InternalError);
         assert_eq!(r.message(), Some(INTERNAL_MESSAGE));

@@ -1,20 +1,16 @@
-//! Request headers that promise protection Tessera does not provide (SSE-KMS, S3 Bucket
-//! Keys). S3 would honour them; silently ignoring them would let a client believe its data is
-//! encrypted as asked when it is not, so such requests are refused with 501 NotImplemented.
-//! SSE-S3, SSE-C and Object Lock are implemented; `x-amz-server-side-encryption: aws:kms` is
-//! refused where it is parsed (`tessera_core::sse::SseAlgorithm::parse`).
+//! Request headers that promise protection Tessera does not provide (an SSE-KMS encryption
+//! context). S3 would honour them; silently ignoring them would let a client believe its data
+//! is protected as asked when it is not, so such requests are refused with 501 NotImplemented.
+//! SSE-S3, SSE-KMS with local keys, SSE-C, S3 Bucket Keys (a cost saving in S3, reported back)
+//! and Object Lock are implemented.
 
 use s3s::{S3Error, S3ErrorCode};
 
 /// Headers refused whatever their value, with the feature each one asks for.
-const REFUSED: &[(&str, &str)] = &[
-    ("x-amz-server-side-encryption-aws-kms-key-id", "SSE-KMS"),
-    ("x-amz-server-side-encryption-context", "SSE-KMS"),
-    (
-        "x-amz-server-side-encryption-bucket-key-enabled",
-        "S3 Bucket Keys",
-    ),
-];
+const REFUSED: &[(&str, &str)] = &[(
+    "x-amz-server-side-encryption-context",
+    "An SSE-KMS encryption context",
+)];
 
 /// Refuses a request that asks for a protection feature Tessera does not implement.
 pub fn refuse_unimplemented_protection(headers: &http::HeaderMap) -> Result<(), S3Error> {
@@ -60,6 +56,8 @@ mod tests {
             ("x-amz-object-lock-legal-hold", "ON"),
             ("x-amz-server-side-encryption", "AES256"),
             ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+            ("x-amz-server-side-encryption-aws-kms-key-id", "k"),
+            ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
             ("x-amz-meta-x", "1"),
         ] {
             assert!(

@@ -64,6 +64,7 @@ const SETTING_VARS: &[&str] = &[
     "TESSERA_LIFECYCLE_DAY",
     "TESSERA_LIFECYCLE_INTERVAL",
     "TESSERA_MASTER_KEY_FILE",
+    "TESSERA_KMS_KEYS",
 ];
 
 /// Other `TESSERA_*` variables the binary reads.
@@ -119,6 +120,7 @@ pub struct Layer {
     pub lifecycle_day: Option<u64>,
     pub lifecycle_interval: Option<u64>,
     pub master_key_file: Option<PathBuf>,
+    pub kms_keys: Option<Vec<String>>,
 }
 
 impl Layer {
@@ -144,6 +146,7 @@ impl Layer {
             lifecycle_day: self.lifecycle_day.or(lower.lifecycle_day),
             lifecycle_interval: self.lifecycle_interval.or(lower.lifecycle_interval),
             master_key_file: self.master_key_file.or(lower.master_key_file),
+            kms_keys: self.kms_keys.or(lower.kms_keys),
         }
     }
 }
@@ -216,6 +219,8 @@ pub struct Settings {
     pub lifecycle_interval: Duration,
     /// The SSE-S3 master key file; `None`: `master.key` in the data dir, created if missing.
     pub master_key_file: Option<PathBuf>,
+    /// Names of the local KMS keys SSE-KMS writes may name (derived from the master key).
+    pub kms_keys: Vec<String>,
 }
 
 impl Settings {
@@ -332,8 +337,30 @@ impl Settings {
             lifecycle_day,
             lifecycle_interval,
             master_key_file: layer.master_key_file,
+            kms_keys: validate_kms_keys(layer.kms_keys.unwrap_or_default())?,
         })
     }
+}
+
+/// KMS key names: 1-256 characters of letters, digits, `-`, `_`, `/`, `.`; `aws/` is
+/// reserved (AWS's managed keys; `aws/s3` is always there).
+fn validate_kms_keys(names: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    for name in &names {
+        let ok = !name.is_empty()
+            && name.len() <= 256
+            && !name.starts_with("aws/")
+            && !name.starts_with("alias/")
+            && !name.starts_with("arn:")
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'/' | b'.'));
+        if !ok {
+            return Err(config_err!(
+                "invalid KMS key name {name:?}: 1-256 letters, digits, '-', '_', '/' or '.', not starting with aws/, alias/ or arn:"
+            ));
+        }
+    }
+    Ok(names)
 }
 
 fn validate_region(region: &str) -> Result<(), ConfigError> {
@@ -449,6 +476,13 @@ fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
     layer.lifecycle_day = seconds("TESSERA_LIFECYCLE_DAY")?;
     layer.lifecycle_interval = seconds("TESSERA_LIFECYCLE_INTERVAL")?;
     layer.master_key_file = get("TESSERA_MASTER_KEY_FILE")?.map(PathBuf::from);
+    layer.kms_keys = get("TESSERA_KMS_KEYS")?.map(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    });
     Ok(layer)
 }
 
@@ -577,6 +611,27 @@ mod tests {
         assert_eq!(s.limits.max_connections, None);
         assert_eq!(s.limits.max_connections_per_ip, None);
         assert_eq!(s.sweep_grace, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn kms_keys_from_each_source_and_their_names_checked() {
+        let s = Settings::resolve(Layer::default(), None, vars(&[])).unwrap();
+        assert!(s.kms_keys.is_empty());
+        let env = vars(&[("TESSERA_KMS_KEYS", "testkey-1, app/logs,")]);
+        let s = Settings::resolve(Layer::default(), None, env.clone()).unwrap();
+        assert_eq!(s.kms_keys, ["testkey-1", "app/logs"]);
+        let cli = Layer {
+            kms_keys: Some(vec!["cli".into()]),
+            ..Layer::default()
+        };
+        assert_eq!(Settings::resolve(cli, None, env).unwrap().kms_keys, ["cli"]);
+        for bad in ["aws/s3", "alias/x", "arn:aws:kms:x", "a b", ""] {
+            let cli = Layer {
+                kms_keys: Some(vec![bad.into()]),
+                ..Layer::default()
+            };
+            assert!(Settings::resolve(cli, None, vars(&[])).is_err(), "{bad}");
+        }
     }
 
     #[test]

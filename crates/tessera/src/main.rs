@@ -151,6 +151,11 @@ struct ServeArgs {
     /// [default: DATA_DIR/master.key, created with mode 0600 on first start]
     #[arg(long, value_name = "FILE")]
     master_key_file: Option<PathBuf>,
+    /// A local KMS key that SSE-KMS writes may name (as NAME, alias/NAME or its ARN); repeat
+    /// for several. Keys derive from the master key; `aws/s3` always exists
+    /// [env: TESSERA_KMS_KEYS, comma-separated]
+    #[arg(long = "kms-key", value_name = "NAME")]
+    kms_keys: Vec<String>,
     /// TOML settings file [env: TESSERA_CONFIG]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -178,6 +183,7 @@ impl ServeArgs {
             lifecycle_day: self.lifecycle_day,
             lifecycle_interval: self.lifecycle_interval,
             master_key_file: self.master_key_file,
+            kms_keys: (!self.kms_keys.is_empty()).then_some(self.kms_keys),
         };
         (layer, self.config)
     }
@@ -353,7 +359,8 @@ async fn open_service(
     let tessera = Tessera::open(Arc::new(meta), Arc::new(blobs), options)
         .await
         .context("cannot open Tessera")?
-        .with_master_key(master_key);
+        .with_master_key(master_key)
+        .with_kms_keys(settings.kms_keys.iter().cloned());
     // The configured root key always works: it is the first account's root key.
     let root = tessera
         .ensure_root_account(&creds.access_key, &creds.secret_key)

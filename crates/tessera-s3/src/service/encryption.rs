@@ -16,7 +16,8 @@ use tessera_core::{Error, Tessera};
 use crate::auth::{bucket, requester};
 use crate::errors::to_s3;
 
-/// PutBucketEncryption: one rule, SSEAlgorithm AES256 (aws:kms is not implemented).
+/// PutBucketEncryption: one rule, SSEAlgorithm AES256, aws:kms (with a KMSMasterKeyID or the
+/// default key) or aws:kms:dsse.
 pub async fn put_bucket_encryption(
     app: &Tessera,
     req: S3Request<PutBucketEncryptionInput>,
@@ -60,7 +61,7 @@ pub async fn get_bucket_encryption(
             rules: vec![ServerSideEncryptionRule {
                 apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
                     sse_algorithm: ServerSideEncryption::from(config.algorithm.as_str().to_owned()),
-                    kms_master_key_id: None,
+                    kms_master_key_id: config.kms_key_id.clone(),
                 }),
                 // S3 reports it, false when never set.
                 bucket_key_enabled: Some(config.bucket_key_enabled),
@@ -94,30 +95,61 @@ pub(crate) fn customer_key(
     CustomerKey::parse(algorithm, key, key_md5, allowed).map_err(to_s3)
 }
 
-/// What a write asks for: `x-amz-server-side-encryption` and the SSE-C headers.
-pub(crate) fn sse_request(
-    ext: &http::Extensions,
-    requested: Option<&ServerSideEncryption>,
-    algorithm: Option<&str>,
-    key: Option<&str>,
-    key_md5: Option<&str>,
-) -> S3Result<SseRequest> {
-    let requested = requested
+/// The encryption headers of a write (PutObject, CopyObject, CreateMultipartUpload):
+/// `x-amz-server-side-encryption`, the KMS key id and bucket-key flag, the SSE-C headers.
+pub(crate) struct WriteSseHeaders<'a> {
+    pub(crate) requested: Option<&'a ServerSideEncryption>,
+    pub(crate) kms_key_id: Option<&'a str>,
+    pub(crate) bucket_key: Option<bool>,
+    pub(crate) customer_algorithm: Option<&'a str>,
+    pub(crate) customer_key: Option<&'a str>,
+    pub(crate) customer_key_md5: Option<&'a str>,
+}
+
+/// [`WriteSseHeaders`] of an s3s write input (the three share the field names).
+macro_rules! write_sse_headers {
+    ($input:expr) => {
+        $crate::service::encryption::WriteSseHeaders {
+            requested: $input.server_side_encryption.as_ref(),
+            kms_key_id: $input.ssekms_key_id.as_deref(),
+            bucket_key: $input.bucket_key_enabled,
+            customer_algorithm: $input.sse_customer_algorithm.as_deref(),
+            customer_key: $input.sse_customer_key.as_deref(),
+            customer_key_md5: $input.sse_customer_key_md5.as_deref(),
+        }
+    };
+}
+pub(crate) use write_sse_headers;
+
+/// What a write asks for, from its encryption headers.
+pub(crate) fn sse_request(ext: &http::Extensions, h: WriteSseHeaders<'_>) -> S3Result<SseRequest> {
+    let requested = h
+        .requested
         .map(|s| SseAlgorithm::parse(s.as_str()))
         .transpose()
         .map_err(to_s3)?;
     Ok(SseRequest {
         requested,
-        customer: customer_key(ext, algorithm, key, key_md5)?,
+        kms_key_id: h.kms_key_id.map(str::to_owned),
+        bucket_key: h.bucket_key,
+        customer: customer_key(
+            ext,
+            h.customer_algorithm,
+            h.customer_key,
+            h.customer_key_md5,
+        )?,
     })
 }
 
 /// The encryption response headers of an object or upload: `x-amz-server-side-encryption:
-/// AES256` for SSE-S3, the customer algorithm and the key's MD5 (when the request sent the
-/// key) for SSE-C, nothing for a plain object.
+/// AES256` for SSE-S3, `aws:kms` with the key's ARN (and the bucket-key flag) for SSE-KMS, the
+/// customer algorithm and the key's MD5 (when the request sent the key) for SSE-C, nothing for
+/// a plain object.
 #[derive(Default)]
 pub(crate) struct SseOut {
     pub(crate) algorithm: Option<ServerSideEncryption>,
+    pub(crate) kms_key_id: Option<String>,
+    pub(crate) bucket_key: Option<bool>,
     pub(crate) customer_algorithm: Option<String>,
     pub(crate) customer_key_md5: Option<String>,
 }
@@ -137,19 +169,35 @@ impl SseOut {
                 ..Self::default()
             },
             Some(SseKindOut::Customer) => Self {
-                algorithm: None,
                 customer_algorithm: Some(AES256.to_owned()),
                 customer_key_md5: key.map(|k| k.key_md5().to_owned()),
+                ..Self::default()
+            },
+            Some(SseKindOut::Kms {
+                arn,
+                dsse,
+                bucket_key,
+            }) => Self {
+                algorithm: Some(ServerSideEncryption::from_static(if dsse {
+                    ServerSideEncryption::AWS_KMS_DSSE
+                } else {
+                    ServerSideEncryption::AWS_KMS
+                })),
+                kms_key_id: Some(arn),
+                bucket_key: bucket_key.then_some(true),
+                ..Self::default()
             },
         }
     }
 }
 
-/// Sets the three encryption fields of an s3s output from an [`SseOut`].
+/// Sets the encryption fields of an s3s output from an [`SseOut`].
 macro_rules! set_sse {
     ($out:expr, $sse:expr) => {{
         let sse: $crate::service::encryption::SseOut = $sse;
         $out.server_side_encryption = sse.algorithm;
+        $out.ssekms_key_id = sse.kms_key_id;
+        $out.bucket_key_enabled = sse.bucket_key;
         $out.sse_customer_algorithm = sse.customer_algorithm;
         $out.sse_customer_key_md5 = sse.customer_key_md5;
     }};

@@ -16,7 +16,7 @@ use super::common::{
     checks, common_prefixes, copy_source, delimiter_out, encode, encoding_url, i32_of, i64_of,
     marker_out, read_conditions, write_condition, Owners,
 };
-use super::encryption::{customer_key, set_sse, sse_request, SseOut};
+use super::encryption::{customer_key, set_sse, sse_request, write_sse_headers, SseOut};
 use super::objects::attrs_in;
 use crate::auth::caller;
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
@@ -46,13 +46,7 @@ pub async fn create_multipart_upload(
         &mut attrs,
     )
     .await?;
-    let encryption = sse_request(
-        &req.extensions,
-        input.server_side_encryption.as_ref(),
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let encryption = sse_request(&req.extensions, write_sse_headers!(input))?;
     let customer = encryption.customer.clone();
     let request = CreateUploadRequest {
         bucket: input.bucket.clone(),
@@ -315,8 +309,11 @@ pub async fn complete_multipart_upload(
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(object.checksum.as_ref()));
-    // S3's Complete reports SSE-S3 only (s3s has no SSE-C fields here either).
-    out.server_side_encryption = SseOut::of(&object.attrs, customer.as_ref()).algorithm;
+    // S3's Complete reports SSE-S3 and SSE-KMS (s3s has no SSE-C fields here either).
+    let sse = SseOut::of(&object.attrs, customer.as_ref());
+    out.server_side_encryption = sse.algorithm;
+    out.ssekms_key_id = sse.kms_key_id;
+    out.bucket_key_enabled = sse.bucket_key;
     Ok(S3Response::new(out))
 }
 

@@ -13,7 +13,7 @@ use tessera_core::{ObjectAttrs, ObjectRecord, Tessera, WriteCondition};
 
 use super::access::{acl_request, write_access};
 use super::common::{checks, copy_source, i32_of, i64_of, read_conditions, write_condition};
-use super::encryption::{customer_key, set_sse, sse_request, SseOut};
+use super::encryption::{customer_key, set_sse, sse_request, write_sse_headers, SseOut};
 use super::lock::{bypass_governance, lock_in, lock_out};
 use super::tagging::{tagging_count, tagging_header};
 use crate::auth::{caller, requester};
@@ -183,13 +183,7 @@ pub async fn put_object(
     )
     .await?;
     let bucket_record = requester(&req_extensions)?.bucket.clone();
-    let encryption = sse_request(
-        &req_extensions,
-        input.server_side_encryption.as_ref(),
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let encryption = sse_request(&req_extensions, write_sse_headers!(input))?;
     let customer = encryption.customer.clone();
     let request = PutObjectRequest {
         bucket: input.bucket,
@@ -303,6 +297,8 @@ pub async fn get_object(
         version_id: h.version_id,
         tag_count: tagging_count(&o.attrs.tags),
         server_side_encryption: h.server_side_encryption,
+        ssekms_key_id: h.ssekms_key_id,
+        bucket_key_enabled: h.bucket_key_enabled,
         sse_customer_algorithm: h.sse_customer_algorithm,
         sse_customer_key_md5: h.sse_customer_key_md5,
         expiration,
@@ -550,13 +546,7 @@ pub async fn copy_object(
         header_condition(&req.headers, http::header::IF_MATCH)?,
         header_condition(&req.headers, http::header::IF_NONE_MATCH)?,
     )?;
-    let encryption = sse_request(
-        &req.extensions,
-        input.server_side_encryption.as_ref(),
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let encryption = sse_request(&req.extensions, write_sse_headers!(input))?;
     let customer = encryption.customer.clone();
     let source_customer_key = customer_key(
         &req.extensions,
