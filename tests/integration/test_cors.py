@@ -125,6 +125,30 @@ def test_put_bucket_cors_errors(s3, bucket):
     assert len(s3.get_bucket_cors(Bucket=bucket)["CORSRules"]) == 100
 
 
+def test_bucket_cors_actions(server):
+    """Put and Delete need s3:PutBucketCORS, Get s3:GetBucketCORS."""
+    from test_accounts import new_account, new_user
+
+    acct, owner = new_account(server, "cors")
+    name = s3util.unique_bucket_name()
+    owner.create_bucket(Bucket=name)
+    arn = f"arn:aws:s3:::{name}"
+    _, _, reader = new_user(server, acct, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetBucketCORS", "Resource": arn}]})
+    _, _, writer = new_user(server, acct, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:PutBucketCORS", "Resource": arn}]})
+    config = {"CORSRules": [WEB_RULE]}
+    expect_error(reader.put_bucket_cors, Bucket=name, CORSConfiguration=config,
+                 code="AccessDenied", status=403)
+    writer.put_bucket_cors(Bucket=name, CORSConfiguration=config)
+    expect_error(writer.get_bucket_cors, Bucket=name, code="AccessDenied", status=403)
+    assert reader.get_bucket_cors(Bucket=name)["CORSRules"] == [WEB_RULE]
+    expect_error(reader.delete_bucket_cors, Bucket=name, code="AccessDenied", status=403)
+    writer.delete_bucket_cors(Bucket=name)
+    expect_error(reader.get_bucket_cors, Bucket=name, code="NoSuchCORSConfiguration", status=404)
+    owner.delete_bucket(Bucket=name)
+
+
 # ------------------------------------------------------------------------------------
 # Preflight
 # ------------------------------------------------------------------------------------
