@@ -26,6 +26,7 @@ const STORED_VERSION: u32 = 1;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CorsRule {
+    /// The rule's `ID`, at most [`MAX_ID_CHARS`] characters.
     pub id: Option<String>,
     /// Origins, each with at most one `*` (matching any run of characters, even none).
     pub allowed_origins: Vec<String>,
@@ -36,6 +37,7 @@ pub struct CorsRule {
     pub allowed_headers: Vec<String>,
     /// Response headers the page's script may read.
     pub expose_headers: Vec<String>,
+    /// How long a browser may cache a preflight answer (`Access-Control-Max-Age`).
     pub max_age_seconds: Option<i32>,
 }
 
@@ -55,6 +57,7 @@ struct Stored {
 /// A rule that matched a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CorsMatch<'a> {
+    /// The first rule that matched.
     pub rule: &'a CorsRule,
     /// The origin entry that matched is `*` itself: the answer is `Access-Control-Allow-Origin:
     /// *` (without credentials) rather than the request's origin.
