@@ -155,6 +155,9 @@ pub enum Error {
     /// GetBucketLifecycleConfiguration on a bucket without one.
     #[error("the bucket has no lifecycle configuration")]
     NoSuchLifecycleConfiguration,
+    /// GetBucketCors on a bucket without a CORS configuration.
+    #[error("the bucket has no CORS configuration")]
+    NoSuchCorsConfiguration,
     /// Server-side encryption refused the request, or encrypted data failed to open.
     #[error("{0}")]
     Encryption(EncryptionError),

@@ -11,6 +11,7 @@ pub mod acl;
 pub mod blob;
 pub mod checksum;
 pub mod conditions;
+pub mod cors;
 pub mod error;
 pub mod etag;
 mod identities;

@@ -55,6 +55,8 @@ pub enum BucketSetting {
     /// Object lock configuration (present only on buckets with object lock enabled; stored
     /// form of [`crate::lock::ObjectLockConfig`]).
     ObjectLock,
+    /// The CORS configuration (stored form of [`crate::cors::CorsConfiguration`]).
+    Cors,
 }
 
 impl BucketSetting {
@@ -72,6 +74,7 @@ impl BucketSetting {
             BucketSetting::Tagging => "tagging",
             BucketSetting::Encryption => "encryption",
             BucketSetting::ObjectLock => "object-lock",
+            BucketSetting::Cors => "cors",
         }
     }
 }

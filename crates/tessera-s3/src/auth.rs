@@ -94,6 +94,8 @@ pub(crate) fn action_of(op: &str, versioned: bool) -> String {
         "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
         "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration",
         "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
+        "PutBucketCors" | "DeleteBucketCors" => "s3:PutBucketCORS",
+        "GetBucketCors" => "s3:GetBucketCORS",
         other => return format!("s3:{other}"),
     };
     action.to_owned()
@@ -380,6 +382,10 @@ mod tests {
             plain("GetBucketEncryption"),
             "s3:GetEncryptionConfiguration"
         );
+        for op in ["PutBucketCors", "DeleteBucketCors"] {
+            assert_eq!(plain(op), "s3:PutBucketCORS");
+        }
+        assert_eq!(plain("GetBucketCors"), "s3:GetBucketCORS");
     }
 
     #[test]

@@ -232,6 +232,11 @@ pub fn to_s3(err: Error) -> S3Error {
             S::NOT_FOUND,
             "The lifecycle configuration does not exist".into(),
         ),
+        Error::NoSuchCorsConfiguration => (
+            C::NoSuchCORSConfiguration,
+            S::NOT_FOUND,
+            "The CORS configuration does not exist".into(),
+        ),
         Error::BucketNotEmpty => (
             C::BucketNotEmpty,
             S::CONFLICT,

@@ -9,6 +9,7 @@ mod auth;
 mod chunked;
 mod conditions;
 mod convert;
+mod cors;
 mod dates;
 mod errors;
 mod host;

@@ -6,9 +6,9 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use s3s::S3Error;
 
-use crate::{chunked, limits, responses, xmlbody, ClientAddr, HttpResponse, HttpService};
+use crate::{chunked, cors, limits, responses, xmlbody, ClientAddr, HttpResponse, HttpService};
 
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     hex::encode_upper(rand::random::<[u8; 8]>())
 }
 
@@ -34,6 +34,10 @@ impl HttpService {
         if let Some(peer) = self.client {
             // Before s3s: its access check sees the request's extensions.
             req.extensions_mut().insert(ClientAddr(peer));
+        }
+        if cors::is_preflight(&req) {
+            // Answered from the bucket's CORS rules; preflights carry no credentials.
+            return self.serve_preflight(req, started);
         }
         if let Some(service) = tessera_iam::service_of(&req) {
             // IAM and STS share the endpoint: a POST to `/` signed for service iam or sts.
@@ -64,6 +68,7 @@ impl HttpService {
                     .any(|p| p == "attributes" || p.starts_with("attributes="))
             });
         let has_body = bytes_in > 0 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
+        let cors_probe = self.cors_probe(&req);
         let this = self.clone();
         Box::pin(async move {
             let mut req = req;
@@ -112,6 +117,9 @@ impl HttpService {
                 }
             }
             responses::empty_not_modified(&mut resp);
+            if let Some(probe) = cors_probe {
+                probe.apply(&this.app, &mut resp).await;
+            }
             let bytes_out = resp
                 .headers()
                 .get(http::header::CONTENT_LENGTH)

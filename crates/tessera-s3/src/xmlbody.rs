@@ -66,6 +66,10 @@ pub fn body_kind(method: &http::Method, has_key: bool, query: Option<&str>) -> B
         }
         return document(MAX_DOCUMENT_BODY);
     }
+    if *method == http::Method::PUT && !has_key && has("cors") {
+        // S3 limits the CORS document to 64 KB.
+        return document(tessera_core::cors::MAX_DOCUMENT_BYTES);
+    }
     if *method == http::Method::PUT
         && (!has_key || OBJECT_DOCUMENT_SUBRESOURCES.iter().any(|s| has(s)))
     {
@@ -325,6 +329,10 @@ mod tests {
             BodyKind::Data
         );
         assert_eq!(body_kind(&http::Method::GET, false, None), BodyKind::Data);
+        assert!(matches!(
+            body_kind(&put, false, Some("cors")),
+            BodyKind::Document { limit: 65536, .. }
+        ));
     }
 
     #[test]
