@@ -540,7 +540,9 @@ impl Console {
                 "Expected {\"accessKeyId\": \"...\", \"secretAccessKey\": \"...\"}.",
             );
         };
-        if !plausible_key_id(&login.access_key_id) || login.secret_access_key.is_empty() {
+        // Wiped when dropped, whatever the outcome.
+        let secret = Zeroizing::new(login.secret_access_key);
+        if !plausible_key_id(&login.access_key_id) || secret.is_empty() {
             return error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAccessKeyId",
@@ -548,7 +550,7 @@ impl Console {
             );
         }
         match self
-            .caller_identity(&login.access_key_id, &login.secret_access_key, peer)
+            .caller_identity(&login.access_key_id, &secret, peer)
             .await
         {
             Ok(identity) => {
@@ -556,10 +558,7 @@ impl Console {
                     self.inner.sessions.remove(&old);
                 }
                 tracing::info!(%peer, access_key = %identity.access_key_id, arn = %identity.arn, "console: login");
-                let (id, session) = self
-                    .inner
-                    .sessions
-                    .create(identity, Zeroizing::new(login.secret_access_key));
+                let (id, session) = self.inner.sessions.create(identity, secret);
                 let mut resp = json(StatusCode::OK, &session_json(&session));
                 resp.headers_mut()
                     .insert(header::SET_COOKIE, cookie(Some(&id), self.inner.config.tls));
