@@ -126,6 +126,23 @@ def test_console_under_tls_has_secure_cookies(make_server):
     assert "Secure" in r.headers["Set-Cookie"]
     assert s.get(f"{url}/api/s3/", timeout=30).status_code == 200
 
+    # Over HTTP/2 (no Host header: the origin check reads :authority), as a browser sends it.
+    import httpx
+
+    with httpx.Client(http2=True, verify=srv.ca_bundle, trust_env=False, timeout=30) as h2:
+        r = h2.post(f"{url}/api/login", json={"accessKeyId": ROOT_ACCESS_KEY, "secretAccessKey": ROOT_SECRET_KEY},
+                    headers={"Origin": url})
+        assert r.status_code == 200, r.text
+        assert r.http_version == "HTTP/2"
+        name = s3util.unique_bucket_name()
+        headers = {"Origin": url, "X-CSRF-Token": r.json()["csrfToken"]}
+        r = h2.put(f"{url}/api/s3/{name}", headers=headers)
+        assert r.status_code == 200, r.text
+        r = h2.put(f"{url}/api/s3/{name}x", headers={**headers, "Origin": "https://evil.example"})
+        assert r.status_code == 403 and r.json()["code"] == "InvalidOrigin"
+        r = h2.delete(f"{url}/api/s3/{name}", headers=headers)
+        assert r.status_code == 204, r.text
+
 
 def test_console_can_be_switched_off(make_server):
     srv = make_server("--console-listen", "off")
