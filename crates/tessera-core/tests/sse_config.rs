@@ -37,7 +37,9 @@ async fn put_get_delete_bucket_encryption() {
         kms_key_id: None,
         bucket_key_enabled: true,
     };
-    t.put_bucket_encryption("bkt", config.clone()).await.unwrap();
+    t.put_bucket_encryption("bkt", config.clone())
+        .await
+        .unwrap();
     let b = bucket().await;
     assert_eq!(t.bucket_encryption(&b).unwrap(), config);
     assert_eq!(default_encryption(&b).unwrap(), Some(config));

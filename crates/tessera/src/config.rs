@@ -11,6 +11,10 @@ use serde::Deserialize;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+/// Default console listen address.
+pub const DEFAULT_CONSOLE_LISTEN: &str = "127.0.0.1:9001";
+/// Default idle time after which a console session ends, in seconds.
+pub const DEFAULT_CONSOLE_SESSION_IDLE: u64 = 30 * 60;
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
 /// Default region.
@@ -65,6 +69,8 @@ const SETTING_VARS: &[&str] = &[
     "TESSERA_LIFECYCLE_INTERVAL",
     "TESSERA_MASTER_KEY_FILE",
     "TESSERA_KMS_KEYS",
+    "TESSERA_CONSOLE_LISTEN",
+    "TESSERA_CONSOLE_SESSION_IDLE",
 ];
 
 /// Other `TESSERA_*` variables the binary reads.
@@ -121,6 +127,17 @@ pub struct Layer {
     pub lifecycle_interval: Option<u64>,
     pub master_key_file: Option<PathBuf>,
     pub kms_keys: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de_console_listen")]
+    pub console_listen: Option<ConsoleListen>,
+    pub console_session_idle: Option<u64>,
+}
+
+/// Where the web console listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleListen {
+    /// No console.
+    Off,
+    At(SocketAddr),
 }
 
 impl Layer {
@@ -147,6 +164,8 @@ impl Layer {
             lifecycle_interval: self.lifecycle_interval.or(lower.lifecycle_interval),
             master_key_file: self.master_key_file.or(lower.master_key_file),
             kms_keys: self.kms_keys.or(lower.kms_keys),
+            console_listen: self.console_listen.or(lower.console_listen),
+            console_session_idle: self.console_session_idle.or(lower.console_session_idle),
         }
     }
 }
@@ -221,6 +240,19 @@ pub struct Settings {
     pub master_key_file: Option<PathBuf>,
     /// Names of the local KMS keys SSE-KMS writes may name (derived from the master key).
     pub kms_keys: Vec<String>,
+    /// The web console, if on.
+    pub console: Option<ConsoleSettings>,
+}
+
+/// Settings of the web console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    pub listen: SocketAddr,
+    /// The address was set (not the default): failing to listen on it stops the start; the
+    /// default address taken by another process only leaves the console off.
+    pub explicit: bool,
+    /// A session unused for this long ends.
+    pub session_idle: Duration,
 }
 
 impl Settings {
@@ -322,7 +354,33 @@ impl Settings {
             DEFAULT_LIFECYCLE_INTERVAL,
             "lifecycle interval",
         )?;
+        let console_session_idle = timeout(
+            layer.console_session_idle,
+            DEFAULT_CONSOLE_SESSION_IDLE,
+            "console session idle time",
+        )?;
+        let console = match layer.console_listen {
+            Some(ConsoleListen::Off) => None,
+            Some(ConsoleListen::At(addr)) => Some(ConsoleSettings {
+                listen: addr,
+                explicit: true,
+                session_idle: console_session_idle,
+            }),
+            None => Some(ConsoleSettings {
+                listen: DEFAULT_CONSOLE_LISTEN
+                    .parse()
+                    .map_err(|e| config_err!("invalid default console address: {e}"))?,
+                explicit: false,
+                session_idle: console_session_idle,
+            }),
+        };
+        if console.is_some_and(|c| c.listen == listen && listen.port() != 0) {
+            return Err(config_err!(
+                "the console cannot listen on the S3 address {listen}: give --console-listen another port, or off"
+            ));
+        }
         Ok(Settings {
+            console,
             listen,
             data_dir,
             region,
@@ -483,6 +541,11 @@ fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
             .map(str::to_owned)
             .collect()
     });
+    if let Some(v) = get("TESSERA_CONSOLE_LISTEN")? {
+        layer.console_listen =
+            Some(parse_console_listen(&v).map_err(|e| parse("TESSERA_CONSOLE_LISTEN", &v, &e))?);
+    }
+    layer.console_session_idle = seconds("TESSERA_CONSOLE_SESSION_IDLE")?;
     Ok(layer)
 }
 
@@ -509,6 +572,30 @@ pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
         .trim()
         .parse()
         .map_err(|_| "expected IP:PORT, e.g. 127.0.0.1:9000 or [::1]:9000".to_owned())
+}
+
+/// Parses the console address: `IP:PORT`, or `off`.
+pub fn parse_console_listen(value: &str) -> Result<ConsoleListen, String> {
+    if value.trim().eq_ignore_ascii_case("off") {
+        return Ok(ConsoleListen::Off);
+    }
+    value
+        .trim()
+        .parse()
+        .map(ConsoleListen::At)
+        .map_err(|_| "expected IP:PORT (e.g. 127.0.0.1:9001) or off".to_owned())
+}
+
+/// TOML `console_listen`: `"IP:PORT"` or `"off"`.
+fn de_console_listen<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Option<ConsoleListen>, D::Error> {
+    match Option::<String>::deserialize(de)? {
+        None => Ok(None),
+        Some(s) => parse_console_listen(&s)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 /// Parses a boolean (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`).
@@ -909,6 +996,75 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("TESSERA_NO_SIGV2"), "{e}");
+    }
+
+    #[test]
+    fn console_settings_from_each_source() {
+        let s = Settings::resolve(Layer::default(), None, vars(&[])).unwrap();
+        assert_eq!(
+            s.console,
+            Some(ConsoleSettings {
+                listen: "127.0.0.1:9001".parse().unwrap(),
+                explicit: false,
+                session_idle: Duration::from_secs(1800),
+            })
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "console_listen = \"0.0.0.0:9101\"\nconsole_session_idle = 60\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(Layer::default(), Some(file.clone()), vars(&[])).unwrap();
+        let c = s.console.unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9101".parse().unwrap());
+        assert!(c.explicit);
+        assert_eq!(c.session_idle, Duration::from_secs(60));
+        let env = vars(&[
+            ("TESSERA_CONSOLE_LISTEN", "off"),
+            ("TESSERA_CONSOLE_SESSION_IDLE", "5"),
+        ]);
+        let s = Settings::resolve(Layer::default(), Some(file.clone()), env.clone()).unwrap();
+        assert_eq!(s.console, None);
+        let cli = Layer {
+            console_listen: Some(ConsoleListen::At("127.0.0.1:7".parse().unwrap())),
+            ..Layer::default()
+        };
+        let s = Settings::resolve(cli, Some(file), env).unwrap();
+        let c = s.console.unwrap();
+        assert_eq!(c.listen.port(), 7);
+        assert_eq!(c.session_idle, Duration::from_secs(5));
+
+        assert_eq!(parse_console_listen(" OFF "), Ok(ConsoleListen::Off));
+        assert!(parse_console_listen("9001").is_err());
+        let e = Settings::resolve(
+            Layer::default(),
+            None,
+            vars(&[("TESSERA_CONSOLE_LISTEN", "nowhere")]),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("TESSERA_CONSOLE_LISTEN"), "{e}");
+        let e = Settings::resolve(
+            Layer::default(),
+            None,
+            vars(&[("TESSERA_CONSOLE_SESSION_IDLE", "0")]),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("console session idle"), "{e}");
+        // The console and S3 cannot share an address (port 0 picks two different ports).
+        let same = Layer {
+            listen: Some("127.0.0.1:9001".parse().unwrap()),
+            ..Layer::default()
+        };
+        let e = Settings::resolve(same, None, vars(&[])).unwrap_err();
+        assert!(e.0.contains("console"), "{e}");
+        let zero = Layer {
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            console_listen: Some(ConsoleListen::At("127.0.0.1:0".parse().unwrap())),
+            ..Layer::default()
+        };
+        Settings::resolve(zero, None, vars(&[])).unwrap();
     }
 
     #[test]

@@ -1,0 +1,2 @@
+// Placeholder: the console's front end replaces this file.
+"use strict";
