@@ -124,7 +124,7 @@ function render() {
 
 onSessionLost((message) => {
   uploads.cancelAll();
-  showLogin(`Your session has ended (${message || 'signed out'}). Please sign in again.`);
+  showLogin(`Your session has ended${message ? ` (${message.replace(/\.$/, '')})` : ''}. Please sign in again.`);
 });
 
 document.getElementById('logout').addEventListener('click', async () => {

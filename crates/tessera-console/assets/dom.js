@@ -28,7 +28,7 @@ export function h(tag, attrs = {}, ...children) {
 /** Appends nodes, strings or (nested) arrays of them. */
 export function append(parent, children) {
   for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
+    if (child === null || child === undefined || child === false || child === '') continue;
     parent.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return parent;
@@ -58,7 +58,7 @@ export function table(columns, rows, { caption, empty = 'Nothing here.', label }
     'tbody',
     {},
     rows.map((row) =>
-      h('tr', {}, columns.map((c) => h('td', { class: c.class, 'data-label': c.label }, c.cell(row)))),
+      h('tr', {}, columns.map((c) => h('td', { class: c.class, 'data-label': c.label }, cellContent(c, row)))),
     ),
   );
   return h(
@@ -66,6 +66,13 @@ export function table(columns, rows, { caption, empty = 'Nothing here.', label }
     { class: 'table-wrap' },
     h('table', { class: 'data', 'aria-label': label }, caption ? h('caption', {}, caption) : null, head, body),
   );
+}
+
+/** A cell's content; several nodes in one span, so a narrow screen's label grid keeps them together. */
+function cellContent(column, row) {
+  const content = column.cell(row);
+  if (!Array.isArray(content) || (column.class || '').includes('actions-cell')) return content;
+  return h('span', {}, content);
 }
 
 /** A definition list from [term, value] pairs; values may be nodes. Empty values are skipped. */

@@ -112,10 +112,10 @@ export function renderObjects(view, { path, params }) {
         label: 'Name',
         cell: (r) =>
           r.folder
-            ? h('a', { href: objectsHref(bucket, r.key), class: 'folder' }, h('span', { class: 'icon', 'aria-hidden': 'true' }, '📁'), baseName(r.key))
+            ? h('a', { href: objectsHref(bucket, r.key), class: 'folder' }, h('img', { class: 'icon', src: '/assets/folder.svg', alt: '', width: '16', height: '16' }), baseName(r.key))
             : h('a', { href: objectHref(bucket, r.key), class: 'file' }, baseName(r.key)),
       },
-      { label: 'Size', class: 'num', cell: (r) => (r.folder ? '—' : formatBytes(r.size)) },
+      { label: 'Size', class: 'num', cell: (r) => (r.folder ? '' : formatBytes(r.size)) },
       { label: 'Last modified', cell: (r) => (r.folder ? '' : formatDate(r.modified)) },
       { label: 'Storage class', cell: (r) => r.storageClass || '' },
       {
