@@ -76,8 +76,12 @@ impl HttpService {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub SocketAddr);
 
+/// Body of [`HttpService`]'s requests and responses (front doors in the same process build
+/// theirs with `HttpBody::http_body_unsync`).
+pub type HttpBody = s3s::Body;
+
 /// Response type of [`HttpService`].
-pub type HttpResponse = http::Response<s3s::Body>;
+pub type HttpResponse = http::Response<HttpBody>;
 
 /// Error building the service.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,10 @@ use serde::Deserialize;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+/// Default console listen address.
+pub const DEFAULT_CONSOLE_LISTEN: &str = "127.0.0.1:9001";
+/// Default idle time after which a console session ends, in seconds.
+pub const DEFAULT_CONSOLE_SESSION_IDLE: u64 = 30 * 60;
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
 /// Default region.
@@ -64,6 +68,8 @@ const SETTING_VARS: &[&str] = &[
     "TESSERA_LIFECYCLE_DAY",
     "TESSERA_LIFECYCLE_INTERVAL",
     "TESSERA_MASTER_KEY_FILE",
+    "TESSERA_CONSOLE_LISTEN",
+    "TESSERA_CONSOLE_SESSION_IDLE",
 ];
 
 /// Other `TESSERA_*` variables the binary reads.
@@ -119,6 +125,17 @@ pub struct Layer {
     pub lifecycle_day: Option<u64>,
     pub lifecycle_interval: Option<u64>,
     pub master_key_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de_console_listen")]
+    pub console_listen: Option<ConsoleListen>,
+    pub console_session_idle: Option<u64>,
+}
+
+/// Where the web console listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleListen {
+    /// No console.
+    Off,
+    At(SocketAddr),
 }
 
 impl Layer {
@@ -144,6 +161,8 @@ impl Layer {
             lifecycle_day: self.lifecycle_day.or(lower.lifecycle_day),
             lifecycle_interval: self.lifecycle_interval.or(lower.lifecycle_interval),
             master_key_file: self.master_key_file.or(lower.master_key_file),
+            console_listen: self.console_listen.or(lower.console_listen),
+            console_session_idle: self.console_session_idle.or(lower.console_session_idle),
         }
     }
 }
@@ -216,6 +235,19 @@ pub struct Settings {
     pub lifecycle_interval: Duration,
     /// The SSE-S3 master key file; `None`: `master.key` in the data dir, created if missing.
     pub master_key_file: Option<PathBuf>,
+    /// The web console, if on.
+    pub console: Option<ConsoleSettings>,
+}
+
+/// Settings of the web console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    pub listen: SocketAddr,
+    /// The address was set (not the default): failing to listen on it stops the start; the
+    /// default address taken by another process only leaves the console off.
+    pub explicit: bool,
+    /// A session unused for this long ends.
+    pub session_idle: Duration,
 }
 
 impl Settings {
@@ -317,7 +349,33 @@ impl Settings {
             DEFAULT_LIFECYCLE_INTERVAL,
             "lifecycle interval",
         )?;
+        let console_session_idle = timeout(
+            layer.console_session_idle,
+            DEFAULT_CONSOLE_SESSION_IDLE,
+            "console session idle time",
+        )?;
+        let console = match layer.console_listen {
+            Some(ConsoleListen::Off) => None,
+            Some(ConsoleListen::At(addr)) => Some(ConsoleSettings {
+                listen: addr,
+                explicit: true,
+                session_idle: console_session_idle,
+            }),
+            None => Some(ConsoleSettings {
+                listen: DEFAULT_CONSOLE_LISTEN
+                    .parse()
+                    .map_err(|e| config_err!("invalid default console address: {e}"))?,
+                explicit: false,
+                session_idle: console_session_idle,
+            }),
+        };
+        if console.is_some_and(|c| c.listen == listen && listen.port() != 0) {
+            return Err(config_err!(
+                "the console cannot listen on the S3 address {listen}: give --console-listen another port, or off"
+            ));
+        }
         Ok(Settings {
+            console,
             listen,
             data_dir,
             region,
@@ -449,6 +507,11 @@ fn env_layer(vars: &[(OsString, OsString)]) -> Result<Layer, ConfigError> {
     layer.lifecycle_day = seconds("TESSERA_LIFECYCLE_DAY")?;
     layer.lifecycle_interval = seconds("TESSERA_LIFECYCLE_INTERVAL")?;
     layer.master_key_file = get("TESSERA_MASTER_KEY_FILE")?.map(PathBuf::from);
+    if let Some(v) = get("TESSERA_CONSOLE_LISTEN")? {
+        layer.console_listen =
+            Some(parse_console_listen(&v).map_err(|e| parse("TESSERA_CONSOLE_LISTEN", &v, &e))?);
+    }
+    layer.console_session_idle = seconds("TESSERA_CONSOLE_SESSION_IDLE")?;
     Ok(layer)
 }
 
@@ -475,6 +538,30 @@ pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
         .trim()
         .parse()
         .map_err(|_| "expected IP:PORT, e.g. 127.0.0.1:9000 or [::1]:9000".to_owned())
+}
+
+/// Parses the console address: `IP:PORT`, or `off`.
+pub fn parse_console_listen(value: &str) -> Result<ConsoleListen, String> {
+    if value.trim().eq_ignore_ascii_case("off") {
+        return Ok(ConsoleListen::Off);
+    }
+    value
+        .trim()
+        .parse()
+        .map(ConsoleListen::At)
+        .map_err(|_| "expected IP:PORT (e.g. 127.0.0.1:9001) or off".to_owned())
+}
+
+/// TOML `console_listen`: `"IP:PORT"` or `"off"`.
+fn de_console_listen<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Option<ConsoleListen>, D::Error> {
+    match Option::<String>::deserialize(de)? {
+        None => Ok(None),
+        Some(s) => parse_console_listen(&s)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 /// Parses a boolean (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`).

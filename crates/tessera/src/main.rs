@@ -6,6 +6,7 @@
 mod admin;
 mod config;
 mod conn;
+mod console;
 mod credentials;
 mod master_key;
 mod server;
@@ -151,6 +152,14 @@ struct ServeArgs {
     /// [default: DATA_DIR/master.key, created with mode 0600 on first start]
     #[arg(long, value_name = "FILE")]
     master_key_file: Option<PathBuf>,
+    /// Address of the web console, or `off` [env: TESSERA_CONSOLE_LISTEN] [default:
+    /// 127.0.0.1:9001; if that address is taken, the server starts without the console]
+    #[arg(long, value_name = "IP:PORT|off", value_parser = config::parse_console_listen)]
+    console_listen: Option<config::ConsoleListen>,
+    /// End a console session unused for this many seconds
+    /// [env: TESSERA_CONSOLE_SESSION_IDLE] [default: 1800]
+    #[arg(long, value_name = "SECONDS", value_parser = config::parse_seconds)]
+    console_session_idle: Option<u64>,
     /// TOML settings file [env: TESSERA_CONFIG]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -178,6 +187,8 @@ impl ServeArgs {
             lifecycle_day: self.lifecycle_day,
             lifecycle_interval: self.lifecycle_interval,
             master_key_file: self.master_key_file,
+            console_listen: self.console_listen,
+            console_session_idle: self.console_session_idle,
         };
         (layer, self.config)
     }
@@ -271,14 +282,60 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     &settings.region,
                 ));
         }
+        let console = match &settings.console {
+            Some(c) => bind_console(c).await?,
+            None => None,
+        };
         tracing::info!(url = %url, data_dir = %settings.data_dir.display(), region = %settings.region, "listening");
         println!("tessera listening on {url}");
 
-        server::serve(listener, tls, service, signals.nth(1), signals.nth(2), settings.shutdown_timeout, limits).await;
+        let console_loop = console.map(|(console_listener, console_settings)| {
+            let mut config = tessera_console::ConsoleConfig::new(
+                settings.region.clone(),
+                local.to_string(),
+                tls.is_some(),
+            );
+            config.session_idle = console_settings.session_idle;
+            config.body_timeout = settings.limits.body_timeout;
+            let upstream = Arc::new(console::S3Upstream(service.clone()));
+            let app = tessera_console::Console::new(config, upstream);
+            let console_url = console_listener
+                .local_addr()
+                .map(|a| server::listen_url(a, tls.is_some()))
+                .unwrap_or_default();
+            tracing::info!(url = %console_url, session_idle_secs = console_settings.session_idle.as_secs(), "console listening (sessions are kept in this process: per node)");
+            println!("tessera console on {console_url}");
+            server::serve(console_listener, tls.clone(), app, signals.nth(1), signals.nth(2), settings.shutdown_timeout, limits)
+        });
+        let s3_loop = server::serve(listener, tls, service, signals.nth(1), signals.nth(2), settings.shutdown_timeout, limits);
+        match console_loop {
+            Some(console_loop) => {
+                tokio::join!(s3_loop, console_loop);
+            }
+            None => s3_loop.await,
+        }
         background.shutdown().await;
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Binds the console's listener. The default address taken by another process (a second
+/// server on the host) leaves the console off with a warning; an address the operator set
+/// must work.
+async fn bind_console(
+    c: &config::ConsoleSettings,
+) -> anyhow::Result<Option<(tokio::net::TcpListener, config::ConsoleSettings)>> {
+    match tokio::net::TcpListener::bind(c.listen).await {
+        Ok(l) => Ok(Some((l, *c))),
+        Err(e) if !c.explicit => {
+            tracing::warn!(addr = %c.listen, error = %e, "console not started: cannot listen on its default address (set --console-listen)");
+            Ok(None)
+        }
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("cannot listen on {} (console)", c.listen)))
+        }
+    }
 }
 
 /// Raises the open-file limit and sizes the connection caps from it.

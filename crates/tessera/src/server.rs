@@ -8,6 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use rustls_pki_types::pem::PemObject;
@@ -159,10 +161,47 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// Errors of services and bodies, as hyper takes them.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What the accept loop serves: makes the HTTP service of each connection, for its peer.
+pub trait MakeService: Send + Sync + 'static {
+    /// The response body.
+    type Body: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Unpin + 'static;
+    /// The service of one connection.
+    type Service: hyper::service::Service<
+            http::Request<Incoming>,
+            Response = http::Response<Self::Body>,
+            Error: Into<BoxError>,
+            Future: Send + 'static,
+        > + Send
+        + 'static;
+    /// The service for a connection from `peer`.
+    fn for_client(&self, peer: SocketAddr) -> Self::Service;
+}
+
+impl MakeService for HttpService {
+    type Body = tessera_s3::HttpBody;
+    type Service = HttpService;
+
+    fn for_client(&self, peer: SocketAddr) -> HttpService {
+        HttpService::for_client(self, peer)
+    }
+}
+
+impl MakeService for tessera_console::Console {
+    type Body = tessera_console::Body;
+    type Service = tessera_console::ConsoleService;
+
+    fn for_client(&self, peer: SocketAddr) -> tessera_console::ConsoleService {
+        tessera_console::Console::for_client(self, peer)
+    }
+}
+
 /// What every connection task shares.
-struct Shared {
+struct Shared<M> {
     builder: auto::Builder<TokioExecutor>,
-    service: HttpService,
+    service: M,
     tls: Option<TlsAcceptor>,
     limits: Limits,
 }
@@ -222,10 +261,10 @@ impl ShedLog {
 /// A connection over the per-address or the global cap is accepted and closed at once, so that
 /// it never waits in the listen backlog in front of well-behaved clients; at the global cap,
 /// connections idle for a second or more are also asked to close to make room.
-pub async fn serve(
+pub async fn serve<M: MakeService>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    service: HttpService,
+    service: M,
     shutdown: impl Future<Output = ()>,
     force: impl Future<Output = ()>,
     shutdown_timeout: Duration,
@@ -302,11 +341,11 @@ pub async fn serve(
 }
 
 /// One connection, from accept to close; its slot in the table is held until the end.
-async fn connection(
+async fn connection<M: MakeService>(
     stream: TcpStream,
     peer: SocketAddr,
     slot: ConnSlot,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<M>>,
     signals: ConnSignals,
 ) {
     let _slot = slot;
@@ -383,10 +422,10 @@ fn verdict(
 
 /// Serves HTTP on `io` until the connection ends, closing it when it is idle, too slow to send
 /// its headers, or not reading its response (see [`verdict`]), or when the server stops.
-async fn drive<I>(
+async fn drive<I, M: MakeService>(
     io: I,
     peer: SocketAddr,
-    shared: &Shared,
+    shared: &Shared<M>,
     activity: &Arc<Activity>,
     signals: ConnSignals,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
