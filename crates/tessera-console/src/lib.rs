@@ -420,7 +420,7 @@ impl Console {
                     return resp;
                 };
                 if method != Method::GET && method != Method::HEAD {
-                    if let Err(resp) = self.check_origin(req.headers()) {
+                    if let Err(resp) = self.check_origin(&req) {
                         return resp;
                     }
                     if !csrf_ok(req.headers(), &session) {
@@ -466,24 +466,11 @@ impl Console {
 
     /// Refuses a request whose `Origin` is not the console's own (scheme, host and port).
     #[allow(clippy::result_large_err)]
-    fn check_origin(&self, headers: &HeaderMap) -> Result<(), Response<Body>> {
-        let Some(origin) = headers.get(header::ORIGIN) else {
-            return Ok(());
-        };
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        let scheme = if self.inner.config.tls {
-            "https"
-        } else {
-            "http"
-        };
-        let same = match (origin.to_str(), host) {
-            (Ok(origin), Some(host)) => origin.eq_ignore_ascii_case(&format!("{scheme}://{host}")),
-            _ => false,
-        };
-        if same {
+    fn check_origin<B>(&self, req: &Request<B>) -> Result<(), Response<Body>> {
+        if same_origin(req, self.inner.config.tls) {
             Ok(())
         } else {
-            tracing::info!(origin = ?origin, "console: request refused, foreign Origin");
+            tracing::info!(origin = ?req.headers().get(header::ORIGIN), "console: request refused, foreign Origin");
             Err(error(
                 StatusCode::FORBIDDEN,
                 "InvalidOrigin",
@@ -493,7 +480,7 @@ impl Console {
     }
 
     async fn login(&self, req: Request<Body>, peer: SocketAddr) -> Response<Body> {
-        if let Err(resp) = self.check_origin(req.headers()) {
+        if let Err(resp) = self.check_origin(&req) {
             return resp;
         }
         let is_json = req
@@ -540,7 +527,9 @@ impl Console {
                 "Expected {\"accessKeyId\": \"...\", \"secretAccessKey\": \"...\"}.",
             );
         };
-        if !plausible_key_id(&login.access_key_id) || login.secret_access_key.is_empty() {
+        // Wiped when dropped, whatever the outcome.
+        let secret = Zeroizing::new(login.secret_access_key);
+        if !plausible_key_id(&login.access_key_id) || secret.is_empty() {
             return error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAccessKeyId",
@@ -548,7 +537,7 @@ impl Console {
             );
         }
         match self
-            .caller_identity(&login.access_key_id, &login.secret_access_key, peer)
+            .caller_identity(&login.access_key_id, &secret, peer)
             .await
         {
             Ok(identity) => {
@@ -556,10 +545,7 @@ impl Console {
                     self.inner.sessions.remove(&old);
                 }
                 tracing::info!(%peer, access_key = %identity.access_key_id, arn = %identity.arn, "console: login");
-                let (id, session) = self
-                    .inner
-                    .sessions
-                    .create(identity, Zeroizing::new(login.secret_access_key));
+                let (id, session) = self.inner.sessions.create(identity, secret);
                 let mut resp = json(StatusCode::OK, &session_json(&session));
                 resp.headers_mut()
                     .insert(header::SET_COOKIE, cookie(Some(&id), self.inner.config.tls));
@@ -775,6 +761,24 @@ fn unavailable() -> Response<Body> {
     )
 }
 
+/// Whether the request has no `Origin` or names the console itself: its scheme, and the host
+/// and port the request was sent to (`Host`, or HTTP/2's `:authority`).
+fn same_origin<B>(req: &Request<B>, tls: bool) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(http::uri::Authority::as_str));
+    let scheme = if tls { "https" } else { "http" };
+    match (origin.to_str(), host) {
+        (Ok(origin), Some(host)) => origin.eq_ignore_ascii_case(&format!("{scheme}://{host}")),
+        _ => false,
+    }
+}
+
 /// Whether the request's `X-CSRF-Token` is the session's (compared in constant time).
 fn csrf_ok(headers: &HeaderMap, session: &Session) -> bool {
     headers
@@ -906,6 +910,55 @@ mod tests {
         );
         h.append(header::COOKIE, HeaderValue::from_static("tessera_session="));
         assert_eq!(session_cookies(&h), ["x1", "x2"]);
+    }
+
+    #[test]
+    fn origins() {
+        let req = |origin: Option<&str>, host: Option<&str>, uri: &str| {
+            let mut b = Request::builder().method("POST").uri(uri);
+            if let Some(o) = origin {
+                b = b.header(header::ORIGIN, o);
+            }
+            if let Some(h) = host {
+                b = b.header(header::HOST, h);
+            }
+            b.body(()).unwrap()
+        };
+        assert!(same_origin(
+            &req(None, Some("c:9001"), "/api/logout"),
+            false
+        ));
+        assert!(same_origin(
+            &req(Some("http://c:9001"), Some("c:9001"), "/"),
+            false
+        ));
+        assert!(same_origin(
+            &req(Some("http://C:9001"), Some("c:9001"), "/"),
+            false
+        ));
+        assert!(!same_origin(
+            &req(Some("https://c:9001"), Some("c:9001"), "/"),
+            false
+        ));
+        assert!(same_origin(
+            &req(Some("https://c:9001"), Some("c:9001"), "/"),
+            true
+        ));
+        assert!(!same_origin(
+            &req(Some("http://c:9002"), Some("c:9001"), "/"),
+            false
+        ));
+        assert!(!same_origin(&req(Some("null"), Some("c:9001"), "/"), false));
+        assert!(!same_origin(&req(Some("http://c:9001"), None, "/"), false));
+        // HTTP/2 has no Host header: the request's authority.
+        assert!(same_origin(
+            &req(Some("https://c:9001"), None, "https://c:9001/api/logout"),
+            true
+        ));
+        assert!(!same_origin(
+            &req(Some("https://d:9001"), None, "https://c:9001/api/logout"),
+            true
+        ));
     }
 
     #[test]

@@ -944,6 +944,75 @@ mod tests {
     }
 
     #[test]
+    fn console_settings_from_each_source() {
+        let s = Settings::resolve(Layer::default(), None, vars(&[])).unwrap();
+        assert_eq!(
+            s.console,
+            Some(ConsoleSettings {
+                listen: "127.0.0.1:9001".parse().unwrap(),
+                explicit: false,
+                session_idle: Duration::from_secs(1800),
+            })
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "console_listen = \"0.0.0.0:9101\"\nconsole_session_idle = 60\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(Layer::default(), Some(file.clone()), vars(&[])).unwrap();
+        let c = s.console.unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9101".parse().unwrap());
+        assert!(c.explicit);
+        assert_eq!(c.session_idle, Duration::from_secs(60));
+        let env = vars(&[
+            ("TESSERA_CONSOLE_LISTEN", "off"),
+            ("TESSERA_CONSOLE_SESSION_IDLE", "5"),
+        ]);
+        let s = Settings::resolve(Layer::default(), Some(file.clone()), env.clone()).unwrap();
+        assert_eq!(s.console, None);
+        let cli = Layer {
+            console_listen: Some(ConsoleListen::At("127.0.0.1:7".parse().unwrap())),
+            ..Layer::default()
+        };
+        let s = Settings::resolve(cli, Some(file), env).unwrap();
+        let c = s.console.unwrap();
+        assert_eq!(c.listen.port(), 7);
+        assert_eq!(c.session_idle, Duration::from_secs(5));
+
+        assert_eq!(parse_console_listen(" OFF "), Ok(ConsoleListen::Off));
+        assert!(parse_console_listen("9001").is_err());
+        let e = Settings::resolve(
+            Layer::default(),
+            None,
+            vars(&[("TESSERA_CONSOLE_LISTEN", "nowhere")]),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("TESSERA_CONSOLE_LISTEN"), "{e}");
+        let e = Settings::resolve(
+            Layer::default(),
+            None,
+            vars(&[("TESSERA_CONSOLE_SESSION_IDLE", "0")]),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("console session idle"), "{e}");
+        // The console and S3 cannot share an address (port 0 picks two different ports).
+        let same = Layer {
+            listen: Some("127.0.0.1:9001".parse().unwrap()),
+            ..Layer::default()
+        };
+        let e = Settings::resolve(same, None, vars(&[])).unwrap_err();
+        assert!(e.0.contains("console"), "{e}");
+        let zero = Layer {
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            console_listen: Some(ConsoleListen::At("127.0.0.1:0".parse().unwrap())),
+            ..Layer::default()
+        };
+        Settings::resolve(zero, None, vars(&[])).unwrap();
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("5242880"), Ok(5242880));
         assert_eq!(parse_size("5MiB"), Ok(5 << 20));
