@@ -22,8 +22,23 @@ macro_rules! asset {
 /// Every file of `assets/`: add a line here for each new file.
 pub(crate) static ASSETS: &[Asset] = &[
     asset!("index.html", "text/html; charset=utf-8"),
-    asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("app.css", "text/css; charset=utf-8"),
+    asset!("favicon.svg", "image/svg+xml"),
+    asset!("folder.svg", "image/svg+xml"),
+    // The page's JavaScript modules: app.js imports the others.
+    asset!("app.js", "text/javascript; charset=utf-8"),
+    asset!("api.js", "text/javascript; charset=utf-8"),
+    asset!("dom.js", "text/javascript; charset=utf-8"),
+    asset!("routes.js", "text/javascript; charset=utf-8"),
+    asset!("upload.js", "text/javascript; charset=utf-8"),
+    asset!("transfers.js", "text/javascript; charset=utf-8"),
+    asset!("view-login.js", "text/javascript; charset=utf-8"),
+    asset!("view-buckets.js", "text/javascript; charset=utf-8"),
+    asset!("view-objects.js", "text/javascript; charset=utf-8"),
+    asset!("view-object.js", "text/javascript; charset=utf-8"),
+    asset!("view-uploads.js", "text/javascript; charset=utf-8"),
+    asset!("view-policy.js", "text/javascript; charset=utf-8"),
+    asset!("view-iam.js", "text/javascript; charset=utf-8"),
 ];
 
 /// The asset named `name` (a plain file name: no directories).
