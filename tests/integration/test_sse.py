@@ -261,11 +261,15 @@ def test_sse_c_multipart_end_to_end(c3, cbucket):
                              CopySourceRange="bytes=10-60009", **SSE_C, **COPY_SSE_C)
     parts = [{"PartNumber": 1, "ETag": r1["ETag"]},
              {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]}]
-    # A key sent with the Complete must be the upload's.
+    # The Complete needs the upload's key (AWS: for uploads with a checksum, i.e. all of them).
     with pytest.raises(ClientError) as e:
         c3.complete_multipart_upload(Bucket=cbucket, Key="mp", UploadId=uid,
                                      MultipartUpload={"Parts": parts}, **WRONG)
     assert error_of(e)[1] in (400, 403)
+    with pytest.raises(ClientError) as e:
+        c3.complete_multipart_upload(Bucket=cbucket, Key="mp", UploadId=uid,
+                                     MultipartUpload={"Parts": parts})
+    assert error_of(e) == ("InvalidRequest", 400)
     done = c3.complete_multipart_upload(Bucket=cbucket, Key="mp", UploadId=uid,
                                         MultipartUpload={"Parts": parts}, **SSE_C)
     assert done["ETag"].strip('"').endswith("-2")
@@ -279,6 +283,29 @@ def test_sse_c_multipart_end_to_end(c3, cbucket):
     with pytest.raises(ClientError) as e:
         c3.get_object(Bucket=cbucket, Key="mp")
     assert error_of(e) == ("InvalidRequest", 400)
+
+
+def test_aws_cli_multipart_upload_with_sse_c(aws_tls, tls_server, tmp_path):
+    """aws s3 cp --sse-c of a file above the multipart threshold: the CLI sends the key with
+    every part and with the Complete, and reads the object back with it."""
+    s3 = tls_server.client()
+    bucket = s3util.unique_bucket_name()
+    s3.create_bucket(Bucket=bucket)
+    src = tmp_path / "big.bin"
+    body = data(12 * 1024 * 1024)
+    src.write_bytes(body)
+    key_file = tmp_path / "key.bin"
+    key_file.write_bytes(KEY)
+    sse = ["--sse-c", "AES256", "--sse-c-key", f"fileb://{key_file}"]
+    try:
+        aws_tls("s3", "cp", str(src), f"s3://{bucket}/big.bin", *sse)
+        head = s3.head_object(Bucket=bucket, Key="big.bin", **SSE_C)
+        assert head["ETag"].strip('"').endswith("-2")
+        out = tmp_path / "back.bin"
+        aws_tls("s3", "cp", f"s3://{bucket}/big.bin", str(out), *sse)
+        assert out.read_bytes() == body
+    finally:
+        s3util.empty_and_delete_bucket(s3, bucket)
 
 
 def test_copy_between_sse_c_sse_s3_and_plain(c3, cbucket):

@@ -73,7 +73,7 @@ pub struct CompleteUploadRequest {
     pub object_size: Option<u64>,
     pub condition: WriteCondition,
     /// SSE-C key sent with the Complete: checked against the upload's when given; required
-    /// (as AWS documents) when the upload is SSE-C and names a checksum algorithm.
+    /// when the upload is SSE-C (AWS: for uploads with a checksum, which every object has).
     pub customer_key: Option<crate::sse::CustomerKey>,
 }
 
@@ -524,9 +524,9 @@ impl Tessera {
                 .as_deref()
                 .and_then(|e| crate::sse::EncryptionInfo::decode(e).ok())
                 .is_some_and(|i| i.is_customer());
-            if req.customer_key.is_some()
-                || (customer_upload && upload.checksum_algorithm.is_some())
-            {
+            // AWS requires the key for uploads made with a checksum, and since it gives every
+            // new object one (CRC64NVME by default), in effect for every SSE-C upload.
+            if req.customer_key.is_some() || customer_upload {
                 self.open_encryption(
                     &upload.attrs,
                     req.customer_key.as_ref(),
