@@ -8,7 +8,7 @@ use s3s::S3Error;
 
 use crate::{chunked, limits, responses, xmlbody, ClientAddr, HttpResponse, HttpService};
 
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     hex::encode_upper(rand::random::<[u8; 8]>())
 }
 
@@ -48,6 +48,10 @@ impl HttpService {
                 );
                 Ok(resp)
             });
+        }
+        if let Some(target) = self.form_upload_target(&req) {
+            // Browser form uploads (PostObject): read and checked here, then written as a PutObject.
+            return self.serve_post_object(req, target);
         }
         let id = request_id();
         let method = req.method().clone();
