@@ -110,25 +110,10 @@ fn disposition(value: &str) -> Option<(String, Option<String>)> {
         let pname = after[..eq].trim().to_ascii_lowercase();
         let after_eq = after[eq + 1..].trim_start();
         let (pvalue, next) = if let Some(quoted) = after_eq.strip_prefix('"') {
-            // A quoted string; a backslash escapes the next character.
-            let mut out = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some((_, n)) = chars.next() {
-                            out.push(n);
-                        }
-                    }
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    c => out.push(c),
-                }
-            }
-            (out, &quoted[end?..])
+            // Browsers send a backslash as it is (a Windows path) and a quote as `%22`
+            // (HTML's form encoding): the value ends at the next quote.
+            let end = quoted.find('"')?;
+            (quoted[..end].to_owned(), &quoted[end + 1..])
         } else {
             let end = after_eq.find(';').unwrap_or(after_eq.len());
             (after_eq[..end].trim().to_owned(), &after_eq[end..])
@@ -196,6 +181,15 @@ fn find_delimiter(finder: &Finder<'_>, buf: &[u8]) -> Delimiter {
         }
     }
     Delimiter::None
+}
+
+/// The length of the longest end of `data` that is the start of `needle` (a boundary that
+/// may go on in the next chunk); 0 for most chunks.
+fn boundary_prefix_len(needle: &[u8], data: &[u8]) -> usize {
+    let from = data.len().saturating_sub(needle.len() - 1);
+    (from..data.len())
+        .find(|&i| data[i] == needle[0] && needle.starts_with(&data[i..]))
+        .map_or(0, |i| data.len() - i)
 }
 
 /// The part of a file name after its last `/` or `\` (old browsers send the whole path).
@@ -335,7 +329,7 @@ impl FormReader {
     pub(crate) fn into_file_stream(self) -> FileStream {
         FileStream {
             body: self.body,
-            buf: self.buf,
+            buf: self.buf.freeze(),
             finder: self.finder,
             eof: self.eof,
             state: FileState::Content,
@@ -373,7 +367,9 @@ enum FileState {
 /// a body that ends before it fails with [`FormError::Malformed`] (a cut upload).
 pub(crate) struct FileStream {
     body: s3s::Body,
-    buf: BytesMut,
+    /// Received, not yet handed on: at most a chunk (sliced, not copied), or the few bytes
+    /// kept back because a boundary may start in them, joined with the next chunk.
+    buf: Bytes,
     finder: Finder<'static>,
     eof: bool,
     state: FileState,
@@ -396,15 +392,13 @@ impl Stream for FileStream {
                         Delimiter::Maybe(pos) => (pos, false),
                         // All but what could be the start of a boundary is the file's.
                         Delimiter::None => (
-                            this.buf
-                                .len()
-                                .saturating_sub(this.finder.needle().len() - 1),
+                            this.buf.len() - boundary_prefix_len(this.finder.needle(), &this.buf),
                             false,
                         ),
                     };
-                    let content = this.buf.split_to(emit).freeze();
+                    let content = this.buf.split_to(emit);
                     if end {
-                        this.buf.clear();
+                        this.buf = Bytes::new();
                         this.state = FileState::Draining;
                     }
                     if !content.is_empty() {
@@ -427,7 +421,14 @@ impl Stream for FileStream {
             }
             match Pin::new(&mut this.body).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => match this.state {
-                    FileState::Content => this.buf.extend_from_slice(&chunk),
+                    FileState::Content if this.buf.is_empty() => this.buf = chunk,
+                    FileState::Content => {
+                        // Rare: only bytes that may begin a boundary were kept back.
+                        let mut joined = BytesMut::with_capacity(this.buf.len() + chunk.len());
+                        joined.extend_from_slice(&this.buf);
+                        joined.extend_from_slice(&chunk);
+                        this.buf = joined.freeze();
+                    }
                     _ => this.trailing += chunk.len(),
                 },
                 Poll::Ready(Some(Err(e))) => {
@@ -477,7 +478,7 @@ user/${filename}\r\n--XyZ  \r\n\
 content-disposition: form-data; name=\"X-Amz-Meta-Tag\"\r\n\
 Content-Type: text/plain\r\n\r\n\
 a\r\nb--XyZ\r\n--XyZ\r\n\
-Content-Disposition: form-data; name=\"File\"; filename=\"C:\\\\dir\\\\photo.jpg\"\r\n\
+Content-Disposition: form-data; name=\"File\"; filename=\"C:\\dir\\photo.jpg\"\r\n\
 Content-Type: image/jpeg\r\n\r\n\
 \r\n--XyZ is not the end\r\n--XyZ-\r\n--X\r\n--XyZ\r\n\
 Content-Disposition: form-data; name=\"after\"\r\n\r\nignored\r\n--XyZ--\r\n";
@@ -587,6 +588,17 @@ Content-Disposition: form-data; name=\"after\"\r\n\r\nignored\r\n--XyZ--\r\n";
     }
 
     #[test]
+    fn kept_back_only_what_may_start_a_boundary() {
+        let needle = b"\r\n--xyz";
+        assert_eq!(boundary_prefix_len(needle, b"abcdef"), 0);
+        assert_eq!(boundary_prefix_len(needle, b"abc\r"), 1);
+        assert_eq!(boundary_prefix_len(needle, b"abc\r\n--x"), 5);
+        assert_eq!(boundary_prefix_len(needle, b"\r\n--xy"), 6);
+        assert_eq!(boundary_prefix_len(needle, b"abc\r\n-x"), 0);
+        assert_eq!(boundary_prefix_len(needle, b""), 0);
+    }
+
+    #[test]
     fn boundaries_and_dispositions() {
         assert_eq!(
             boundary_of("multipart/form-data; boundary=abc").as_deref(),
@@ -603,8 +615,8 @@ Content-Disposition: form-data; name=\"after\"\r\n\r\nignored\r\n--XyZ--\r\n";
             None
         );
         assert_eq!(
-            disposition(r#"form-data; name="a\"b"; filename="x.txt""#),
-            Some(("a\"b".into(), Some("x.txt".into())))
+            disposition(r#"form-data; name="a%22b"; filename="C:\dir\x.txt""#),
+            Some(("a%22b".into(), Some("C:\\dir\\x.txt".into())))
         );
         assert_eq!(
             disposition("form-data; name=key"),
