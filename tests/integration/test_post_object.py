@@ -269,7 +269,7 @@ def test_every_condition_kind_passes_and_fails(srv, s3c, bkt):
         ("x-amz-meta-b", "post", '["starts-with", "$x-amz-meta-b", "pre"]'),
         ("x-amz-meta-c", "OBJ", '["eq", "$x-amz-meta-c", "obj"]'),
         # A Content-Type list passes only if each entry does.
-        ("Content-Type", "image/png, text/html", '["starts-with", "$content-type", "image/"]'),
+        ("Content-Type", "image/png, text/html", '["starts-with", "$Content-Type", "image/"]'),
     ]:
         fields = dict(p["fields"], **{name: value})
         r = post(srv, bkt, fields)
@@ -310,10 +310,16 @@ def test_field_names_are_case_insensitive(srv, s3c, bkt):
 
 def test_extra_fields_are_refused(srv, s3c, bkt):
     p = presigned(s3c, bkt, "e")
-    fields = dict(p["fields"], **{"x-amz-meta-extra": "1", "x-ignore-note": "fine"})
+    fields = dict(p["fields"], **{"X-Amz-Meta-Extra": "1", "x-ignore-note": "fine"})
     r = post(srv, bkt, fields)
     assert r.status_code == 403
+    # S3 names the field in lower case.
     assert error_of(r) == ("AccessDenied", "Invalid according to Policy: Extra input fields: x-amz-meta-extra")
+    # A `bucket` field needs its condition too (boto3 writes one).
+    doc = v4_policy(bkt, ["starts-with", "$key", ""])
+    doc["conditions"].pop(0)
+    r = post(srv, bkt, v4_form(srv, doc, {"key": "e", "bucket": bkt}))
+    assert error_of(r)[1] == "Invalid according to Policy: Extra input fields: bucket"
     assert missing(s3c, bkt, "e")
     # x-ignore-* fields need no condition.
     fields = dict(p["fields"], **{"x-ignore-note": "fine"})

@@ -24,13 +24,13 @@ pub enum PolicyViolation {
     /// The condition, written as S3 writes it (`["eq", "$key", "a"]`).
     #[error("Invalid according to Policy: Policy Condition failed: {0}")]
     ConditionFailed(String),
-    /// The fields no condition names, as the form spelled them, comma-separated.
+    /// A field no condition names, in lower case, as S3 reports it (the first one).
     #[error("Invalid according to Policy: Extra input fields: {0}")]
     ExtraFields(String),
 }
 
-/// One condition of a policy. Field names are kept in lower case: they match form fields
-/// case-insensitively.
+/// One condition of a policy. Field names are kept as the policy writes them (without the
+/// `$`), and match form fields case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PostCondition {
     /// `{"field": "value"}` or `["eq", "$field", "value"]`.
@@ -72,9 +72,11 @@ impl PostCondition {
         match self {
             Self::Eq { value: want, .. } => value == want,
             // A Content-Type that is a comma-separated list passes if each entry does.
-            Self::StartsWith { field, prefix } if field == "content-type" => value
-                .split(',')
-                .all(|part| part.trim_start().starts_with(prefix.as_str())),
+            Self::StartsWith { field, prefix } if field.eq_ignore_ascii_case("content-type") => {
+                value
+                    .split(',')
+                    .all(|part| part.trim_start().starts_with(prefix.as_str()))
+            }
             Self::StartsWith { prefix, .. } => value.starts_with(prefix.as_str()),
             Self::ContentLengthRange { .. } => true,
         }
@@ -138,7 +140,7 @@ fn condition_of(v: &Value) -> Result<PostCondition, PolicyDocumentError> {
                 )));
             };
             Ok(PostCondition::Eq {
-                field: field.to_ascii_lowercase(),
+                field: field.clone(),
                 value: value.clone(),
             })
         }
@@ -162,7 +164,7 @@ fn condition_of(v: &Value) -> Result<PostCondition, PolicyDocumentError> {
                         .ok_or_else(|| {
                             invalid(format!("Invalid Condition: field must start with '$': {v}"))
                         })?
-                        .to_ascii_lowercase();
+                        .to_owned();
                     let value = items[2]
                         .as_str()
                         .ok_or_else(|| {
@@ -260,7 +262,7 @@ impl PostPolicy {
             return Err(PolicyViolation::Expired);
         }
         let value_of = |name: &str| -> &str {
-            if name == "bucket" {
+            if name.eq_ignore_ascii_case("bucket") {
                 return bucket;
             }
             fields
@@ -275,21 +277,20 @@ impl PostPolicy {
                 }
             }
         }
-        let extra: Vec<&str> = fields
+        let extra = fields
             .iter()
             .map(|(n, _)| *n)
             .filter(|n| !exempt_field(n))
-            .filter(|n| {
+            .find(|n| {
                 !self
                     .conditions
                     .iter()
                     .any(|c| c.field().is_some_and(|f| n.eq_ignore_ascii_case(f)))
-            })
-            .collect();
-        if !extra.is_empty() {
-            return Err(PolicyViolation::ExtraFields(extra.join(", ")));
+            });
+        match extra {
+            Some(name) => Err(PolicyViolation::ExtraFields(name.to_ascii_lowercase())),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -321,11 +322,11 @@ mod tests {
             p.conditions,
             vec![
                 PostCondition::Eq {
-                    field: "bucket".into(),
+                    field: "Bucket".into(),
                     value: "b".into()
                 },
                 PostCondition::Eq {
-                    field: "key".into(),
+                    field: "Key".into(),
                     value: "k".into()
                 },
                 PostCondition::StartsWith {
@@ -433,6 +434,12 @@ mod tests {
         );
         let mut bad = ok;
         bad[2] = ("content-type", "image/png,text/html");
+        assert_eq!(
+            check(&p, &bad),
+            Err(PolicyViolation::ConditionFailed(
+                r#"["starts-with", "$Content-Type", "image/"]"#.into()
+            ))
+        );
         assert!(matches!(
             check(&p, &bad),
             Err(PolicyViolation::ConditionFailed(_))
@@ -456,7 +463,7 @@ mod tests {
                 &p,
                 &[("key", "k"), ("X-Amz-Meta-A", "1"), ("acl", "private")]
             ),
-            Err(PolicyViolation::ExtraFields("X-Amz-Meta-A, acl".into()))
+            Err(PolicyViolation::ExtraFields("x-amz-meta-a".into()))
         );
         assert_eq!(
             PolicyViolation::ExtraFields("acl".into()).to_string(),
