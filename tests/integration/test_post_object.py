@@ -488,6 +488,42 @@ def test_client_vanishing_mid_upload_leaves_nothing(srv, s3c, bkt):
     assert report["unreferenced"] == [] and report["temporary"] == [], report
 
 
+@pytest.mark.parametrize("stall_in", ["fields", "file"])
+def test_stalled_form_times_out(make_server, stall_in):
+    server = make_server("--body-timeout", "2")
+    s3c = server.client(signature_version="s3v4")
+    bucket = s3util.unique_bucket_name("post")
+    s3c.create_bucket(Bucket=bucket)
+    p = presigned(s3c, bucket, "slow")
+    boundary = uuid.uuid4().hex
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in p["fields"].items())
+    body += f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'.encode()
+    body += b"x" * 1000
+    sent = body[:len(body) // 3] if stall_in == "fields" else body
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sock.sendall((f"POST /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                  f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                  f"Content-Length: {len(body) + 100_000}\r\n\r\n").encode() + sent)
+    started = time.monotonic()
+    answer = b""
+    while b"</Error>" not in answer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    waited = time.monotonic() - started
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert b"<Code>RequestTimeout</Code>" in answer, answer
+    assert 1.5 <= waited <= 8, waited
+    assert missing(s3c, bucket, "slow")
+    report = leakcheck.leak_report(server)
+    assert report["unreferenced"] == [] and report["temporary"] == [], report
+    s3util.empty_and_delete_bucket(s3c, bucket)
+
+
 def vm_hwm_kib(pid: int) -> int:
     text = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"^VmHWM:\s+(\d+) kB", text, re.M).group(1))

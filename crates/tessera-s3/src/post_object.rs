@@ -192,14 +192,16 @@ impl HttpService {
         Box::pin(async move {
             let started = Instant::now();
             let (req, timed_out) = limits::time_body(req, this.config.body_timeout);
-            let resp = match this.post_object(req, &target).await {
+            let outcome = this.post_object(req, &target).await;
+            let outcome = if timed_out.fired() {
+                // Whatever the form or the write made of the stalled body, S3 answers this.
+                Err(limits::request_timeout_error())
+            } else {
+                outcome
+            };
+            let resp = match outcome {
                 Ok(resp) => resp,
                 Err(e) => {
-                    let e = if timed_out.fired() {
-                        limits::request_timeout_error()
-                    } else {
-                        e
-                    };
                     let id = crate::pipeline::request_id();
                     let mut resp = e
                         .to_http_response()
