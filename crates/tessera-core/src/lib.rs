@@ -28,6 +28,7 @@ pub mod names;
 pub mod objects;
 pub mod payload;
 pub mod policy;
+pub mod post_policy;
 pub mod records;
 pub mod sse;
 pub mod sse_config;

@@ -11,9 +11,9 @@ use s3s::S3Result;
 use tessera_core::accounts::Principal;
 use tessera_core::{AccessRequest, BucketRecord, Error, Tessera};
 
-use crate::conditions::condition_keys;
+use crate::conditions::{condition_keys, form_condition_keys};
 use crate::errors::to_s3;
-use crate::{ClientAddr, PreVerified};
+use crate::{ClientAddr, FormUpload, PreVerified};
 
 /// Access keys checked by s3s's signature verification, looked up in the store.
 pub(crate) struct StoreAuth {
@@ -144,9 +144,13 @@ pub(crate) struct Authorizer {
 impl s3s::access::S3Access for Authorizer {
     async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
         let pre_verified = cx.extensions_mut().get::<PreVerified>().cloned();
+        let form = cx.extensions_mut().get::<FormUpload>().cloned();
         let access_key = match cx.credentials() {
             Some(c) => Some(c.access_key.clone()),
-            None => pre_verified.as_ref().map(|p| p.access_key.clone()),
+            None => pre_verified
+                .as_ref()
+                .map(|p| p.access_key.clone())
+                .or_else(|| form.as_ref().and_then(|f| f.access_key.clone())),
         };
         // The secret s3s checked the signature with (Tessera's own checks read the store).
         let verified_secret = cx.credentials().map(|c| c.secret_key.expose().to_owned());
@@ -158,13 +162,16 @@ impl s3s::access::S3Access for Authorizer {
             S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
         };
         let source_ip = cx.extensions_mut().get::<ClientAddr>().map(|a| a.0.ip());
-        let conditions = condition_keys(
-            cx.s3_op().name(),
-            cx.headers(),
-            cx.uri().query(),
-            pre_verified.as_ref(),
-            tessera_core::now_millis(),
-        );
+        let conditions = match &form {
+            Some(form) => form_condition_keys(cx.headers(), form, tessera_core::now_millis()),
+            None => condition_keys(
+                cx.s3_op().name(),
+                cx.headers(),
+                cx.uri().query(),
+                pre_verified.as_ref(),
+                tessera_core::now_millis(),
+            ),
+        };
         let upload_id = query_param(cx.uri().query(), "uploadId");
         let request = AccessRequest {
             action: &action,

@@ -10,7 +10,7 @@
 use http::HeaderMap;
 use tessera_core::Millis;
 
-use crate::PreVerified;
+use crate::{FormUpload, PreVerified};
 
 /// Condition keys and their values, e.g. `("s3:prefix", ["home/"])`.
 pub(crate) type ConditionKeys = Vec<(String, Vec<String>)>;
@@ -164,20 +164,37 @@ fn push_signature_keys(
     } else if query_has("Signature") {
         ("REST-QUERY-STRING", Some("AWS"), None)
     } else if op == "PostObject" {
-        // The form's fields are not visible here: only the method is known.
+        // A form's signature comes in its fields: see `form_condition_keys`.
         ("POST", None, None)
     } else {
         return;
     };
     keys.push(("s3:authType".to_owned(), vec![auth_type.to_owned()]));
-    let Some(version) = version else {
-        return;
-    };
+    if let Some(version) = version {
+        push_version_keys(keys, version, date.as_deref(), now);
+    }
+}
+
+/// The condition keys of a browser form upload turned into a PutObject (its `headers` are
+/// the form's fields): `s3:authType` `POST`, and the form's signature version and age.
+pub(crate) fn form_condition_keys(
+    headers: &HeaderMap,
+    form: &FormUpload,
+    now: Millis,
+) -> ConditionKeys {
+    let mut keys = condition_keys("PostObject", headers, None, None, now);
+    if let Some(version) = form.signature_version {
+        push_version_keys(&mut keys, version, form.amz_date.as_deref(), now);
+    }
+    keys
+}
+
+/// `s3:signatureversion` and `s3:signatureAge` of a signature of `version` made at `date`.
+fn push_version_keys(keys: &mut ConditionKeys, version: &str, date: Option<&str>, now: Millis) {
     keys.push(("s3:signatureversion".to_owned(), vec![version.to_owned()]));
     let age = match version {
         "AWS" => Some(0),
         _ => date
-            .as_deref()
             .and_then(crate::sigv4::parse_amz_date)
             .map(|signed| now.saturating_sub(signed.saturating_mul(1000)).max(0)),
     };
@@ -460,6 +477,32 @@ mod tests {
             NOW,
         );
         assert_eq!(get(&keys, "s3:authType"), None);
+    }
+
+    #[test]
+    fn form_upload_keys() {
+        let form = FormUpload {
+            access_key: Some("AK".into()),
+            signature_version: Some("AWS4-HMAC-SHA256"),
+            amz_date: Some("20251130T235959Z".into()),
+        };
+        let now = 1_764_547_200_000; // 2025-12-01T00:00:00Z
+        let keys = form_condition_keys(&headers(&[("x-amz-acl", "public-read")]), &form, now);
+        assert_eq!(one(&keys, "s3:authType").as_deref(), Some("POST"));
+        assert_eq!(
+            one(&keys, "s3:signatureversion").as_deref(),
+            Some("AWS4-HMAC-SHA256")
+        );
+        assert_eq!(one(&keys, "s3:signatureAge").as_deref(), Some("1000"));
+        assert_eq!(one(&keys, "s3:x-amz-acl").as_deref(), Some("public-read"));
+        let anonymous = FormUpload {
+            access_key: None,
+            signature_version: None,
+            amz_date: None,
+        };
+        let keys = form_condition_keys(&HeaderMap::new(), &anonymous, now);
+        assert_eq!(one(&keys, "s3:authType").as_deref(), Some("POST"));
+        assert_eq!(get(&keys, "s3:signatureversion"), None);
     }
 
     #[test]

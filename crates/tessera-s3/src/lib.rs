@@ -12,10 +12,12 @@ mod convert;
 mod cors;
 mod dates;
 mod errors;
+mod form;
 mod host;
 mod iam;
 pub mod limits;
 mod pipeline;
+mod post_object;
 mod precheck;
 mod responses;
 mod service;
@@ -100,6 +102,19 @@ struct PreVerified {
     /// Signed in a presigned URL's query rather than the Authorization header (s3:authType).
     presigned: bool,
     /// The removed signature's `X-Amz-Date` (s3:signatureAge).
+    amz_date: Option<String>,
+}
+
+/// Marks the PutObject a browser form upload (PostObject) is turned into (`post_object`): the
+/// form's policy and signature were checked there. The access check decides it as the signer
+/// (anonymous without one) with the condition keys of a POST (`s3:authType` `POST`).
+#[derive(Clone, Debug)]
+struct FormUpload {
+    /// The key that signed the policy; `None` for an anonymous form.
+    access_key: Option<String>,
+    /// `AWS4-HMAC-SHA256` or `AWS` (s3:signatureversion), when signed.
+    signature_version: Option<&'static str>,
+    /// The form's `x-amz-date` (s3:signatureAge).
     amz_date: Option<String>,
 }
 

@@ -53,6 +53,10 @@ impl HttpService {
                 Ok(resp)
             });
         }
+        if let Some(target) = self.form_upload_target(&req) {
+            // Browser form uploads (PostObject): read and checked here, then written as a PutObject.
+            return self.serve_post_object(req, target);
+        }
         let id = request_id();
         let method = req.method().clone();
         let path = req.uri().path().to_string();

@@ -160,8 +160,8 @@ impl HttpService {
     /// the form of `x-amz-content-sha256`, Range headers S3 would ignore, and SigV2 (verified
     /// here in constant time; refused when switched off).
     pub(crate) async fn precheck<B>(&self, req: &mut http::Request<B>) -> Result<(), S3Error> {
-        // Browser form uploads (PostObject) are not implemented, and s3s would compare their
-        // SigV2 signature in non-constant time: refuse them before s3s looks at the form.
+        // Form uploads to a bucket were taken before (post_object); s3s must not see another
+        // form (it would read it whole): a form to the service or to an object is refused.
         let is_form = req
             .headers()
             .get(http::header::CONTENT_TYPE)
@@ -173,8 +173,8 @@ impl HttpService {
             });
         if req.method() == http::Method::POST && is_form {
             return Err(S3Error::with_message(
-                S3ErrorCode::NotImplemented,
-                "Browser-based uploads with POST forms are not implemented",
+                S3ErrorCode::MethodNotAllowed,
+                "The specified method is not allowed against this resource.",
             ));
         }
         let header_bytes: usize = req

@@ -462,6 +462,27 @@ pub(crate) fn parse_amz_date(s: &str) -> Option<i64> {
     )
 }
 
+/// Whether `signature` (hex) is the SigV4 signature of a POST form's base64 `policy`: the
+/// HMAC-SHA256 of the policy under the signing key of `day`/`region`/`service`, compared in
+/// constant time (S3 "Calculating a signature" for browser-based uploads).
+pub(crate) fn post_policy_signature_matches(
+    secret: &str,
+    day: &str,
+    region: &str,
+    service: &str,
+    policy: &str,
+    signature: &str,
+) -> bool {
+    let Some(key) = signing_key(secret, day, region, service) else {
+        return false;
+    };
+    let Some(expected) = hmac_sha256(&key, policy.as_bytes()) else {
+        return false;
+    };
+    let presented = signature.to_ascii_lowercase();
+    subtle::ConstantTimeEq::ct_eq(hex::encode(expected).as_bytes(), presented.as_bytes()).into()
+}
+
 fn sha2_256(data: &[u8]) -> [u8; 32] {
     use sha2::Digest as _;
     sha2::Sha256::digest(data).into()
@@ -685,6 +706,43 @@ mod tests {
             verify_bodyless(&parts, secret, EXAMPLE_NOW + 3600),
             Err(VerifyError::TimeSkewed)
         );
+    }
+
+    /// A policy signed by an independent implementation (Python's hmac).
+    const POST_POLICY: &str = "eyJleHBpcmF0aW9uIjoiMjAxNS0xMi0zMFQxMjowMDowMC4wMDBaIiwiY29uZGl0aW9ucyI6W3siYnVja2V0Ijoic2lndjRleGFtcGxlYnVja2V0In1dfQ==";
+
+    #[test]
+    fn post_policy_signatures() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let sig = "d7c5af4545b158e68eefbcaa6dc0c66be7ebf1d610d744d25acf9b93cac269bb";
+        let check = |s: &str, day: &str, region: &str, policy: &str, sig: &str| {
+            post_policy_signature_matches(s, day, region, "s3", policy, sig)
+        };
+        assert!(check(secret, "20151229", "us-east-1", POST_POLICY, sig));
+        assert!(check(
+            secret,
+            "20151229",
+            "us-east-1",
+            POST_POLICY,
+            &sig.to_uppercase()
+        ));
+        assert!(!check(secret, "20151230", "us-east-1", POST_POLICY, sig));
+        assert!(!check(secret, "20151229", "eu-west-1", POST_POLICY, sig));
+        assert!(!check("other", "20151229", "us-east-1", POST_POLICY, sig));
+        assert!(!check(
+            secret,
+            "20151229",
+            "us-east-1",
+            &POST_POLICY[1..],
+            sig
+        ));
+        assert!(!check(
+            secret,
+            "20151229",
+            "us-east-1",
+            POST_POLICY,
+            &sig[1..]
+        ));
     }
 
     #[test]

@@ -52,7 +52,7 @@ mod context;
 mod document;
 mod eval;
 mod matching;
-mod time;
+pub(crate) mod time;
 
 pub use condition::{Condition, ConditionOp, SetQualifier};
 pub use context::{Caller, RequestContext};

@@ -11,7 +11,7 @@ mod listing;
 mod lock;
 mod multipart;
 mod objects;
-mod tagging;
+pub(crate) mod tagging;
 mod versioning;
 
 use std::sync::Arc;
