@@ -19,8 +19,6 @@ pub const MAX_DOCUMENT_BYTES: u64 = 64 * 1024;
 pub const MAX_ID_CHARS: usize = 255;
 /// The methods a rule may allow, as S3 spells them (case matters).
 pub const METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "POST", "DELETE"];
-/// Version of the stored form written by this build.
-const STORED_VERSION: u32 = 1;
 
 /// One `CORSRule`, its lists in the order given.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,13 +42,6 @@ pub struct CorsRule {
 /// A bucket's CORS rules, valid by S3's rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CorsConfiguration {
-    rules: Vec<CorsRule>,
-}
-
-/// The stored form: versioned so that a later layout can still read this one.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    v: u32,
     rules: Vec<CorsRule>,
 }
 
@@ -209,40 +200,22 @@ impl CorsConfiguration {
         self.rules.iter().find_map(|r| r.matches(origin, method))
     }
 
-    /// The stored form (versioned JSON).
+    /// The stored form (versioned JSON, [`crate::records::rules_to_stored`]).
     pub fn to_stored(&self) -> String {
-        serde_json::to_string(&Stored {
-            v: STORED_VERSION,
-            rules: self.rules.clone(),
-        })
-        .unwrap_or_default()
+        crate::records::rules_to_stored(&self.rules)
     }
 
     /// Reads the stored form back (not revalidated: it was valid when stored).
     pub fn from_stored(s: &str) -> Result<Self> {
-        let stored: Stored = serde_json::from_str(s)
-            .map_err(|e| Error::backend(format!("stored CORS configuration: {e}")))?;
-        if stored.v != STORED_VERSION {
-            return Err(Error::backend(format!(
-                "stored CORS configuration: unknown version {}",
-                stored.v
-            )));
-        }
         Ok(Self {
-            rules: stored.rules,
+            rules: crate::records::rules_from_stored(s, "CORS configuration")?,
         })
     }
 
     /// The bucket's configuration, if it has one that reads back (else logged, `None`).
     pub fn of(bucket: &BucketRecord) -> Option<Self> {
-        let text = bucket.setting(BucketSetting::Cors)?;
-        match Self::from_stored(text) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::warn!(bucket = %bucket.name, error = %e, "stored CORS configuration does not read; ignored");
-                None
-            }
-        }
+        crate::records::bucket_rules(bucket, BucketSetting::Cors, "CORS configuration")
+            .map(|rules| Self { rules })
     }
 }
 

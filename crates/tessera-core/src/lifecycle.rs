@@ -22,8 +22,6 @@ pub const MAX_RULES: usize = 1000;
 pub const MAX_ID_CHARS: usize = 255;
 /// A day as S3 counts it; other lengths are for tests (RGW's debug interval).
 pub const STANDARD_DAY: Duration = Duration::from_secs(86_400);
-/// Version of the stored form written by this build.
-const STORED_VERSION: u32 = 1;
 const DAY_MS: i64 = 86_400_000;
 
 /// Whether a rule is in force.
@@ -141,12 +139,6 @@ pub struct Rule {
 /// A validated lifecycle configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LifecycleConfiguration {
-    rules: Vec<Rule>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    v: u32,
     rules: Vec<Rule>,
 }
 
@@ -572,40 +564,22 @@ impl LifecycleConfiguration {
             .min_by_key(|(t, _)| *t)
     }
 
-    /// The stored form (versioned JSON).
+    /// The stored form (versioned JSON, [`crate::records::rules_to_stored`]).
     pub fn to_stored(&self) -> String {
-        serde_json::to_string(&Stored {
-            v: STORED_VERSION,
-            rules: self.rules.clone(),
-        })
-        .unwrap_or_default()
+        crate::records::rules_to_stored(&self.rules)
     }
 
     /// Reads the stored form back (not revalidated: it was valid when stored).
     pub fn from_stored(s: &str) -> Result<Self> {
-        let stored: Stored = serde_json::from_str(s)
-            .map_err(|e| Error::backend(format!("stored lifecycle configuration: {e}")))?;
-        if stored.v != STORED_VERSION {
-            return Err(Error::backend(format!(
-                "stored lifecycle configuration: unknown version {}",
-                stored.v
-            )));
-        }
         Ok(Self {
-            rules: stored.rules,
+            rules: crate::records::rules_from_stored(s, "lifecycle configuration")?,
         })
     }
 
     /// The bucket's configuration, if it has one that reads back (else logged, `None`).
     pub fn of(bucket: &BucketRecord) -> Option<Self> {
-        let text = bucket.setting(BucketSetting::Lifecycle)?;
-        match Self::from_stored(text) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::warn!(bucket = %bucket.name, error = %e, "stored lifecycle configuration does not read; ignored");
-                None
-            }
-        }
+        crate::records::bucket_rules(bucket, BucketSetting::Lifecycle, "lifecycle configuration")
+            .map(|rules| Self { rules })
     }
 }
 

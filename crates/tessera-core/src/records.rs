@@ -300,3 +300,56 @@ pub struct CompleteRequest {
     pub segments: Vec<Segment>,
     pub condition: WriteCondition,
 }
+
+/// The stored form of a bucket setting made of rules (lifecycle, CORS): versioned JSON
+/// `{"v": 1, "rules": [...]}`, so that a later layout can still read this one.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredRules<T> {
+    v: u32,
+    rules: Vec<T>,
+}
+
+/// Version of [`StoredRules`] written today.
+const STORED_RULES_VERSION: u32 = 1;
+
+/// `rules` in their stored form ([`StoredRules`]).
+pub(crate) fn rules_to_stored<T: serde::Serialize + Clone>(rules: &[T]) -> String {
+    serde_json::to_string(&StoredRules {
+        v: STORED_RULES_VERSION,
+        rules: rules.to_vec(),
+    })
+    .unwrap_or_default()
+}
+
+/// Reads [`rules_to_stored`]'s form back; `what` names the setting in errors.
+pub(crate) fn rules_from_stored<T: serde::de::DeserializeOwned>(
+    s: &str,
+    what: &str,
+) -> crate::error::Result<Vec<T>> {
+    let stored: StoredRules<T> = serde_json::from_str(s)
+        .map_err(|e| crate::error::Error::backend(format!("stored {what}: {e}")))?;
+    if stored.v != STORED_RULES_VERSION {
+        return Err(crate::error::Error::backend(format!(
+            "stored {what}: unknown version {}",
+            stored.v
+        )));
+    }
+    Ok(stored.rules)
+}
+
+/// The bucket's rules of `setting`, if set and readable (a stored form that does not read is
+/// logged and ignored).
+pub(crate) fn bucket_rules<T: serde::de::DeserializeOwned>(
+    bucket: &BucketRecord,
+    setting: BucketSetting,
+    what: &str,
+) -> Option<Vec<T>> {
+    let text = bucket.setting(setting)?;
+    match rules_from_stored(text, what) {
+        Ok(rules) => Some(rules),
+        Err(e) => {
+            tracing::warn!(bucket = %bucket.name, error = %e, "{what} does not read; ignored");
+            None
+        }
+    }
+}

@@ -10,7 +10,6 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use tessera_core::cors::{requested_headers, CorsConfiguration, CorsMatch, METHODS};
 use tessera_core::{Error, Tessera};
 
-use crate::host::VirtualHostStyle;
 use crate::pipeline::request_id;
 use crate::{HttpResponse, HttpService};
 
@@ -54,17 +53,7 @@ impl HttpService {
 
     fn target<B>(&self, req: &http::Request<B>) -> Target {
         let path = req.uri().path().trim_start_matches('/');
-        let host_bucket = self.config.domain.as_deref().and_then(|domain| {
-            use s3s::host::S3Host as _;
-            let host = req
-                .headers()
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .or_else(|| req.uri().host())?;
-            let vh = VirtualHostStyle::new(domain).ok()?;
-            let parsed = vh.parse_host_header(host).ok()?;
-            parsed.bucket().map(str::to_owned)
-        });
+        let host_bucket = self.host_bucket(req);
         match host_bucket {
             Some(bucket) => Target {
                 bucket: Some(bucket),

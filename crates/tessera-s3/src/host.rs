@@ -43,3 +43,34 @@ impl s3s::host::S3Host for VirtualHostStyle {
         }
     }
 }
+
+impl crate::HttpService {
+    /// The bucket a virtual-host style request names in its Host header (`None`: path style,
+    /// or no domain configured).
+    pub(crate) fn host_bucket<B>(&self, req: &http::Request<B>) -> Option<String> {
+        use s3s::host::S3Host as _;
+        let domain = self.config.domain.as_deref()?;
+        let host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().host())?;
+        let vh = VirtualHostStyle::new(domain).ok()?;
+        let parsed = vh.parse_host_header(host).ok()?;
+        parsed.bucket().map(str::to_owned)
+    }
+}
+
+/// Whether a request is a POST of a `multipart/form-data` body (a browser form).
+pub(crate) fn is_form_post<B>(req: &http::Request<B>) -> bool {
+    req.method() == http::Method::POST
+        && req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("multipart/form-data")
+            })
+}

@@ -20,7 +20,6 @@ use s3s::{S3Error, S3ErrorCode};
 use tessera_core::post_policy::PostPolicy;
 
 use crate::form::{boundary_of, Field, FileStream, FormError, FormReader};
-use crate::host::VirtualHostStyle;
 use crate::{limits, responses, sigv2, sigv4, FormUpload, HttpResponse, HttpService};
 
 /// Where a form upload goes.
@@ -140,33 +139,11 @@ impl HttpService {
     /// bucket URL (`/bucket` path style, or `/` on a virtual host). Other form POSTs are left
     /// to the precheck, which refuses them.
     pub(crate) fn form_upload_target<B>(&self, req: &http::Request<B>) -> Option<FormTarget> {
-        if req.method() != http::Method::POST {
-            return None;
-        }
-        let is_form = req
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("multipart/form-data")
-            });
-        if !is_form {
+        if !crate::host::is_form_post(req) {
             return None;
         }
         let path = req.uri().path().trim_start_matches('/');
-        let host_bucket = self.config.domain.as_deref().and_then(|domain| {
-            use s3s::host::S3Host as _;
-            let host = req
-                .headers()
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .or_else(|| req.uri().host())?;
-            let vh = VirtualHostStyle::new(domain).ok()?;
-            let parsed = vh.parse_host_header(host).ok()?;
-            parsed.bucket().map(str::to_owned)
-        });
+        let host_bucket = self.host_bucket(req);
         match host_bucket {
             Some(bucket) => path.is_empty().then_some(FormTarget {
                 bucket,

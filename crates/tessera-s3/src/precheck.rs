@@ -3,7 +3,6 @@
 
 use s3s::{S3Error, S3ErrorCode};
 
-use crate::host::VirtualHostStyle;
 use crate::{sigv2, sigv4, unsupported, HttpService, PreVerified};
 
 /// Largest request header section accepted (S3 documents 8 KB; some headroom for clients).
@@ -69,24 +68,7 @@ impl HttpService {
     /// Whether the request's path names an object key (not just a bucket, nor the root).
     pub(crate) fn names_object<B>(&self, req: &http::Request<B>) -> bool {
         let path = req.uri().path().trim_start_matches('/');
-        let virtual_host = self.config.domain.as_deref().is_some_and(|domain| {
-            let host = req
-                .headers()
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .or_else(|| req.uri().host())
-                .unwrap_or_default();
-            VirtualHostStyle::new(domain)
-                .ok()
-                .and_then(|vh| {
-                    use s3s::host::S3Host as _;
-                    vh.parse_host_header(host)
-                        .ok()
-                        .map(|v| v.bucket().is_some())
-                })
-                .unwrap_or(false)
-        });
-        if virtual_host {
+        if self.host_bucket(req).is_some() {
             !path.is_empty()
         } else {
             path.split_once('/').is_some_and(|(_, key)| !key.is_empty())
@@ -162,16 +144,7 @@ impl HttpService {
     pub(crate) async fn precheck<B>(&self, req: &mut http::Request<B>) -> Result<(), S3Error> {
         // Form uploads to a bucket were taken before (post_object); s3s must not see another
         // form (it would read it whole): a form to the service or to an object is refused.
-        let is_form = req
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("multipart/form-data")
-            });
-        if req.method() == http::Method::POST && is_form {
+        if crate::host::is_form_post(req) {
             return Err(S3Error::with_message(
                 S3ErrorCode::MethodNotAllowed,
                 "The specified method is not allowed against this resource.",
