@@ -221,16 +221,23 @@ async fn sse_c_multipart_with_part_copy() {
             etag: Some(etag),
             checksums: Vec::new(),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let complete = |customer_key| CompleteUploadRequest {
+        bucket: BUCKET.into(),
+        key: "mp".into(),
+        upload_id: id.clone(),
+        parts: parts.clone(),
+        customer_key,
+        ..Default::default()
+    };
+    // The Complete of an SSE-C upload needs its key.
+    assert!(matches!(
+        h.app.complete_upload(complete(None)).await,
+        Err(Error::Encryption(EncryptionError::UploadKeyRequired))
+    ));
     let o = h
         .app
-        .complete_upload(CompleteUploadRequest {
-            bucket: BUCKET.into(),
-            key: "mp".into(),
-            upload_id: id,
-            parts,
-            ..Default::default()
-        })
+        .complete_upload(complete(Some(key.clone())))
         .await
         .unwrap();
     assert!(o.etag.ends_with("-2"));
