@@ -273,6 +273,9 @@ def test_sse_c_multipart_end_to_end(c3, cbucket):
     done = c3.complete_multipart_upload(Bucket=cbucket, Key="mp", UploadId=uid,
                                         MultipartUpload={"Parts": parts}, **SSE_C)
     assert done["ETag"].strip('"').endswith("-2")
+    echoed = done["ResponseMetadata"]["HTTPHeaders"]
+    assert echoed["x-amz-server-side-encryption-customer-algorithm"] == "AES256"
+    assert echoed["x-amz-server-side-encryption-customer-key-md5"] == KEY_MD5
     whole = part1 + src[10:60010]
     got = c3.get_object(Bucket=cbucket, Key="mp", **SSE_C)
     assert got["Body"].read() == whole

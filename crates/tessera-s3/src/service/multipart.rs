@@ -309,12 +309,27 @@ pub async fn complete_multipart_upload(
         ..Default::default()
     };
     set_checksums!(out, ChecksumOut::object(object.checksum.as_ref()));
-    // S3's Complete reports SSE-S3 and SSE-KMS (s3s has no SSE-C fields here either).
     let sse = SseOut::of(&object.attrs, customer.as_ref());
     out.server_side_encryption = sse.algorithm;
     out.ssekms_key_id = sse.kms_key_id;
     out.bucket_key_enabled = sse.bucket_key;
-    Ok(S3Response::new(out))
+    let mut resp = S3Response::new(out);
+    // The SSE-C echo, as on every other SSE-C answer (s3s's output has no fields for it).
+    for (name, value) in [
+        (
+            "x-amz-server-side-encryption-customer-algorithm",
+            sse.customer_algorithm,
+        ),
+        (
+            "x-amz-server-side-encryption-customer-key-md5",
+            sse.customer_key_md5,
+        ),
+    ] {
+        if let Some(v) = value.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+            resp.headers.insert(name, v);
+        }
+    }
+    Ok(resp)
 }
 
 /// AbortMultipartUpload.
