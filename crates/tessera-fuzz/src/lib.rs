@@ -19,6 +19,7 @@ pub mod targets {
     pub mod checksum;
     pub mod copy_source;
     pub mod etag_names;
+    pub mod post_form;
     pub mod range;
     pub mod sigv2;
     pub mod sigv4_checks;
@@ -52,6 +53,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "etag_names",
         run: targets::etag_names::run,
+    },
+    Target {
+        name: "post_form",
+        run: targets::post_form::run,
     },
     Target {
         name: "range",

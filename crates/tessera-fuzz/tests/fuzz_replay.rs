@@ -102,6 +102,7 @@ fn every_target_has_a_test_and_a_corpus() {
         "checksum",
         "copy_source",
         "etag_names",
+        "post_form",
         "range",
         "sigv2",
         "sigv4_checks",
@@ -140,6 +141,11 @@ fn copy_source() {
 #[test]
 fn etag_names() {
     run_target("etag_names");
+}
+
+#[test]
+fn post_form() {
+    run_target("post_form");
 }
 
 #[test]

@@ -307,7 +307,10 @@ impl FormReader {
                 .fill_until(|b| memchr::memmem::find(b, b"\r\n\r\n"))
                 .await?;
             let head = self.consume(head_end + 4);
-            let (name, filename) = part_headers(&head[2..head_end])?;
+            // A part with no header at all (its blank line right after the boundary line)
+            // has no Content-Disposition: malformed (found by the post_form fuzz target).
+            let headers = head.get(2..head_end).ok_or(FormError::Malformed)?;
+            let (name, filename) = part_headers(headers)?;
             if name.eq_ignore_ascii_case("file") {
                 let filename = filename.as_deref().map(base_name).unwrap_or_default();
                 return Ok((
@@ -482,6 +485,18 @@ Content-Disposition: form-data; name=\"File\"; filename=\"C:\\dir\\photo.jpg\"\r
 Content-Type: image/jpeg\r\n\r\n\
 \r\n--XyZ is not the end\r\n--XyZ-\r\n--X\r\n--XyZ\r\n\
 Content-Disposition: form-data; name=\"after\"\r\n\r\nignored\r\n--XyZ--\r\n";
+
+    #[tokio::test]
+    async fn a_part_without_headers_is_malformed() {
+        let form: &'static [u8] = b"--b\r\n\r\nvalue\r\n--b--\r\n";
+        for n in [1, 3, form.len()] {
+            let mut reader = FormReader::new(body_of(split_every(form, n)), "b");
+            assert!(matches!(
+                reader.read_fields().await,
+                Err(FormError::Malformed)
+            ));
+        }
+    }
 
     #[tokio::test]
     async fn fields_then_the_file_in_any_chunking() {

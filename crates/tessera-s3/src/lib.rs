@@ -161,6 +161,37 @@ pub mod fuzzing {
         crate::precheck::query_param(query, name)
     }
 
+    /// A form as [`read_form`] reads it: the fields before the file (name, value), the file's
+    /// name and its bytes.
+    pub type ReadForm = (Vec<(String, String)>, String, Vec<u8>);
+
+    /// A whole form body read as PostObject reads it, fed in pieces of `chunk` bytes; `Err`
+    /// with the refusal's message.
+    pub fn read_form(body: &[u8], boundary: &str, chunk: usize) -> Result<ReadForm, String> {
+        use futures::StreamExt as _;
+        let pieces: Vec<bytes::Bytes> = body
+            .chunks(chunk.max(1))
+            .map(bytes::Bytes::copy_from_slice)
+            .collect();
+        let stream = futures::stream::iter(
+            pieces
+                .into_iter()
+                .map(|c| Ok::<_, std::io::Error>(hyper::body::Frame::data(c))),
+        );
+        let body = s3s::Body::http_body(http_body_util::StreamBody::new(stream));
+        futures::executor::block_on(async move {
+            let mut reader = crate::form::FormReader::new(body, boundary);
+            let (fields, file) = reader.read_fields().await.map_err(|e| e.to_string())?;
+            let mut content = reader.into_file_stream();
+            let mut bytes = Vec::new();
+            while let Some(piece) = content.next().await {
+                bytes.extend_from_slice(&piece.map_err(|e| e.to_string())?);
+            }
+            let fields = fields.into_iter().map(|f| (f.name, f.value)).collect();
+            Ok((fields, file.filename, bytes))
+        })
+    }
+
     /// The bucket virtual-host style addressing reads from `host` under `domain`; `None` if
     /// `domain` is refused at start-up or `host` is.
     pub fn virtual_host_bucket(domain: &str, host: &str) -> Option<Option<String>> {
