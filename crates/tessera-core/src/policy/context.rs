@@ -5,6 +5,7 @@ use super::matching::Vars;
 use super::time::format_iso8601;
 use crate::records::Millis;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 /// Who signed the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,9 +78,12 @@ pub struct RequestContext {
     pub(crate) caller: Caller,
     pub(crate) action: String,
     pub(crate) resource: String,
-    current_time: String,
-    epoch_time: String,
-    source_ip: Option<String>,
+    /// The request's time; its two text forms are made only if a condition reads them.
+    now: Millis,
+    current_time: OnceLock<String>,
+    epoch_time: OnceLock<String>,
+    source_ip: Option<IpAddr>,
+    source_ip_text: OnceLock<String>,
     secure_transport: bool,
     /// `arn:aws:iam::<account>:root` for a root caller (a user's ARN is in `caller`).
     root_arn: Option<String>,
@@ -109,9 +113,11 @@ impl RequestContext {
             caller,
             action: action.into(),
             resource: resource.into(),
-            current_time: format_iso8601(now),
-            epoch_time: now.div_euclid(1000).to_string(),
-            source_ip: source_ip.map(|ip| ip.to_string()),
+            now,
+            current_time: OnceLock::new(),
+            epoch_time: OnceLock::new(),
+            source_ip,
+            source_ip_text: OnceLock::new(),
             secure_transport,
             root_arn,
             extra: Vec::new(),
@@ -153,8 +159,10 @@ impl RequestContext {
             return v.as_deref().map(KeyValues::Many);
         }
         let one = match (lower_key, &self.caller) {
-            ("aws:currenttime", _) => &self.current_time,
-            ("aws:epochtime", _) => &self.epoch_time,
+            ("aws:currenttime", _) => self.current_time.get_or_init(|| format_iso8601(self.now)),
+            ("aws:epochtime", _) => self
+                .epoch_time
+                .get_or_init(|| self.now.div_euclid(1000).to_string()),
             ("aws:securetransport", _) => {
                 if self.secure_transport {
                     "true"
@@ -162,7 +170,10 @@ impl RequestContext {
                     "false"
                 }
             }
-            ("aws:sourceip", _) => self.source_ip.as_deref()?,
+            ("aws:sourceip", _) => {
+                let ip = self.source_ip?;
+                self.source_ip_text.get_or_init(|| ip.to_string())
+            }
             ("aws:principaltype", Caller::Anonymous) => "Anonymous",
             ("aws:principaltype", Caller::Root { .. }) => "Account",
             ("aws:principaltype", Caller::User { .. }) => "User",
