@@ -95,6 +95,32 @@ pub(crate) fn customer_key(
     CustomerKey::parse(algorithm, key, key_md5, allowed).map_err(to_s3)
 }
 
+/// The SSE-C key of an s3s input from its three `sse_customer_*` fields.
+macro_rules! request_customer_key {
+    ($ext:expr, $input:expr) => {
+        $crate::service::encryption::customer_key(
+            $ext,
+            $input.sse_customer_algorithm.as_deref(),
+            $input.sse_customer_key.as_deref(),
+            $input.sse_customer_key_md5.as_deref(),
+        )
+    };
+}
+pub(crate) use request_customer_key;
+
+/// The copy source's SSE-C key of an s3s input from its `copy_source_sse_customer_*` fields.
+macro_rules! copy_source_customer_key {
+    ($ext:expr, $input:expr) => {
+        $crate::service::encryption::customer_key(
+            $ext,
+            $input.copy_source_sse_customer_algorithm.as_deref(),
+            $input.copy_source_sse_customer_key.as_deref(),
+            $input.copy_source_sse_customer_key_md5.as_deref(),
+        )
+    };
+}
+pub(crate) use copy_source_customer_key;
+
 /// The encryption headers of a write (PutObject, CopyObject, CreateMultipartUpload):
 /// `x-amz-server-side-encryption`, the KMS key id and bucket-key flag, the SSE-C headers.
 pub(crate) struct WriteSseHeaders<'a> {

@@ -16,7 +16,9 @@ use super::common::{
     checks, common_prefixes, copy_source, delimiter_out, encode, encoding_url, i32_of, i64_of,
     marker_out, read_conditions, write_condition, Owners,
 };
-use super::encryption::{customer_key, set_sse, sse_request, write_sse_headers, SseOut};
+use super::encryption::{
+    copy_source_customer_key, request_customer_key, set_sse, sse_request, write_sse_headers, SseOut,
+};
 use super::objects::attrs_in;
 use crate::auth::caller;
 use crate::convert::{self, checksum_fields, set_checksums, ChecksumOut};
@@ -112,12 +114,7 @@ pub async fn upload_part(
         ..
     } = req;
     let part_number = validate_part_number(i64::from(input.part_number)).map_err(to_s3)?;
-    let customer = customer_key(
-        &extensions,
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let customer = request_customer_key!(&extensions, input)?;
     let checks = checks(
         &headers,
         trailing_headers,
@@ -155,18 +152,8 @@ pub async fn upload_part_copy(
     let input = req.input;
     let part_number = validate_part_number(i64::from(input.part_number)).map_err(to_s3)?;
     let (bucket, key, version_id) = copy_source(&input.copy_source)?;
-    let customer = customer_key(
-        &req.extensions,
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
-    let source_key = customer_key(
-        &req.extensions,
-        input.copy_source_sse_customer_algorithm.as_deref(),
-        input.copy_source_sse_customer_key.as_deref(),
-        input.copy_source_sse_customer_key_md5.as_deref(),
-    )?;
+    let customer = request_customer_key!(&req.extensions, input)?;
+    let source_key = copy_source_customer_key!(&req.extensions, input)?;
     let range = input
         .copy_source_range
         .as_deref()
@@ -260,12 +247,7 @@ pub async fn complete_multipart_upload(
     let input = req.input;
     // Optional on Complete (S3 needs them only for checksummed SSE-C uploads): checked against
     // the upload's key when sent, and echoed back.
-    let customer = customer_key(
-        &req.extensions,
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let customer = request_customer_key!(&req.extensions, input)?;
     let named = input
         .multipart_upload
         .and_then(|m| m.parts)

@@ -13,7 +13,9 @@ use tessera_core::{ObjectAttrs, ObjectRecord, Tessera, WriteCondition};
 
 use super::access::{acl_request, write_access};
 use super::common::{checks, copy_source, i32_of, i64_of, read_conditions, write_condition};
-use super::encryption::{customer_key, set_sse, sse_request, write_sse_headers, SseOut};
+use super::encryption::{
+    copy_source_customer_key, request_customer_key, set_sse, sse_request, write_sse_headers, SseOut,
+};
 use super::lock::{bypass_governance, lock_in, lock_out};
 use super::tagging::{tagging_count, tagging_header};
 use crate::auth::{caller, requester};
@@ -235,12 +237,7 @@ pub async fn get_object(
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
     let asked_version = i.version_id.is_some();
-    let customer = customer_key(
-        &req.extensions,
-        i.sse_customer_algorithm.as_deref(),
-        i.sse_customer_key.as_deref(),
-        i.sse_customer_key_md5.as_deref(),
-    )?;
+    let customer = request_customer_key!(&req.extensions, i)?;
     let mut request = object_request(
         i.bucket,
         i.key,
@@ -316,12 +313,7 @@ pub async fn head_object(
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
     let asked_version = i.version_id.is_some();
-    let customer = customer_key(
-        &req.extensions,
-        i.sse_customer_algorithm.as_deref(),
-        i.sse_customer_key.as_deref(),
-        i.sse_customer_key_md5.as_deref(),
-    )?;
+    let customer = request_customer_key!(&req.extensions, i)?;
     let mut request = object_request(
         i.bucket,
         i.key,
@@ -548,12 +540,7 @@ pub async fn copy_object(
     )?;
     let encryption = sse_request(&req.extensions, write_sse_headers!(input))?;
     let customer = encryption.customer.clone();
-    let source_customer_key = customer_key(
-        &req.extensions,
-        input.copy_source_sse_customer_algorithm.as_deref(),
-        input.copy_source_sse_customer_key.as_deref(),
-        input.copy_source_sse_customer_key_md5.as_deref(),
-    )?;
+    let source_customer_key = copy_source_customer_key!(&req.extensions, input)?;
     let request = CopyObjectRequest {
         source_bucket,
         source_key,
@@ -627,12 +614,7 @@ pub async fn get_object_attributes(
         .await
         .map_err(to_s3)?;
     // An SSE-C object's attributes need its key, as its bytes do.
-    let customer = customer_key(
-        &req.extensions,
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let customer = request_customer_key!(&req.extensions, input)?;
     app.open_encryption(&object.attrs, customer.as_ref(), KeyUse::Read)
         .map_err(to_s3)?;
     let checksum = object
